@@ -1,0 +1,41 @@
+// Deterministic test bytes and the golden vectors, shared by the unit tests. The byte generator
+// mirrors tests/vectors/testdata.mjs (xorshift32, four bytes per step, little-endian).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace resumable::testing {
+
+inline std::vector<std::uint8_t> test_bytes(std::size_t length, std::uint32_t seed) {
+  std::vector<std::uint8_t> out(length);
+  std::uint32_t x = seed != 0 ? seed : 1;
+  for (std::size_t i = 0; i < length; i += 4) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    for (std::size_t b = 0; b < 4 && i + b < length; ++b) out[i + b] = static_cast<std::uint8_t>(x >> (8 * b));
+  }
+  return out;
+}
+
+inline const nlohmann::json& golden_vectors() {
+  static const nlohmann::json vectors = [] {
+    std::ifstream in(RESUMABLE_VECTORS_PATH);
+    if (!in) throw std::runtime_error("cannot open " RESUMABLE_VECTORS_PATH);
+    return nlohmann::json::parse(in);
+  }();
+  return vectors;
+}
+
+// 64-bit values are stored as decimal strings in vectors.json.
+inline std::uint64_t u64(const nlohmann::json& value) {
+  return value.is_string() ? std::stoull(value.get<std::string>()) : value.get<std::uint64_t>();
+}
+
+}  // namespace resumable::testing

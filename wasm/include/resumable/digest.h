@@ -1,0 +1,49 @@
+// BLAKE2b-256 digests of chunks and whole files (libsodium's crypto_generichash, 32-byte output,
+// no key). The whole-file digest is the plain BLAKE2b-256 of the file's bytes, so any stored file
+// can be checked with coreutils `b2sum -l 256`.
+//
+// Streaming state lives inside Blake2b256 (fixed size, 64-byte aligned, no heap); one instance
+// per stream, not shared between threads. No function throws.
+#pragma once
+
+#include <sodium.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace resumable::core {
+
+inline constexpr std::size_t digest_bytes = 32;
+inline constexpr std::size_t digest_hex_chars = 2 * digest_bytes;
+using Digest = std::array<std::uint8_t, digest_bytes>;
+
+// Prepares libsodium (picks the fastest BLAKE2b for this CPU). Idempotent and thread-safe;
+// false only if libsodium cannot initialise. Digests are correct without it, only slower.
+bool initialize_crypto();
+
+class Blake2b256 {
+ public:
+  Blake2b256() { reset(); }
+  void reset();
+  void update(const void* data, std::size_t length);
+  // Writes the digest and resets the state, so the object can hash the next stream.
+  Digest finish();
+
+ private:
+  crypto_generichash_state state_;  // CRYPTO_ALIGN(64) in libsodium's header
+};
+
+Digest blake2b256(const void* data, std::size_t length);
+
+// Lower-case hex, 64 characters.
+std::string to_hex(const Digest& digest);
+// Accepts exactly 64 hex digits (either case); nullopt otherwise.
+std::optional<Digest> digest_from_hex(std::string_view hex);
+// Constant-time comparison.
+bool digests_equal(const Digest& a, const Digest& b);
+
+}  // namespace resumable::core
