@@ -1,0 +1,73 @@
+#include "resumable/asset_handler.h"
+
+#include <cstring>
+
+#include "resumable/digest.h"
+
+namespace resumable {
+
+const EmbeddedAsset* find_asset(std::span<const EmbeddedAsset> assets, std::string_view path) {
+  for (const auto& asset : assets) {
+    if (asset.path == path) return &asset;
+  }
+  return nullptr;
+}
+
+AssetHandler::AssetHandler(std::span<const EmbeddedAsset> assets, std::string uri_prefix, std::string index_path)
+    : assets_(assets), uri_prefix_(std::move(uri_prefix)), index_path_(std::move(index_path)) {
+  etags_.reserve(assets_.size());
+  for (const auto& asset : assets_) {
+    etags_.push_back("\"" + core::to_hex(core::blake2b256(asset.data, asset.size)).substr(0, 32) + "\"");
+  }
+}
+
+AssetHandler::~AssetHandler() = default;
+
+void AssetHandler::mount(mg_context* context) {
+  mg_set_request_handler(context, uri_prefix_.empty() ? "/" : uri_prefix_.c_str(), &AssetHandler::handle, this);
+}
+
+int AssetHandler::handle(mg_connection* connection, void* self) {
+  return static_cast<const AssetHandler*>(self)->serve(connection);
+}
+
+int AssetHandler::serve(mg_connection* connection) const {
+  const mg_request_info* request = mg_get_request_info(connection);
+  const bool head = std::strcmp(request->request_method, "HEAD") == 0;
+  if (!head && std::strcmp(request->request_method, "GET") != 0) {
+    static constexpr char body[] = R"({"error":{"code":"method_not_allowed","message":"Only GET and HEAD are supported here."}})";
+    mg_printf(connection,
+              "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Type: application/json\r\n"
+              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+              sizeof(body) - 1, body);
+    return 405;
+  }
+
+  std::string_view path = request->local_uri != nullptr ? request->local_uri : "";
+  if (path.substr(0, uri_prefix_.size()) == uri_prefix_) path.remove_prefix(uri_prefix_.size());
+  if ((path.empty() || path == "/") && !index_path_.empty()) path = index_path_;
+  const EmbeddedAsset* asset = find_asset(assets_, path);
+  if (asset == nullptr) {
+    static constexpr char body[] = R"({"error":{"code":"not_found","message":"No such file."}})";
+    mg_printf(connection,
+              "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+              "Connection: close\r\n\r\n%s",
+              sizeof(body) - 1, body);
+    return 404;
+  }
+
+  const std::string& etag = etags_[static_cast<std::size_t>(asset - assets_.data())];
+  const char* if_none_match = mg_get_header(connection, "If-None-Match");
+  if (if_none_match != nullptr && etag == if_none_match) {
+    mg_printf(connection, "HTTP/1.1 304 Not Modified\r\nETag: %s\r\nContent-Length: 0\r\n\r\n", etag.c_str());
+    return 304;
+  }
+  mg_printf(connection,
+            "HTTP/1.1 200 OK\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\nETag: %s\r\n"
+            "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+            static_cast<int>(asset->content_type.size()), asset->content_type.data(), asset->size, etag.c_str());
+  if (!head) mg_write(connection, asset->data, asset->size);
+  return 200;
+}
+
+}  // namespace resumable

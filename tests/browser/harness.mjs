@@ -1,0 +1,75 @@
+// Shared by the browser tests: start the real demo server, launch Debian's Chromium through
+// playwright-core, make large test files and hash them with coreutils.
+import { spawn, execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export function scratchDir(prefix) {
+  return mkdtempSync(join(tmpdir(), `resumable-${prefix}-`));
+}
+
+export function artifactsDir() {
+  const dir = process.env.RESUMABLE_ARTIFACTS_DIR ?? join(tmpdir(), 'resumable-test-artifacts');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+// Starts the demo on a free port; resolves once it prints its URL. Call stop() when done.
+export async function startDemo({ dataDir, args = [] } = {}) {
+  const bin = process.env.RESUMABLE_DEMO_BIN;
+  if (!bin) throw new Error('RESUMABLE_DEMO_BIN must name the demo executable');
+  const child = spawn(bin, ['--port', '0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (d) => { output += d; });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start: ${output}`)), 15000);
+    child.stdout.on('data', (d) => {
+      output += d;
+      const m = /listening on (http:\/\/\S+)/.exec(output);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`demo exited with ${code}: ${output}`)); });
+  });
+  return {
+    url,
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      return code;
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+// Writes `size` random bytes to `path` in 4 MiB pieces (never the whole file in memory).
+export async function writeRandomFile(path, size) {
+  const out = createWriteStream(path);
+  for (let written = 0; written < size;) {
+    const n = Math.min(4 * 1048576, size - written);
+    if (!out.write(randomBytes(n))) await once(out, 'drain');
+    written += n;
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+export function b2sum256(path) {
+  return execFileSync('b2sum', ['-l', '256', path], { encoding: 'utf8' }).split(' ')[0];
+}
+
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
