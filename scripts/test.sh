@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets up everything, builds, and runs every test: first the Catch2 unit tests under ASan+UBSan
+# (build-sanitize/), then the whole suite (build/): unit, golden vectors, wasm in node, and the
+# browser tests in Chromium. Exits non-zero on any failure; the last lines are ctest's summary.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/setup.sh"
+source "$root/scripts/env.sh"
+jobs=$(nproc)
+
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+BUILD_DIR="$root/build-sanitize" bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=address,undefined \
+  -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$root/build-sanitize" -L unit --output-on-failure -j "$jobs"
+
+echo "== all tests"
+bash "$root/scripts/build.sh"
+ctest --test-dir "$root/build" --output-on-failure
