@@ -1,0 +1,47 @@
+// The protocol's errors: one table of {stable code, HTTP status, meaning, client action}.
+// docs/protocol.md mirrors this table (a unit test compares them).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace resumable {
+
+enum class ErrorCode : std::uint8_t {
+  unauthenticated,
+  forbidden,
+  not_found,
+  method_not_allowed,
+  invalid_parameter,
+  invalid_geometry,
+  chunk_size_not_allowed,
+  invalid_body,
+  upload_conflict,
+  chunk_conflict,
+  file_digest_mismatch,
+  file_too_large,
+  too_many_chunks,
+  type_not_allowed,
+  chunk_digest_mismatch,
+  incomplete_body,
+  too_many_uploads,
+  upload_not_found,
+  chunk_busy,
+  insufficient_storage,
+  internal_error,
+};
+
+struct ErrorInfo {
+  ErrorCode code;
+  std::string_view id;  // stable, sent as "error" in the JSON body
+  int http_status;
+  std::string_view meaning;
+  std::string_view client_action;
+  bool retryable;  // sent as "retryable": whether retrying the same request can succeed
+};
+
+const ErrorInfo& error_info(ErrorCode code);
+std::span<const ErrorInfo> error_table();
+
+}  // namespace resumable

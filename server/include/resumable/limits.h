@@ -1,0 +1,40 @@
+// Every limit of an upload mount in one place, with its default. A mount copies these at start;
+// change them per mount through EndpointOptions::limits.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace resumable {
+
+struct UploadLimits {
+  // Largest accepted file (total size S).
+  std::uint64_t max_file_size = std::uint64_t{64} << 30;  // 64 GiB
+  // Accepted chunk sizes C (the clients' configured chunk size, not the last chunk's).
+  std::uint64_t min_chunk_size = 1;
+  std::uint64_t max_chunk_size = std::uint64_t{64} << 20;  // 64 MiB
+  // Most chunks one upload may have (N); bounds the per-upload bookkeeping (about 33 bytes a chunk).
+  std::uint64_t max_chunks = 100000;
+  // Accepted file name extensions without the dot, compared case-insensitively; empty = any.
+  std::vector<std::string> allowed_extensions;
+  // Accepted MIME types (resumableType), exact or "image/*"; empty = any. A missing type passes.
+  std::vector<std::string> allowed_types;
+  // Unfinished uploads one principal may have at once.
+  std::size_t max_uploads_per_principal = 16;
+  // Incomplete uploads untouched for this long are collected; clients never say "cancel".
+  std::chrono::seconds stale_after = std::chrono::hours(24);
+  // Finished but unclaimed uploads are collected after this long.
+  std::chrono::seconds unclaimed_after = std::chrono::hours(24 * 7);
+  // Longest identifier, file name and relative path (bytes).
+  std::size_t max_name_bytes = 255;
+  std::size_t max_relative_path_bytes = 4096;
+  // Body streaming buffer per request: the endpoint's only per-request allocation that scales.
+  std::size_t io_buffer_bytes = 256 * 1024;
+  // How long a request waits for a concurrent request writing the same chunk before `chunk_busy`.
+  std::chrono::milliseconds chunk_wait = std::chrono::seconds(10);
+};
+
+}  // namespace resumable

@@ -1,0 +1,348 @@
+// Local filesystem backend. Layout, all names chosen by the server:
+//   <chunk_dir>/<upload_id>/manifest.json   written once, atomically
+//   <chunk_dir>/<upload_id>/data            the partial file; chunks are written at their offsets
+//   <chunk_dir>/<upload_id>/chunks.log      append-only 48-byte records {number, digest, check}
+//   <chunk_dir>/<upload_id>/hash-progress   whole-file hash progress (best effort)
+//   <chunk_dir>/<upload_id>/final.json      written before the release rename (intent record)
+//   <upload_to>/<upload_id>[.ext]           the released file
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "resumable/storage.h"
+#include "storage_codec.h"
+#include "unique_fd.h"
+
+namespace resumable {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+StorageStatus errno_status(int error, const std::string& what) {
+  const StorageCode code = (error == ENOSPC || error == EDQUOT) ? StorageCode::no_space
+                           : error == ENOENT                    ? StorageCode::not_found
+                                                                : StorageCode::io_error;
+  return {code, what + ": " + std::strerror(error)};
+}
+
+bool is_upload_id(const std::string& id) {
+  if (id.size() != 32) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+StorageStatus sync_directory(const fs::path& dir, bool durable) {
+  if (!durable) return StorageStatus::success();
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) return errno_status(errno, "fsync " + dir.string());
+  return StorageStatus::success();
+}
+
+StorageStatus write_all(int fd, const void* data, std::size_t length, std::uint64_t offset, const fs::path& path) {
+  const auto* bytes = static_cast<const std::uint8_t*>(data);
+  while (length > 0) {
+    const ssize_t n = ::pwrite(fd, bytes, length, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status(errno, "write " + path.string());
+    }
+    bytes += n;
+    length -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return StorageStatus::success();
+}
+
+// Writes `contents` to `path` so that readers see the old file or the whole new one, never a part.
+StorageStatus write_file_atomically(const fs::path& path, const std::string& contents, bool durable) {
+  const fs::path temporary = path.string() + ".tmp";
+  {
+    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return errno_status(errno, "create " + temporary.string());
+    if (auto status = write_all(fd.get(), contents.data(), contents.size(), 0, temporary); !status) return status;
+    if (durable && ::fsync(fd.get()) != 0) return errno_status(errno, "fsync " + temporary.string());
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) return errno_status(errno, "rename " + path.string());
+  return sync_directory(path.parent_path(), durable);
+}
+
+std::optional<std::string> read_small_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::nullopt;
+  return contents;
+}
+
+// Copies a file across filesystems through a fixed buffer (rename cannot cross them).
+StorageStatus copy_file_durably(const fs::path& from, const fs::path& to, bool durable) {
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return errno_status(errno, "open " + from.string());
+  const fs::path temporary = to.string() + ".tmp";
+  UniqueFd out(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!out) return errno_status(errno, "create " + temporary.string());
+  std::vector<std::uint8_t> buffer(1 << 20);
+  std::uint64_t offset = 0;
+  for (;;) {
+    const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_status(errno, "read " + from.string());
+    if (n == 0) break;
+    if (auto status = write_all(out.get(), buffer.data(), static_cast<std::size_t>(n), offset, temporary); !status) {
+      return status;
+    }
+    offset += static_cast<std::uint64_t>(n);
+  }
+  if (durable && ::fsync(out.get()) != 0) return errno_status(errno, "fsync " + temporary.string());
+  if (::rename(temporary.c_str(), to.c_str()) != 0) return errno_status(errno, "rename " + to.string());
+  return StorageStatus::success();
+}
+
+class FilesystemUpload final : public UploadData {
+ public:
+  FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, UniqueFd data,
+                   UniqueFd log)
+      : manifest_(std::move(manifest)),
+        dir_(std::move(dir)),
+        upload_to_(std::move(upload_to)),
+        durable_(durable),
+        data_(std::move(data)),
+        log_(std::move(log)) {}
+
+  const UploadManifest& manifest() const override { return manifest_; }
+
+  StorageStatus write_at(std::uint64_t offset, const void* data, std::size_t length) override {
+    if (!data_) return {StorageCode::io_error, "upload already released"};
+    return write_all(data_.get(), data, length, offset, dir_ / "data");
+  }
+
+  StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) override {
+    if (!data_) return {StorageCode::io_error, "upload already released"};
+    auto* bytes = static_cast<std::uint8_t*>(data);
+    while (length > 0) {
+      const ssize_t n = ::pread(data_.get(), bytes, length, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno_status(errno, "read " + (dir_ / "data").string());
+      if (n == 0) return {StorageCode::io_error, "unexpected end of " + (dir_ / "data").string()};
+      bytes += n;
+      length -= static_cast<std::size_t>(n);
+      offset += static_cast<std::uint64_t>(n);
+    }
+    return StorageStatus::success();
+  }
+
+  StorageStatus sync_data() override {
+    if (durable_ && data_ && ::fdatasync(data_.get()) != 0) return errno_status(errno, "fdatasync data");
+    return StorageStatus::success();
+  }
+
+  StorageStatus record_chunk(const ChunkRecord& record) override {
+    const auto bytes = encode_chunk_record(record);
+    // O_APPEND: one write per record, so concurrent appends never interleave within a record.
+    const ssize_t n = ::write(log_.get(), bytes.data(), bytes.size());
+    if (n != static_cast<ssize_t>(bytes.size())) {
+      return n < 0 ? errno_status(errno, "append chunks.log") : StorageStatus{StorageCode::io_error, "short append"};
+    }
+    if (durable_ && ::fdatasync(log_.get()) != 0) return errno_status(errno, "fdatasync chunks.log");
+    return StorageStatus::success();
+  }
+
+  std::vector<ChunkRecord> recorded_chunks() override {
+    std::vector<ChunkRecord> records;
+    const auto contents = read_small_file(dir_ / "chunks.log");
+    if (!contents) return records;
+    const std::size_t whole = contents->size() / chunk_record_bytes;
+    records.reserve(whole);
+    for (std::size_t i = 0; i < whole; ++i) {
+      const auto record = decode_chunk_record(
+          std::span(reinterpret_cast<const std::uint8_t*>(contents->data()) + i * chunk_record_bytes, chunk_record_bytes));
+      if (!record) break;  // torn or corrupt: everything after it is untrusted
+      records.push_back(*record);
+    }
+    return records;
+  }
+
+  void save_hash_progress(std::span<const std::uint8_t> blob) override {
+    // Best effort and not fsynced: losing it only costs re-reading the file.
+    write_file_atomically(dir_ / "hash-progress", std::string(blob.begin(), blob.end()), false);
+  }
+
+  std::optional<std::vector<std::uint8_t>> load_hash_progress() override {
+    const auto contents = read_small_file(dir_ / "hash-progress");
+    if (!contents) return std::nullopt;
+    return std::vector<std::uint8_t>(contents->begin(), contents->end());
+  }
+
+  std::string location_for_release() override {
+    return (upload_to_ / (manifest_.upload_id + safe_extension(manifest_.file_name))).string();
+  }
+
+  StorageStatus release(const FinalRecord& final) override {
+    const fs::path destination = location_for_release();
+    if (final.location != destination.string()) return {StorageCode::io_error, "release to a foreign location"};
+    if (!fs::exists(dir_ / "final.json")) {
+      if (auto status = write_file_atomically(dir_ / "final.json", encode_final_record(final), durable_); !status) {
+        return status;
+      }
+    }
+    return finish_release(destination);
+  }
+
+  // Completes a release whose final record is written: move the data unless it is already there.
+  StorageStatus finish_release(const fs::path& destination) {
+    const fs::path data = dir_ / "data";
+    std::error_code error;
+    if (!fs::exists(data, error)) {
+      return fs::exists(destination, error) ? StorageStatus::success()
+                                            : StorageStatus{StorageCode::not_found, "released data is missing"};
+    }
+    if (durable_ && data_ && ::fsync(data_.get()) != 0) return errno_status(errno, "fsync data");
+    data_.reset();
+    if (::rename(data.c_str(), destination.c_str()) != 0) {
+      if (errno != EXDEV) return errno_status(errno, "rename to " + destination.string());
+      // Different filesystems: copy (O(size)), then drop the partial file. docs/embedding.md says why
+      // chunk_dir and upload_to belong on one filesystem.
+      if (auto status = copy_file_durably(data, destination, durable_); !status) return status;
+      ::unlink(data.c_str());
+    }
+    return sync_directory(destination.parent_path(), durable_);
+  }
+
+  std::optional<FinalRecord> final_record() override {
+    const auto contents = read_small_file(dir_ / "final.json");
+    if (!contents) return std::nullopt;
+    return decode_final_record(*contents);
+  }
+
+  std::chrono::system_clock::time_point last_activity() override {
+    struct stat info {};
+    std::int64_t newest = manifest_.created_unix;
+    for (const char* name : {"chunks.log", "final.json"}) {
+      if (::stat((dir_ / name).c_str(), &info) == 0) newest = std::max<std::int64_t>(newest, info.st_mtime);
+    }
+    return std::chrono::system_clock::time_point(std::chrono::seconds(newest));
+  }
+
+ private:
+  UploadManifest manifest_;
+  fs::path dir_;
+  fs::path upload_to_;
+  bool durable_;
+  UniqueFd data_;
+  UniqueFd log_;
+};
+
+class FilesystemStorage final : public UploadStorage {
+ public:
+  explicit FilesystemStorage(FilesystemStorageOptions options) : options_(std::move(options)) {}
+
+  StorageStatus create(const UploadManifest& manifest, std::unique_ptr<UploadData>& out) override {
+    if (!is_upload_id(manifest.upload_id)) return {StorageCode::io_error, "invalid upload id"};
+    const fs::path dir = options_.chunk_dir / manifest.upload_id;
+    if (::mkdir(dir.c_str(), 0700) != 0) return errno_status(errno, "mkdir " + dir.string());
+    UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!data) return fail_create(dir, errno_status(errno, "create data"));
+    if (manifest.total_size > 0) {
+      // fallocate(2), not posix_fallocate: glibc's fallback would write every byte of an 8 GiB file.
+      int error = EOPNOTSUPP;
+      if (options_.preallocate && ::fallocate(data.get(), 0, 0, static_cast<off_t>(manifest.total_size)) != 0) {
+        error = errno;
+      } else if (options_.preallocate) {
+        error = 0;
+      }
+      if (error == EOPNOTSUPP || error == EINVAL) {
+        error = ::ftruncate(data.get(), static_cast<off_t>(manifest.total_size)) == 0 ? 0 : errno;
+      }
+      if (error != 0) return fail_create(dir, errno_status(error, "reserve " + std::to_string(manifest.total_size) + " bytes"));
+    }
+    UniqueFd log(::open((dir / "chunks.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!log) return fail_create(dir, errno_status(errno, "create chunks.log"));
+    // The manifest is written last: an upload directory without one is an aborted create.
+    if (auto status = write_file_atomically(dir / "manifest.json", encode_manifest(manifest), options_.durable); !status) {
+      return fail_create(dir, status);
+    }
+    if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return fail_create(dir, status);
+    out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, std::move(data),
+                                             std::move(log));
+    return StorageStatus::success();
+  }
+
+  StorageStatus open(const std::string& upload_id, std::unique_ptr<UploadData>& out) override {
+    if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
+    const fs::path dir = options_.chunk_dir / upload_id;
+    const auto text = read_small_file(dir / "manifest.json");
+    if (!text) return {StorageCode::not_found, "no manifest in " + dir.string()};
+    auto manifest = decode_manifest(*text);
+    if (!manifest || manifest->upload_id != upload_id) return {StorageCode::io_error, "corrupt manifest in " + dir.string()};
+    UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CLOEXEC));  // absent once released
+    UniqueFd log(::open((dir / "chunks.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!log) return errno_status(errno, "open chunks.log");
+    out = std::make_unique<FilesystemUpload>(std::move(*manifest), dir, options_.upload_to, options_.durable,
+                                             std::move(data), std::move(log));
+    return StorageStatus::success();
+  }
+
+  std::vector<std::string> list() override {
+    std::vector<std::string> ids;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(options_.chunk_dir, error)) {
+      const std::string name = entry.path().filename().string();
+      if (is_upload_id(name)) ids.push_back(name);
+    }
+    return ids;
+  }
+
+  StorageStatus remove(const std::string& upload_id, bool released_file) override {
+    if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
+    const fs::path dir = options_.chunk_dir / upload_id;
+    std::error_code error;
+    if (released_file) {
+      // Only ever the file this backend would have released: upload_to/<id><ext>.
+      std::unique_ptr<UploadData> upload;
+      if (open(upload_id, upload) && upload->final_record()) {
+        fs::remove(upload->location_for_release(), error);
+      }
+    }
+    fs::remove_all(dir, error);
+    if (error) return {StorageCode::io_error, "remove " + dir.string() + ": " + error.message()};
+    return sync_directory(options_.chunk_dir, options_.durable);
+  }
+
+ private:
+  StorageStatus fail_create(const fs::path& dir, StorageStatus status) {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+    return status;
+  }
+
+  FilesystemStorageOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<UploadStorage> make_filesystem_storage(const FilesystemStorageOptions& options, std::string* error) {
+  std::error_code ec;
+  for (const auto& dir : {options.chunk_dir, options.upload_to}) {
+    if (dir.empty()) {
+      if (error != nullptr) *error = "chunk_dir and upload_to must be set";
+      return nullptr;
+    }
+    fs::create_directories(dir, ec);
+    if (ec) {
+      if (error != nullptr) *error = "cannot create " + dir.string() + ": " + ec.message();
+      return nullptr;
+    }
+  }
+  return std::make_unique<FilesystemStorage>(options);
+}
+
+}  // namespace resumable
