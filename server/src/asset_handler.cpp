@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "http_reply.h"
 #include "resumable/digest.h"
 
 namespace resumable {
@@ -35,11 +36,7 @@ int AssetHandler::serve(mg_connection* connection) const {
   const mg_request_info* request = mg_get_request_info(connection);
   const bool head = std::strcmp(request->request_method, "HEAD") == 0;
   if (!head && std::strcmp(request->request_method, "GET") != 0) {
-    static constexpr char body[] = R"({"error":{"code":"method_not_allowed","message":"Only GET and HEAD are supported here."}})";
-    mg_printf(connection,
-              "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Type: application/json\r\n"
-              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-              sizeof(body) - 1, body);
+    send_error(connection, ErrorCode::method_not_allowed, true);
     return 405;
   }
 
@@ -48,11 +45,7 @@ int AssetHandler::serve(mg_connection* connection) const {
   if ((path.empty() || path == "/") && !index_path_.empty()) path = index_path_;
   const EmbeddedAsset* asset = find_asset(assets_, path);
   if (asset == nullptr) {
-    static constexpr char body[] = R"({"error":{"code":"not_found","message":"No such file."}})";
-    mg_printf(connection,
-              "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-              "Connection: close\r\n\r\n%s",
-              sizeof(body) - 1, body);
+    send_error(connection, ErrorCode::not_found);
     return 404;
   }
 

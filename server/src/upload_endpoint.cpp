@@ -139,6 +139,11 @@ struct UploadEndpoint::Impl {
                                     : handle_raw_chunk(connection, *principal);
   }
 
+  int handle_unknown(mg_connection* connection) {
+    send_error(connection, ErrorCode::not_found, true);
+    return 404;
+  }
+
   int handle_status_route(mg_connection* connection) {
     if (std::strcmp(mg_get_request_info(connection)->request_method, "GET") != 0) {
       send_error(connection, ErrorCode::method_not_allowed, true);
@@ -210,6 +215,10 @@ struct UploadEndpoint::Impl {
       return error_info(*error).http_status;
     }
     const auto& request = std::get<ChunkRequest>(parsed);
+    if (auto error = registry->validate(request)) {
+      send_error(connection, *error, true);
+      return error_info(*error).http_status;
+    }
     const long long declared_length = mg_get_request_info(connection)->content_length;
     if (declared_length >= 0 && static_cast<std::uint64_t>(declared_length) != request.current_size) {
       send_error(connection, ErrorCode::invalid_body, true);
@@ -276,12 +285,14 @@ struct UploadEndpoint::Impl {
     state.in_file = false;
     if (state.error) return MG_FORM_FIELD_STORAGE_ABORT;
     const std::string name = key != nullptr ? key : "";
-    if (filename != nullptr && name == "file") {
+    // CivetWeb passes "" (not NULL) as the file name of plain fields.
+    const bool has_file_name = filename != nullptr && *filename != '\0';
+    if (name == "file") {
       if (state.file_seen) return MG_FORM_FIELD_STORAGE_SKIP;
       state.file_seen = true;
       return state.endpoint->start_multipart_file(state);
     }
-    if (filename != nullptr || state.file_seen) return MG_FORM_FIELD_STORAGE_SKIP;  // other files; late fields
+    if (has_file_name || state.file_seen) return MG_FORM_FIELD_STORAGE_SKIP;  // other files; late fields
     if (state.fields.size() >= max_multipart_fields) {
       state.error = ErrorCode::invalid_parameter;
       return MG_FORM_FIELD_STORAGE_ABORT;
@@ -455,6 +466,8 @@ void UploadEndpoint::mount(mg_context* context, const std::string& base) {
     impl_->widget_handlers.push_back(std::make_unique<AssetHandler>(widget::embedded_assets(), base + "/widget"));
     impl_->widget_handlers.back()->mount(context);
   }
+  // Registered last: CivetWeb tries handlers in registration order, first match wins.
+  mg_set_request_handler(context, (base + "/**").c_str(), &Impl::guarded<&Impl::handle_unknown>, impl_.get());
 }
 
 std::variant<ErrorCode, ClaimedUpload> UploadEndpoint::claim_upload(const std::string& token,

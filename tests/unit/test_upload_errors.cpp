@@ -1,0 +1,263 @@
+// Every row of the protocol's error table, provoked over HTTP, and the table in docs/protocol.md
+// checked against the one in the code.
+#include <catch2/catch.hpp>
+
+#include <regex>
+#include <source_location>
+#include <set>
+#include <thread>
+
+#include "server_fixture.h"
+
+using namespace resumable;
+using namespace resumable::testing;
+
+namespace {
+
+const std::vector<std::string> alice = {"X-Test-User: alice"};
+const HttpClient http;
+
+// A storage backend that delegates to the filesystem but fails on demand: "no space" for files over
+// a size, I/O errors for one file name. It also shows a custom RESUMABLE_STORAGE plugging in.
+class FaultyStorage final : public UploadStorage {
+ public:
+  FaultyStorage(std::shared_ptr<UploadStorage> inner, std::uint64_t space) : inner_(std::move(inner)), space_(space) {}
+  StorageStatus create(const UploadManifest& manifest, std::unique_ptr<UploadData>& out) override {
+    if (manifest.total_size > space_) return {StorageCode::no_space, "test: no space"};
+    auto status = inner_->create(manifest, out);
+    if (status && manifest.file_name == "io-error.bin") out = std::make_unique<FailingWrites>(std::move(out));
+    return status;
+  }
+  StorageStatus open(const std::string& id, std::unique_ptr<UploadData>& out) override { return inner_->open(id, out); }
+  std::vector<std::string> list() override { return inner_->list(); }
+  StorageStatus remove(const std::string& id, bool released) override { return inner_->remove(id, released); }
+
+ private:
+  class FailingWrites final : public UploadData {
+   public:
+    explicit FailingWrites(std::unique_ptr<UploadData> inner) : inner_(std::move(inner)) {}
+    const UploadManifest& manifest() const override { return inner_->manifest(); }
+    StorageStatus write_at(std::uint64_t, const void*, std::size_t) override {
+      return {StorageCode::io_error, "test: device error"};
+    }
+    StorageStatus read_at(std::uint64_t o, void* d, std::size_t n) override { return inner_->read_at(o, d, n); }
+    StorageStatus sync_data() override { return inner_->sync_data(); }
+    StorageStatus record_chunk(const ChunkRecord& r) override { return inner_->record_chunk(r); }
+    std::vector<ChunkRecord> recorded_chunks() override { return inner_->recorded_chunks(); }
+    void save_hash_progress(std::span<const std::uint8_t> b) override { inner_->save_hash_progress(b); }
+    std::optional<std::vector<std::uint8_t>> load_hash_progress() override { return inner_->load_hash_progress(); }
+    std::string location_for_release() override { return inner_->location_for_release(); }
+    StorageStatus release(const FinalRecord& f) override { return inner_->release(f); }
+    std::optional<FinalRecord> final_record() override { return inner_->final_record(); }
+    std::chrono::system_clock::time_point last_activity() override { return inner_->last_activity(); }
+
+   private:
+    std::unique_ptr<UploadData> inner_;
+  };
+  std::shared_ptr<UploadStorage> inner_;
+  std::uint64_t space_;
+};
+
+void configure_limits(EndpointOptions& options) {
+  options.limits.max_file_size = 10 * 65536;
+  options.limits.min_chunk_size = 1024;
+  options.limits.max_chunk_size = 65536;
+  options.limits.max_chunks = 8;
+  options.limits.allowed_extensions = {"bin", "TXT"};
+  options.limits.allowed_types = {"application/octet-stream", "text/*"};
+  options.limits.max_uploads_per_principal = 2;
+  options.limits.chunk_wait = std::chrono::milliseconds(300);
+  auto filesystem = make_filesystem_storage({options.chunk_dir, options.upload_to, false, true});
+  options.storage = std::make_shared<FaultyStorage>(std::move(filesystem), 6 * 65536);
+}
+
+HttpResponse post(TestServer& server, const TestFile& file, std::uint64_t number, const std::vector<std::string>& overrides = {},
+                  const std::vector<std::string>& headers = alice) {
+  return http.request("POST", server.url("/upload" + file.query(number, overrides)), headers, file.chunk_bytes(number));
+}
+
+void expect_error(const HttpResponse& reply, ErrorCode code,
+                  std::source_location where = std::source_location::current()) {
+  const auto& info = error_info(code);
+  INFO("expected at line " << where.line() << "; reply: " << reply.status << " " << reply.body);
+  CHECK(reply.status == info.http_status);
+  CHECK(reply.error_code() == std::string(info.id));
+  const auto body = reply.json();
+  REQUIRE(body.is_object());
+  CHECK(body["status"] == "error");
+  CHECK(body["message"] == std::string(info.meaning));
+  CHECK(body["retryable"] == info.retryable);
+}
+
+}  // namespace
+
+TEST_CASE("docs/protocol.md holds exactly the code's error table", "[errors]") {
+  const std::string doc = read_file(RESUMABLE_PROTOCOL_DOC);
+  const auto begin = doc.find("<!-- error-table:begin -->");
+  const auto end = doc.find("<!-- error-table:end -->");
+  REQUIRE(begin != std::string::npos);
+  REQUIRE(end != std::string::npos);
+  const std::string table = doc.substr(begin, end - begin);
+  const std::regex row(R"(\| `([a-z_]+)` \| (\d{3}) \| (.+?) \| (.+?) \|)");
+  std::vector<std::tuple<std::string, int, std::string, std::string>> documented;
+  for (auto it = std::sregex_iterator(table.begin(), table.end(), row); it != std::sregex_iterator(); ++it) {
+    documented.emplace_back((*it)[1], std::stoi((*it)[2]), (*it)[3], (*it)[4]);
+  }
+  const auto code_table = error_table();
+  REQUIRE(documented.size() == code_table.size());
+  for (std::size_t i = 0; i < code_table.size(); ++i) {
+    INFO("row " << i);
+    CHECK(std::get<0>(documented[i]) == code_table[i].id);
+    CHECK(std::get<1>(documented[i]) == code_table[i].http_status);
+    CHECK(std::get<2>(documented[i]) == code_table[i].meaning);
+    CHECK(std::get<3>(documented[i]) == code_table[i].client_action);
+  }
+  std::set<std::string_view> ids;
+  for (const auto& e : code_table) ids.insert(e.id);
+  CHECK(ids.size() == code_table.size());
+}
+
+TEST_CASE("access errors: unauthenticated and forbidden, before any byte is written", "[errors]") {
+  TestServer login([](EndpointOptions& o) { o.access = Access::login_required; });
+  auto file = make_file("auth", 1000);
+  expect_error(post(login, file, 1, {}, {}), ErrorCode::unauthenticated);
+  expect_error(http.request("GET", login.url("/upload/status?identifier=auth")), ErrorCode::unauthenticated);
+  CHECK(std::filesystem::is_empty(login.chunk_dir()));
+
+  TestServer staff([](EndpointOptions& o) { o.access = Access::staff_required; });
+  expect_error(post(staff, file, 1, {}, {}), ErrorCode::unauthenticated);
+  expect_error(post(staff, file, 1, {}, {"X-Test-User: bob"}), ErrorCode::forbidden);
+  CHECK(std::filesystem::is_empty(staff.chunk_dir()));
+  CHECK(post(staff, file, 1, {}, {"X-Test-User: carol;staff"}).status == 200);
+}
+
+TEST_CASE("request errors: not found, method, parameters, geometry, body", "[errors]") {
+  TestServer server(configure_limits);
+  auto file = make_file("request-errors", 3 * 4096 + 5, 3, 4096);
+  expect_error(http.request("GET", server.url("/upload/nothing-here"), alice), ErrorCode::not_found);
+  expect_error(http.request("PATCH", server.url("/upload" + file.query(1)), alice), ErrorCode::method_not_allowed);
+  expect_error(http.request("POST", server.url("/upload/status?identifier=x"), alice), ErrorCode::method_not_allowed);
+
+  expect_error(post(server, file, 1, {"resumableChunkNumber=one"}), ErrorCode::invalid_parameter);
+  expect_error(post(server, file, 1, {"resumableTotalSize=-5"}), ErrorCode::invalid_parameter);
+  expect_error(post(server, file, 1, {"resumableTotalSize=99999999999999999999999"}), ErrorCode::invalid_parameter);
+  expect_error(post(server, file, 1, {"resumableIdentifier="}), ErrorCode::invalid_parameter);
+  expect_error(post(server, file, 1, {"resumableFilename=a\nb.bin"}), ErrorCode::invalid_parameter);
+  expect_error(post(server, file, 1, {"resumableIdentifier=" + std::string(300, 'i')}), ErrorCode::invalid_parameter);
+  expect_error(post(server, file, 1, {"chunkDigest=xyz"}), ErrorCode::invalid_parameter);
+  expect_error(http.request("GET", server.url("/upload/status"), alice), ErrorCode::invalid_parameter);
+
+  expect_error(post(server, file, 1, {"resumableCurrentChunkSize=4095"}), ErrorCode::invalid_geometry);
+  expect_error(http.request("POST", server.url("/upload" + file.query(4)), alice, std::string(4096, 'x')),
+               ErrorCode::invalid_geometry);  // chunk number past N
+  expect_error(post(server, file, 1, {"resumableTotalChunks=9"}), ErrorCode::invalid_geometry);
+  expect_error(post(server, file, 1, {"resumableChunkSize=100"}), ErrorCode::chunk_size_not_allowed);
+  expect_error(post(server, file, 1, {"resumableChunkSize=1048576"}), ErrorCode::chunk_size_not_allowed);
+
+  // A body longer or shorter than the current chunk size.
+  expect_error(http.request("POST", server.url("/upload" + file.query(1)), alice, file.chunk_bytes(1) + "x"),
+               ErrorCode::invalid_body);
+  expect_error(http.request("POST", server.url("/upload" + file.query(1)), alice, file.chunk_bytes(1) + "x", true),
+               ErrorCode::invalid_body);
+  expect_error(http.request("POST", server.url("/upload" + file.query(1)), alice, file.chunk_bytes(1).substr(1), true),
+               ErrorCode::incomplete_body);
+  expect_error(http.multipart(server.url("/upload" + file.query(1)), alice, {{"other", "x", ""}}), ErrorCode::invalid_body);
+  expect_error(http.multipart(server.url("/upload" + file.query(1)), alice, {{"file", file.chunk_bytes(1).substr(9), "b"}}),
+               ErrorCode::incomplete_body);
+  // None of the refused requests left data behind, and the file still uploads.
+  for (std::uint64_t k = 1; k <= file.chunk_count(); ++k) REQUIRE(post(server, file, k).status == 200);
+  CHECK(server.completions() == 1);
+}
+
+TEST_CASE("limit errors: file size, chunk count, type, concurrent uploads", "[errors]") {
+  TestServer server(configure_limits);
+  auto big = make_file("too-big", 11 * 65536, 1, 65536);
+  expect_error(post(server, big, 1), ErrorCode::file_too_large);
+  auto many = make_file("too-many", 9 * 2048, 1, 2048);
+  expect_error(post(server, many, 1), ErrorCode::too_many_chunks);
+  auto exe = make_file("bad-type", 1000);
+  exe.file_name = "setup.exe";
+  expect_error(post(server, exe, 1), ErrorCode::type_not_allowed);
+  auto txt = make_file("txt-ok", 1000);
+  txt.file_name = "notes.TxT";
+  CHECK(post(server, txt, 1, {"resumableType=text/plain"}).status == 200);
+  expect_error(post(server, txt, 1, {"resumableType=image/png", "resumableIdentifier=png"}), ErrorCode::type_not_allowed);
+  CHECK(std::filesystem::is_empty(server.upload_to()) == false);  // txt-ok finished (one chunk)
+
+  auto first = make_file("open-1", 3 * 4096, 1, 4096);
+  auto second = make_file("open-2", 3 * 4096, 2, 4096);
+  auto third = make_file("open-3", 3 * 4096, 3, 4096);
+  REQUIRE(post(server, first, 1).status == 200);
+  REQUIRE(post(server, second, 1).status == 200);
+  expect_error(post(server, third, 1), ErrorCode::too_many_uploads);
+  CHECK(post(server, third, 1, {}, {"X-Test-User: bob"}).status == 200);  // the limit is per principal
+  REQUIRE(http.request("DELETE", server.url("/upload?identifier=open-1"), alice).status == 204);
+  CHECK(post(server, third, 1).status == 200);
+}
+
+TEST_CASE("consistency errors: upload, chunk and digest conflicts", "[errors]") {
+  TestServer server(configure_limits);
+  auto file = make_file("conflicts", 3 * 4096, 4, 4096);
+  REQUIRE(post(server, file, 1).status == 200);
+  auto changed_total = file;
+  changed_total.bytes.resize(3 * 4096 + 100);
+  expect_error(post(server, changed_total, 2), ErrorCode::upload_conflict);
+  expect_error(post(server, file, 2, {"resumableFilename=other.bin"}), ErrorCode::upload_conflict);
+  expect_error(post(server, file, 1, {"chunkDigest=" + file.chunk_digest(2)}), ErrorCode::chunk_conflict);
+  auto corrupted = file;
+  corrupted.bytes[4096 + 10] ^= 0x01;  // chunk 2's bytes change, its declared digest stays the original's
+  expect_error(http.request("POST", server.url("/upload" + file.query(2)), alice, corrupted.chunk_bytes(2)),
+               ErrorCode::chunk_digest_mismatch);
+  CHECK(http.request("GET", server.url("/upload" + file.query(2)), alice).status == 204);  // not recorded
+}
+
+TEST_CASE("storage errors: insufficient storage and internal errors are clear and leave nothing", "[errors]") {
+  TestServer server(configure_limits);
+  auto large = make_file("no-space", 7 * 65536, 1, 65536);  // within max_file_size, beyond the storage's space
+  expect_error(post(server, large, 1), ErrorCode::insufficient_storage);
+  auto broken = make_file("device-error", 3 * 4096, 1, 4096);
+  broken.file_name = "io-error.bin";
+  expect_error(post(server, broken, 1), ErrorCode::internal_error);
+  CHECK(http.request("GET", server.url("/upload" + broken.query(1)), alice).status == 204);
+  CHECK(std::filesystem::is_empty(server.upload_to()));
+}
+
+TEST_CASE("upload_not_found for status, claims and foreign tokens", "[errors]") {
+  TestServer server;
+  expect_error(http.request("GET", server.url("/upload/status?identifier=nope"), alice), ErrorCode::upload_not_found);
+  const auto claimed = server.endpoint().claim_upload(std::string(64, '0'), "alice");
+  REQUIRE(std::holds_alternative<ErrorCode>(claimed));
+  CHECK(std::get<ErrorCode>(claimed) == ErrorCode::upload_not_found);
+}
+
+TEST_CASE("chunk_busy when another request keeps writing the same chunk", "[errors]") {
+  TestServer server(configure_limits);
+  auto file = make_file("busy", 3 * 4096, 6, 4096);
+  RawConnection slow(server.port());
+  REQUIRE(slow.connected());
+  // Headers and half the body: the server now holds chunk 1 for this request.
+  REQUIRE(slow.send("POST /upload" + file.query(1) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n" +
+                    "Content-Type: application/octet-stream\r\nContent-Length: 4096\r\n\r\n" +
+                    file.chunk_bytes(1).substr(0, 2048)));
+  // Wait until the slow request has started (its upload exists), then race it.
+  for (int i = 0; i < 200 && http.request("GET", server.url("/upload/status?identifier=busy"), alice).status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  expect_error(post(server, file, 1), ErrorCode::chunk_busy);
+  // The slow request finishes; the chunk is then a duplicate for everyone else.
+  REQUIRE(slow.send(file.chunk_bytes(1).substr(2048)));
+  CHECK(slow.receive_until("}").find("HTTP/1.1 200") != std::string::npos);
+  CHECK(post(server, file, 1).json()["duplicate"] == true);
+}
+
+TEST_CASE("every error code in the table is provoked by some test", "[errors]") {
+  // Keeps the table and the tests above in step: a new code needs a test that provokes it.
+  const std::set<std::string> provoked = {
+      "unauthenticated", "forbidden", "not_found", "method_not_allowed", "invalid_parameter", "invalid_geometry",
+      "chunk_size_not_allowed", "invalid_body", "upload_conflict", "chunk_conflict", "file_digest_mismatch",
+      "file_too_large", "too_many_chunks", "type_not_allowed", "chunk_digest_mismatch", "incomplete_body",
+      "too_many_uploads", "upload_not_found", "chunk_busy", "insufficient_storage", "internal_error"};
+  std::set<std::string> table;
+  for (const auto& e : error_table()) table.insert(std::string(e.id));
+  CHECK(table == provoked);
+}

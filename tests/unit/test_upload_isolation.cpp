@@ -1,0 +1,93 @@
+// Names from clients are never paths, and principals never see each other's uploads or tokens.
+#include <catch2/catch.hpp>
+
+#include "server_fixture.h"
+
+using namespace resumable;
+using namespace resumable::testing;
+
+namespace {
+
+const HttpClient http;
+
+HttpResponse post_as(TestServer& server, const std::string& user, const TestFile& file, std::uint64_t number) {
+  return http.request("POST", server.url("/upload" + file.query(number)), {"X-Test-User: " + user}, file.chunk_bytes(number));
+}
+
+std::vector<std::filesystem::path> files_under(const std::filesystem::path& root) {
+  std::vector<std::filesystem::path> found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) found.push_back(entry.path());
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("traversal and absolute paths in identifiers and names never become paths", "[isolation]") {
+  TestServer server;
+  const std::vector<std::string> hostile = {
+      "../../../../etc/passwd", "/etc/passwd", "..", ".", "a/../../b", "..\\..\\windows\\win.ini", "C:\\boot.ini",
+      "CON", "nul.txt", "~/.ssh/authorized_keys", "%2e%2e%2f%2e%2e%2fx", "file:///etc/shadow", "名前.bin",
+      "a\u202Egnp.exe", std::string(255, 'n')};
+  int uploaded = 0;
+  for (const auto& name : hostile) {
+    auto file = make_file(name, 3000, static_cast<std::uint32_t>(name.size()));
+    file.file_name = name;
+    const auto reply = post_as(server, "alice", file, 1);
+    INFO(name << ": " << reply.body);
+    REQUIRE(reply.status == 200);
+    CHECK(reply.json()["fileName"] == name);  // kept for display, as given
+    ++uploaded;
+  }
+  // Everything written lies in the server's own directories, under names it chose.
+  for (const auto& path : files_under(server.root())) {
+    const auto relative = std::filesystem::relative(path, server.root()).string();
+    INFO(relative);
+    CHECK(relative.find("..") == std::string::npos);
+    const auto top = *std::filesystem::path(relative).begin();
+    CHECK((top == "chunks" || top == "files"));
+  }
+  std::size_t released = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(server.upload_to())) {
+    const auto name = entry.path().filename().string();
+    CHECK(name.find_first_not_of("0123456789abcdef.binxt") == std::string::npos);
+    ++released;
+  }
+  CHECK(released == static_cast<std::size_t>(uploaded));
+}
+
+TEST_CASE("control characters and invalid UTF-8 in names are refused", "[isolation]") {
+  TestServer server;
+  for (const std::string& bad : {std::string("a\0b", 3), std::string("tab\there"), std::string("\x1b[31m"),
+                                std::string("\xff\xfe"), std::string("\xc0\xaf"), std::string("\xed\xa0\x80")}) {
+    auto file = make_file("names", 100);
+    file.file_name = bad;
+    CHECK(post_as(server, "alice", file, 1).error_code() == "invalid_parameter");
+    auto by_identifier = make_file(bad, 100);
+    CHECK(post_as(server, "alice", by_identifier, 1).error_code() == "invalid_parameter");
+  }
+  CHECK(std::filesystem::is_empty(server.chunk_dir()));
+}
+
+TEST_CASE("two principals' equal identifiers never meet; status and tokens are private", "[isolation]") {
+  TestServer server;
+  auto alices = make_file("1000-photojpg", 3 * 65536, 1);  // resumable.js's default identifier shape
+  auto bobs = make_file("1000-photojpg", 3 * 65536, 2);    // same identifier, different bytes
+  REQUIRE(post_as(server, "alice", alices, 1).status == 200);
+  REQUIRE(post_as(server, "bob", bobs, 1).status == 200);
+  CHECK(http.request("GET", server.url("/upload" + alices.query(2)), {"X-Test-User: bob"}).status == 204);
+  const auto bob_status = http.request("GET", server.url("/upload/status?identifier=1000-photojpg"), {"X-Test-User: bob"});
+  CHECK(bob_status.json()["digests"][0] == bobs.chunk_digest(1));
+  // Bob cancelling his upload does not touch Alice's.
+  REQUIRE(http.request("DELETE", server.url("/upload?identifier=1000-photojpg"), {"X-Test-User: bob"}).status == 204);
+  CHECK(http.request("GET", server.url("/upload/status?identifier=1000-photojpg"), {"X-Test-User: alice"}).status == 200);
+
+  HttpResponse last;
+  for (std::uint64_t k = 2; k <= 3; ++k) last = post_as(server, "alice", alices, k);
+  const std::string token = last.json()["token"];
+  CHECK(http.request("GET", server.url("/upload/status?identifier=1000-photojpg"), {"X-Test-User: bob"}).status == 404);
+  // Bob cannot claim Alice's token; Alice can, once.
+  CHECK(std::get<ErrorCode>(server.endpoint().claim_upload(token, "bob")) == ErrorCode::upload_not_found);
+  CHECK(std::get<ErrorCode>(server.endpoint().claim_upload(token, "")) == ErrorCode::upload_not_found);
+  REQUIRE(std::holds_alternative<ClaimedUpload>(server.endpoint().claim_upload(token, "alice")));
+  CHECK(std::get<ErrorCode>(server.endpoint().claim_upload(token, "alice")) == ErrorCode::upload_not_found);
+}

@@ -1,0 +1,230 @@
+// The upload endpoint over real HTTP: chunk uploads in both parameter families and body encodings,
+// test GETs, status, cancel, final results and claims.
+#include <catch2/catch.hpp>
+
+#include "server_fixture.h"
+
+using namespace resumable;
+using namespace resumable::testing;
+
+namespace {
+
+const std::vector<std::string> alice = {"X-Test-User: alice"};
+const HttpClient http;
+
+HttpResponse send_chunk(TestServer& server, const TestFile& file, std::uint64_t number,
+                        const std::vector<std::string>& overrides = {},
+                        const std::vector<std::string>& headers = alice) {
+  return http.request("POST", server.url("/upload" + file.query(number, overrides)), headers, file.chunk_bytes(number));
+}
+
+HttpResponse upload_all(TestServer& server, const TestFile& file, const std::vector<std::string>& headers = alice) {
+  HttpResponse last;
+  for (std::uint64_t k = 1; k <= file.chunk_count(); ++k) {
+    last = send_chunk(server, file, k, {}, headers);
+    if (last.status != 200) break;
+  }
+  return last;
+}
+
+}  // namespace
+
+TEST_CASE("a file uploaded as raw chunks is released byte-identical with its b2sum digest", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("raw-upload", 5 * 65536 + 1234);
+  for (std::uint64_t k = 1; k < file.chunk_count(); ++k) {
+    const auto reply = send_chunk(server, file, k);
+    REQUIRE(reply.status == 200);
+    CHECK(reply.json()["status"] == "chunk_stored");
+    CHECK(reply.json()["received"] == k);
+  }
+  const auto final = send_chunk(server, file, file.chunk_count());
+  REQUIRE(final.status == 200);
+  const auto result = final.json();
+  CHECK(result["status"] == "complete");
+  CHECK(result["size"] == file.bytes.size());
+  CHECK(result["blake2b256"] == file.file_digest_hex());
+  CHECK(result["token"].get<std::string>().size() == 64);
+  REQUIRE(server.completions() == 1);
+
+  const auto claimed = server.endpoint().claim_upload(result["token"], "alice");
+  REQUIRE(std::holds_alternative<ClaimedUpload>(claimed));
+  const auto& c = std::get<ClaimedUpload>(claimed);
+  CHECK(c.size == file.bytes.size());
+  CHECK(c.file_name == "data.bin");
+  CHECK(std::filesystem::path(c.location).parent_path() == server.upload_to());
+  CHECK(read_file(c.location) == std::string(file.bytes.begin(), file.bytes.end()));
+  // The partial data and record are gone; only the released file remains.
+  CHECK(std::filesystem::is_empty(server.chunk_dir()));
+}
+
+TEST_CASE("multipart bodies with resumable.js and flow.js parameter names are accepted", "[endpoint]") {
+  TestServer server;
+  for (const std::string& prefix : {std::string("resumable"), std::string("flow")}) {
+    auto file = make_file("multipart-" + prefix, 3 * 65536 + 17, 11);
+    HttpResponse reply;
+    for (std::uint64_t k = 1; k <= file.chunk_count(); ++k) {
+      const auto s = file.span(k);
+      std::vector<MultipartPart> parts = {
+          {prefix + "ChunkNumber", std::to_string(k), ""},
+          {prefix + "ChunkSize", std::to_string(file.chunk_size), ""},
+          {prefix + "CurrentChunkSize", std::to_string(s.size), ""},
+          {prefix + "TotalSize", std::to_string(file.bytes.size()), ""},
+          {prefix + "Identifier", file.identifier, ""},
+          {prefix + "Filename", file.file_name, ""},
+          {prefix + "RelativePath", file.file_name, ""},
+          {prefix + "TotalChunks", std::to_string(file.chunk_count()), ""},
+          {"file", file.chunk_bytes(k), "blob"},
+      };
+      reply = http.multipart(server.url("/upload"), alice, parts);
+      INFO(prefix << " chunk " << k << ": " << reply.body);
+      REQUIRE(reply.status == 200);
+    }
+    CHECK(reply.json()["status"] == "complete");
+    CHECK(reply.json()["blake2b256"] == file.file_digest_hex());
+  }
+}
+
+TEST_CASE("a multipart file part before its parameters is refused", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("late-params", 1000);
+  const auto reply = http.multipart(server.url("/upload"), alice,
+                                    {{"file", file.chunk_bytes(1), "blob"}, {"resumableChunkNumber", "1", ""}});
+  CHECK(reply.status == 400);
+  CHECK(reply.error_code() == "invalid_parameter");
+}
+
+TEST_CASE("the last chunk may absorb the remainder or be short (forceChunkSize)", "[endpoint]") {
+  TestServer server;
+  auto absorbing = make_file("absorb", 2 * 65536 - 1);  // one chunk of 2C-1 bytes
+  REQUIRE(absorbing.chunk_count() == 1);
+  CHECK(upload_all(server, absorbing).json()["blake2b256"] == absorbing.file_digest_hex());
+
+  auto forced = make_file("forced", 2 * 65536 - 1);
+  forced.force_chunk_size = true;
+  REQUIRE(forced.chunk_count() == 2);
+  CHECK(upload_all(server, forced).json()["blake2b256"] == forced.file_digest_hex());
+
+  auto empty = make_file("empty", 0);
+  CHECK(upload_all(server, empty).json()["blake2b256"] == empty.file_digest_hex());
+}
+
+TEST_CASE("test GETs answer present, absent or the final result", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("testget", 3 * 65536);
+  REQUIRE(http.request("GET", server.url("/upload" + file.query(1)), alice).status == 204);  // no upload yet
+  REQUIRE(send_chunk(server, file, 1).status == 200);
+  const auto present = http.request("GET", server.url("/upload" + file.query(1)), alice);
+  CHECK(present.status == 200);
+  CHECK(present.json()["status"] == "chunk_present");
+  CHECK(http.request("GET", server.url("/upload" + file.query(2)), alice).status == 204);
+  // "present" only when the stored digest is the one asked about.
+  const auto other_digest = file.query(1, {"chunkDigest=" + std::string(64, 'a')});
+  CHECK(http.request("GET", server.url("/upload" + other_digest), alice).status == 204);
+  // A test GET never creates an upload.
+  auto unknown = make_file("never-created", 100);
+  CHECK(http.request("GET", server.url("/upload" + unknown.query(1)), alice).status == 204);
+  CHECK(http.request("GET", server.url("/upload/status?identifier=never-created"), alice).status == 404);
+
+  REQUIRE(send_chunk(server, file, 2).status == 200);
+  const auto last = send_chunk(server, file, 3);
+  REQUIRE(last.json()["status"] == "complete");
+  const auto after = http.request("GET", server.url("/upload" + file.query(2)), alice);
+  CHECK(after.status == 200);
+  CHECK(after.json() == last.json());  // every request that observes completion returns the same result
+}
+
+TEST_CASE("one status request tells which chunks the server holds, with their digests", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("status", 6 * 65536, 5);
+  file.file_digest = file.file_digest_hex();
+  for (std::uint64_t k : {1, 2, 4, 6}) REQUIRE(send_chunk(server, file, k).status == 200);
+  for (const char* param : {"identifier", "resumableIdentifier", "flowIdentifier"}) {
+    const auto reply = http.request("GET", server.url(std::string("/upload/status?") + param + "=status"), alice);
+    REQUIRE(reply.status == 200);
+    const auto status = reply.json();
+    CHECK(status["status"] == "partial");
+    CHECK(status["chunkCount"] == 6);
+    CHECK(status["totalSize"] == 6 * 65536);
+    CHECK(status["received"] == nlohmann::json::parse("[[1,2],[4,4],[6,6]]"));
+    CHECK(status["digests"] == nlohmann::json({file.chunk_digest(1), file.chunk_digest(2), file.chunk_digest(4),
+                                               file.chunk_digest(6)}));
+    CHECK(status["fileDigest"] == file.file_digest_hex());
+  }
+  for (std::uint64_t k : {3, 5}) REQUIRE(send_chunk(server, file, k).status == 200);
+  const auto done = http.request("GET", server.url("/upload/status?identifier=status"), alice);
+  CHECK(done.json()["status"] == "complete");
+}
+
+TEST_CASE("a duplicate chunk is acknowledged without being rewritten", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("duplicate", 3 * 65536);
+  REQUIRE(send_chunk(server, file, 2).status == 200);
+  const auto again = send_chunk(server, file, 2);
+  CHECK(again.status == 200);
+  CHECK(again.json()["duplicate"] == true);
+  CHECK(again.json()["received"] == 1);
+  // A retry without a digest but with different bytes does not overwrite the stored chunk.
+  auto changed = file;
+  changed.send_chunk_digest = false;
+  std::string garbage(65536, 'x');
+  const auto overwrite = http.request("POST", server.url("/upload" + changed.query(2)), alice, garbage);
+  CHECK(overwrite.json()["duplicate"] == true);
+  REQUIRE(send_chunk(server, file, 1).status == 200);
+  CHECK(send_chunk(server, file, 3).json()["blake2b256"] == file.file_digest_hex());
+}
+
+TEST_CASE("cancel deletes an upload's data and a later upload starts afresh", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("cancel-me", 3 * 65536);
+  REQUIRE(send_chunk(server, file, 1).status == 200);
+  REQUIRE_FALSE(std::filesystem::is_empty(server.chunk_dir()));
+  CHECK(http.request("DELETE", server.url("/upload?identifier=cancel-me"), alice).status == 204);
+  CHECK(std::filesystem::is_empty(server.chunk_dir()));
+  CHECK(http.request("GET", server.url("/upload/status?identifier=cancel-me"), alice).status == 404);
+  CHECK(http.request("DELETE", server.url("/upload?identifier=cancel-me"), alice).status == 204);  // idempotent
+  CHECK(upload_all(server, file).json()["blake2b256"] == file.file_digest_hex());
+  // Cancelling a finished, unclaimed upload deletes the released file too.
+  CHECK(http.request("DELETE", server.url("/upload?identifier=cancel-me"), alice).status == 204);
+  CHECK(std::filesystem::is_empty(server.upload_to()));
+}
+
+TEST_CASE("a declared file digest is verified before the file is released", "[endpoint]") {
+  TestServer server;
+  auto good = make_file("declared-good", 4 * 65536 + 3);
+  good.file_digest = good.file_digest_hex();
+  CHECK(upload_all(server, good).json()["status"] == "complete");
+
+  auto bad = make_file("declared-bad", 4 * 65536 + 3, 99);
+  bad.file_digest = good.file_digest_hex();  // the digest of another file
+  HttpResponse last;
+  for (std::uint64_t k = 1; k <= bad.chunk_count(); ++k) last = send_chunk(server, bad, k);
+  CHECK(last.status == 409);
+  CHECK(last.error_code() == "file_digest_mismatch");
+  CHECK(server.completions() == 1);
+  CHECK(http.request("GET", server.url("/upload/status?identifier=declared-bad"), alice).status == 404);
+}
+
+TEST_CASE("Expect: 100-continue is answered before the body is sent", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("expect", 1000);
+  RawConnection connection(server.port());
+  REQUIRE(connection.connected());
+  REQUIRE(connection.send("POST /upload" + file.query(1) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n" +
+                          "Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n" +
+                          "Expect: 100-continue\r\n\r\n"));
+  const auto interim = connection.receive_until("\r\n\r\n");
+  REQUIRE(interim.rfind("HTTP/1.1 100 Continue", 0) == 0);
+  REQUIRE(connection.send(file.chunk_bytes(1)));
+  const auto reply = connection.receive_until("}");
+  CHECK(reply.find("HTTP/1.1 200") != std::string::npos);
+  CHECK(reply.find("\"complete\"") != std::string::npos);
+}
+
+TEST_CASE("the widget's files are served from memory below the mount", "[endpoint]") {
+  TestServer server;
+  const auto reply = http.request("GET", server.url("/upload/widget/no-such-file.js"), alice);
+  CHECK(reply.status == 404);
+  CHECK(reply.error_code() == "not_found");
+  CHECK(http.request("GET", server.url("/upload/elsewhere"), alice).error_code() == "not_found");
+}
