@@ -1,0 +1,49 @@
+// The docs/embedding.md example: an existing CivetWeb application mounts the upload endpoint.
+// Run with a data directory; it serves until stdin closes.
+#include <civetweb.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "resumable/upload_endpoint.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  const std::string data = argv[1];
+
+  const char* options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4", nullptr};
+  mg_init_library(0);
+  mg_context* context = mg_start(nullptr, nullptr, options);  // the application's own server
+  if (context == nullptr) return 1;
+
+  resumable::EndpointOptions upload;
+  upload.chunk_dir = data + "/chunks";  // chunks_upload_to
+  upload.upload_to = data + "/files";   // upload_to
+  upload.access = resumable::Access::login_required;
+  upload.authenticate = [](mg_connection* c) -> std::optional<resumable::Principal> {
+    const char* user = mg_get_header(c, "X-User");  // the application's session check goes here
+    if (user == nullptr) return std::nullopt;
+    return resumable::Principal{user, false};
+  };
+  upload.limits.max_file_size = std::uint64_t{4} << 30;
+  upload.on_complete = [](const resumable::CompletedUpload& done) {
+    std::printf("uploaded %s (%llu bytes)\n", done.file_name.c_str(), static_cast<unsigned long long>(done.size));
+  };
+  std::string error;
+  auto endpoint = resumable::UploadEndpoint::create(std::move(upload), &error);
+  if (!endpoint) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  endpoint->mount(context, "/upload");
+
+  mg_server_port port{};
+  mg_get_server_ports(context, 1, &port);
+  std::printf("listening on http://127.0.0.1:%d/\n", port.port);
+  std::fflush(stdout);
+  for (std::string line; std::getline(std::cin, line);) {
+  }
+  mg_stop(context);  // stop serving before the endpoint goes away
+  return 0;
+}
