@@ -36,7 +36,7 @@ int AssetHandler::serve(mg_connection* connection) const {
   const mg_request_info* request = mg_get_request_info(connection);
   const bool head = std::strcmp(request->request_method, "HEAD") == 0;
   if (!head && std::strcmp(request->request_method, "GET") != 0) {
-    send_error(connection, ErrorCode::method_not_allowed, true);
+    send_method_not_allowed(connection, "GET, HEAD");
     return 405;
   }
 
@@ -52,13 +52,15 @@ int AssetHandler::serve(mg_connection* connection) const {
   const std::string& etag = etags_[static_cast<std::size_t>(asset - assets_.data())];
   const char* if_none_match = mg_get_header(connection, "If-None-Match");
   if (if_none_match != nullptr && etag == if_none_match) {
-    mg_printf(connection, "HTTP/1.1 304 Not Modified\r\nETag: %s\r\nContent-Length: 0\r\n\r\n", etag.c_str());
+    mg_printf(connection, "HTTP/1.1 304 Not Modified\r\nETag: %s\r\n%s\r\n", etag.c_str(),
+              connection_header(connection, false));
     return 304;
   }
   mg_printf(connection,
             "HTTP/1.1 200 OK\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\nETag: %s\r\n"
-            "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n\r\n",
-            static_cast<int>(asset->content_type.size()), asset->content_type.data(), asset->size, etag.c_str());
+            "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+            static_cast<int>(asset->content_type.size()), asset->content_type.data(), asset->size, etag.c_str(),
+            connection_header(connection, false));
   if (!head) mg_write(connection, asset->data, asset->size);
   return 200;
 }

@@ -145,6 +145,16 @@ class FilesystemUpload final : public UploadData {
     return StorageStatus::success();
   }
 
+  StorageStatus declare_file_digest(const core::Digest& digest) override {
+    UploadManifest updated = manifest_;
+    updated.declared_file_digest = digest;
+    if (auto status = write_file_atomically(dir_ / "manifest.json", encode_manifest(updated), durable_); !status) {
+      return status;
+    }
+    manifest_ = std::move(updated);
+    return StorageStatus::success();
+  }
+
   StorageStatus record_chunk(const ChunkRecord& record) override {
     const auto bytes = encode_chunk_record(record);
     // O_APPEND: one write per record, so concurrent appends never interleave within a record.

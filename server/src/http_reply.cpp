@@ -6,25 +6,40 @@ using nlohmann::json;
 
 namespace {
 
-void send_headers(mg_connection* connection, int status, const char* content_type, std::size_t length, bool close) {
+void send_headers(mg_connection* connection, int status, const char* content_type, std::size_t length, bool close,
+                  const char* extra_headers) {
   mg_printf(connection,
             "HTTP/1.1 %d %s\r\n"
             "Content-Type: %s\r\n"
             "Content-Length: %zu\r\n"
             "Cache-Control: no-store\r\n"
             "X-Content-Type-Options: nosniff\r\n"
-            "%s"
+            "%s%s"
             "\r\n",
             status, mg_get_response_code_text(connection, status), content_type, length,
-            close ? "Connection: close\r\n" : "");
+            connection_header(connection, close), extra_headers);
 }
 
 }  // namespace
 
-void send_json(mg_connection* connection, int status, const json& body, bool close) {
+const char* connection_header(mg_connection* connection, bool close) {
+  const char* keep_alive = mg_get_option(mg_get_context(connection), "enable_keep_alive");
+  const bool kept = !close && keep_alive != nullptr && mg_strcasecmp(keep_alive, "yes") == 0;
+  return kept ? "" : "Connection: close\r\n";
+}
+
+void send_json(mg_connection* connection, int status, const json& body, bool close, const char* extra_headers) {
   const std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  send_headers(connection, status, "application/json; charset=utf-8", text.size(), close);
+  send_headers(connection, status, "application/json; charset=utf-8", text.size(), close, extra_headers);
   mg_write(connection, text.data(), text.size());
+}
+
+void send_method_not_allowed(mg_connection* connection, const char* allowed_methods) {
+  const ErrorInfo& info = error_info(ErrorCode::method_not_allowed);
+  const std::string allow = std::string("Allow: ") + allowed_methods + "\r\n";
+  send_json(connection, info.http_status,
+            {{"status", "error"}, {"error", info.id}, {"message", info.meaning}, {"retryable", info.retryable}}, true,
+            allow.c_str());
 }
 
 void send_error(mg_connection* connection, ErrorCode code, bool close) {
@@ -39,7 +54,7 @@ void send_error(mg_connection* connection, ErrorCode code, bool close) {
 
 void send_no_content(mg_connection* connection, bool close) {
   mg_printf(connection, "HTTP/1.1 204 No Content\r\nCache-Control: no-store\r\n%s\r\n",
-            close ? "Connection: close\r\n" : "");
+            connection_header(connection, close));
 }
 
 json to_json(const FinalResult& result) {

@@ -128,7 +128,7 @@ struct UploadEndpoint::Impl {
     const bool is_upload = std::strcmp(method, "POST") == 0 || std::strcmp(method, "PUT") == 0;
     const bool is_delete = std::strcmp(method, "DELETE") == 0;
     if (!is_get && !is_upload && !is_delete) {
-      send_error(connection, ErrorCode::method_not_allowed, true);
+      send_method_not_allowed(connection, "GET, POST, PUT, DELETE");
       return 405;
     }
     const auto principal = authorize(connection);
@@ -146,7 +146,7 @@ struct UploadEndpoint::Impl {
 
   int handle_status_route(mg_connection* connection) {
     if (std::strcmp(mg_get_request_info(connection)->request_method, "GET") != 0) {
-      send_error(connection, ErrorCode::method_not_allowed, true);
+      send_method_not_allowed(connection, "GET");
       return 405;
     }
     const auto principal = authorize(connection);

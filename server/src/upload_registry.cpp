@@ -156,7 +156,9 @@ ChunkWriter::ChunkWriter(ChunkWriter&& other) noexcept
       expected_digest_(other.expected_digest_),
       hash_(other.hash_),
       error_(other.error_),
-      done_(other.done_) {
+      done_(other.done_),
+      inline_file_hash_(other.inline_file_hash_),
+      file_hash_before_(other.file_hash_before_) {
   other.done_ = true;
 }
 
@@ -169,6 +171,7 @@ bool ChunkWriter::write(const std::uint8_t* data, std::size_t length) {
     return false;
   }
   hash_.update(data, length);
+  if (inline_file_hash_) crypto_generichash_update(&upload_->file_hash, data, length);
   if (auto status = upload_->data->write_at(span_offset_ + written_, data, length); !status) {
     error_ = storage_error(status);
     if (registry_->log_) registry_->log_("chunk write failed: " + status.detail);
@@ -184,6 +187,10 @@ void ChunkWriter::abandon() {
   std::lock_guard lock(upload_->mutex);
   if (upload_->chunks[number_ - 1] == ChunkState::writing) upload_->chunks[number_ - 1] = ChunkState::absent;
   --upload_->active_writers;
+  if (inline_file_hash_) {
+    upload_->file_hash = file_hash_before_;  // the failed chunk's bytes must not count
+    upload_->hashing = false;
+  }
   upload_->changed.notify_all();
 }
 
@@ -208,7 +215,7 @@ ChunkOutcome ChunkWriter::finish(std::span<std::uint8_t> scratch) {
     return *error_;
   }
   done_ = true;
-  return registry_->chunk_finished(upload_, number_, digest, scratch);
+  return registry_->chunk_finished(upload_, number_, digest, scratch, inline_file_hash_);
 }
 
 // ---- UploadRegistry ---------------------------------------------------------------------------
@@ -360,6 +367,15 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
     if (upload->removed) continue;
     if (auto error = check_matches(*upload, request)) return *error;
     if (upload->final) return final_result(*upload);
+    if (request.file_digest && !upload->manifest.declared_file_digest) {
+      // A client may learn the file's digest only after its first chunks (the widget hashes while
+      // it sends); from the first declaration on, the release is verified against it.
+      if (auto status = upload->data->declare_file_digest(*request.file_digest); !status) {
+        if (log_) log_("recording the declared file digest failed: " + status.detail);
+        return storage_error(status);
+      }
+      upload->manifest.declared_file_digest = request.file_digest;
+    }
     const std::size_t index = request.number - 1;
     const auto deadline = std::chrono::steady_clock::now() + limits_.chunk_wait;
     // Two requests for one chunk never write at once: the later one waits for the earlier.
@@ -382,21 +398,30 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
     ++upload->active_writers;
     const auto span = core::ChunkGeometry::from_declared(request.total_size, request.chunk_size, request.chunk_count)
                           ->span(request.number);
-    return ChunkWriter(*this, upload, request.number, span->offset, span->size, request.chunk_digest);
+    ChunkWriter writer(*this, upload, request.number, span->offset, span->size, request.chunk_digest);
+    if (!upload->hashing && upload->hash_progress_loaded && upload->hashed_chunks == index) {
+      upload->hashing = true;
+      writer.inline_file_hash_ = true;
+      writer.file_hash_before_ = upload->file_hash;
+    }
+    return writer;
   }
   return ErrorCode::chunk_busy;
 }
 
 ChunkOutcome UploadRegistry::chunk_finished(const std::shared_ptr<Upload>& upload, std::uint64_t number,
-                                            const core::Digest& digest, std::span<std::uint8_t> scratch) {
+                                            const core::Digest& digest, std::span<std::uint8_t> scratch,
+                                            bool holds_file_hash) {
   ChunkStored stored;
   {
     std::lock_guard lock(upload->mutex);
     --upload->active_writers;
     if (upload->removed) {
+      if (holds_file_hash) upload->hashing = false;
       upload->changed.notify_all();
       return ErrorCode::upload_not_found;
     }
+    if (holds_file_hash) upload->hashed_chunks = number;
     upload->chunks[number - 1] = ChunkState::present;
     upload->digests[number - 1] = digest;
     ++upload->received;
@@ -404,7 +429,7 @@ ChunkOutcome UploadRegistry::chunk_finished(const std::shared_ptr<Upload>& uploa
     stored = {number, upload->received, upload->manifest.chunk_count, false};
     upload->changed.notify_all();
   }
-  if (auto outcome = advance_file_hash(upload, scratch)) return *outcome;
+  if (auto outcome = advance_file_hash(upload, scratch, holds_file_hash)) return *outcome;
   if (stored.received < stored.chunk_count) return stored;
 
   // This request delivered the last missing chunk while another thread is still hashing: wait for
@@ -433,10 +458,18 @@ std::optional<ChunkOutcome> UploadRegistry::resume_finalization(const std::strin
 }
 
 std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_ptr<Upload>& upload,
-                                                              std::span<std::uint8_t> scratch) {
+                                                              std::span<std::uint8_t> scratch, bool holds_file_hash) {
   std::unique_lock lock(upload->mutex);
-  if (upload->hashing || upload->final || upload->removed) return std::nullopt;
-  upload->hashing = true;
+  if (holds_file_hash) {
+    if (upload->final || upload->removed) {
+      upload->hashing = false;
+      upload->changed.notify_all();
+      return std::nullopt;
+    }
+  } else {
+    if (upload->hashing || upload->final || upload->removed) return std::nullopt;
+    upload->hashing = true;
+  }
   const std::uint64_t n = upload->manifest.chunk_count;
   if (!upload->hash_progress_loaded) {
     upload->hash_progress_loaded = true;
@@ -455,7 +488,7 @@ std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_
     }
   }
   const auto geometry = core::ChunkGeometry::from_declared(upload->manifest.total_size, upload->manifest.chunk_size, n);
-  bool saved = true;
+  bool saved = !holds_file_hash;  // an inline-hashing writer has advanced the hash unsaved
   for (;;) {
     if (upload->hashed_chunks == n) {
       lock.unlock();

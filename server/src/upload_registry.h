@@ -77,6 +77,10 @@ class ChunkWriter {
   core::Blake2b256 hash_;
   std::optional<ErrorCode> error_;
   bool done_ = false;
+  // When this chunk is next in line for the whole-file hash, it is folded in while it streams (no
+  // read-back later); the state before it is kept to undo that if the chunk fails.
+  bool inline_file_hash_ = false;
+  crypto_generichash_state file_hash_before_;
 };
 
 // What begin_chunk decided before any body byte was read.
@@ -136,8 +140,11 @@ class UploadRegistry {
   std::shared_ptr<Upload> find(const Key& key);
   std::optional<ErrorCode> check_matches(const Upload& upload, const ChunkRequest& request) const;
   ChunkOutcome chunk_finished(const std::shared_ptr<Upload>& upload, std::uint64_t number, const core::Digest& digest,
-                              std::span<std::uint8_t> scratch);
-  std::optional<ChunkOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, std::span<std::uint8_t> scratch);
+                              std::span<std::uint8_t> scratch, bool holds_file_hash);
+  // Folds contiguous stored chunks into the whole-file hash and releases the file once all are in.
+  // `holds_file_hash`: the caller already owns the hashing role (an inline-hashing writer).
+  std::optional<ChunkOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, std::span<std::uint8_t> scratch,
+                                                bool holds_file_hash = false);
   ChunkOutcome release(const std::shared_ptr<Upload>& upload, const core::Digest& digest, std::span<std::uint8_t> scratch);
   void forget(const std::shared_ptr<Upload>& upload, bool remove_released_file);
   FinalResult final_result(const Upload& upload) const;

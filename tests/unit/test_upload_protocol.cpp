@@ -36,6 +36,8 @@ TEST_CASE("a file uploaded as raw chunks is released byte-identical with its b2s
     const auto reply = send_chunk(server, file, k);
     REQUIRE(reply.status == 200);
     CHECK(reply.json()["status"] == "chunk_stored");
+    // CivetWeb's keep-alive is off here, so every reply must say the connection closes.
+    CHECK(reply.headers.find("Connection: close\r\n") != std::string::npos);
     CHECK(reply.json()["received"] == k);
   }
   const auto final = send_chunk(server, file, file.chunk_count());
@@ -203,6 +205,34 @@ TEST_CASE("a declared file digest is verified before the file is released", "[en
   CHECK(last.error_code() == "file_digest_mismatch");
   CHECK(server.completions() == 1);
   CHECK(http.request("GET", server.url("/upload/status?identifier=declared-bad"), alice).status == 404);
+}
+
+TEST_CASE("a file digest declared after the first chunks is recorded, survives a restart and is verified",
+          "[endpoint]") {
+  TestServer server;
+  auto file = make_file("late-digest", 4 * 65536, 31);
+  REQUIRE(send_chunk(server, file, 1).status == 200);  // no fileDigest yet
+  auto wrong = file;
+  wrong.file_digest = std::string(64, 'e');  // declared by chunk 2 (wrongly)
+  REQUIRE(send_chunk(server, wrong, 2).status == 200);
+  CHECK(http.request("GET", server.url("/upload/status?identifier=late-digest"), alice).json()["fileDigest"] ==
+        std::string(64, 'e'));
+  server.restart();
+  // A different declaration is now a conflict; chunks without one are fine.
+  auto other = file;
+  other.file_digest = file.file_digest_hex();
+  CHECK(send_chunk(server, other, 3).error_code() == "upload_conflict");
+  REQUIRE(send_chunk(server, file, 3).status == 200);
+  const auto last = send_chunk(server, file, 4);
+  CHECK(last.error_code() == "file_digest_mismatch");
+  CHECK(server.completions() == 0);
+
+  auto good = make_file("late-digest-good", 4 * 65536, 32);
+  for (std::uint64_t k = 1; k <= 4; ++k) {
+    if (k == 3) good.file_digest = good.file_digest_hex();
+    REQUIRE(send_chunk(server, good, k).status == 200);
+  }
+  CHECK(server.completions() == 1);
 }
 
 TEST_CASE("Expect: 100-continue is answered before the body is sent", "[endpoint]") {

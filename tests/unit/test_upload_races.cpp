@@ -60,6 +60,9 @@ TEST_CASE("a corrupted duplicate racing a good copy of a chunk never corrupts th
     auto file = make_file("corrupt-race-" + std::to_string(round), 4 * 65536, 60 + round);
     auto corrupted = file;
     for (std::size_t i = 65536; i < 2 * 65536; i += 997) corrupted.bytes[i] ^= 0xff;  // chunk 2 only
+    // Chunk 1 first: chunk 2 is then next in line for the whole-file hash, which the first of the
+    // racing writers folds in while its body streams; a refused chunk must be taken out again.
+    REQUIRE(post(server, file, 1).status == 200);
     HttpResponse good_reply, bad_reply;
     std::thread good([&] { good_reply = post(server, file, 2); });
     std::thread bad([&] {
@@ -74,9 +77,10 @@ TEST_CASE("a corrupted duplicate racing a good copy of a chunk never corrupts th
     const bool refused = bad_reply.error_code() == "chunk_digest_mismatch";
     const bool duplicate = bad_reply.status == 200 && bad_reply.json()["duplicate"] == true;
     CHECK((refused || duplicate));
-    for (std::uint64_t k : {1, 3, 4}) REQUIRE(post(server, file, k).status == 200);
+    for (std::uint64_t k : {3, 4}) REQUIRE(post(server, file, k).status == 200);
     const auto status = http.request("GET", server.url("/upload/status?identifier=" + file.identifier), alice);
     REQUIRE(status.json()["status"] == "complete");
+    CHECK(status.json()["blake2b256"] == file.file_digest_hex());
     const auto claimed = std::get<ClaimedUpload>(server.endpoint().claim_upload(status.json()["token"], "alice"));
     CHECK(read_file(claimed.location) == std::string(file.bytes.begin(), file.bytes.end()));
   }

@@ -68,6 +68,10 @@ class UploadData {
   // Makes written bytes durable (no-op when the backend is not durable).
   virtual StorageStatus sync_data() = 0;
 
+  // Records a whole-file digest the client declared after the upload started (durably, in the
+  // manifest): the release is then verified against it.
+  virtual StorageStatus declare_file_digest(const core::Digest& digest) = 0;
+
   // Appends a received chunk to the persistent record (durable when the backend is).
   virtual StorageStatus record_chunk(const ChunkRecord& record) = 0;
   // Every chunk recorded so far; a torn last record (power loss mid-append) is ignored.
