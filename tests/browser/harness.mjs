@@ -73,3 +73,35 @@ export function b2sum256(path) {
 export function removeDir(dir) {
   rmSync(dir, { recursive: true, force: true });
 }
+
+// Starts tests/support's resumable_test_server (RESUMABLE_TEST_SERVER_BIN) on a free port with the
+// upload endpoint at /upload; resolves once it prints its URL. `pid` is the server process itself
+// (for /proc/<pid>/status). Call stop() when done: it sends SIGTERM and resolves to the exit code.
+export async function startTestServer({ dataDir, args = [] } = {}) {
+  const bin = process.env.RESUMABLE_TEST_SERVER_BIN;
+  if (!bin) throw new Error('RESUMABLE_TEST_SERVER_BIN must name the test server executable');
+  const child = spawn(bin, ['--port', '0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (d) => { output += d; });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`test server did not start: ${output}`)), 15000);
+    child.stdout.on('data', (d) => {
+      output += d;
+      const m = /listening on (http:\/\/\S+)/.exec(output);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`test server exited with ${code}: ${output}`)); });
+  });
+  return {
+    url,
+    pid: child.pid,
+    child,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      return code;
+    },
+  };
+}
