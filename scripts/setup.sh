@@ -13,6 +13,7 @@ apt_packages=(
   emscripten binaryen
   libcivetweb-dev civetweb libsodium-dev catch2 libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev
   chromium
+  clang-14 libclang-rt-14-dev
 )
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
