@@ -74,6 +74,7 @@ void make_plan(ChunkPlan& plan, ChunkStart start) {
 struct UploadEndpoint::Impl {
   EndpointOptions options;
   std::shared_ptr<UploadStorage> storage;
+  std::unique_ptr<WritePool> write_pool;  // shared by all requests; declared first, so destroyed last
   std::unique_ptr<UploadRegistry> registry;
   std::vector<std::unique_ptr<AssetHandler>> widget_handlers;  // one per mount
 
@@ -224,19 +225,22 @@ struct UploadEndpoint::Impl {
       send_error(connection, ErrorCode::invalid_body, true);
       return 400;
     }
+    // Declared before the plan: queued writes must finish before a ChunkWriter gives its chunk back.
+    WriteBehind write_behind(write_pool.get(), options.limits.io_buffer_bytes, options.limits.io_buffers);
     ChunkPlan plan;
     make_plan(plan, registry->begin_chunk(principal, request));
     if (!plan.writer && std::holds_alternative<ErrorCode>(*plan.answer)) {
       reply(connection, *plan.answer, true);
       return 400;
     }
+    if (plan.writer) plan.writer->use_write_behind(write_behind);
     bool continued = false;
     continue_if_expected(connection, continued);
-    std::vector<std::uint8_t> buffer(options.limits.io_buffer_bytes);
     // Read the whole body (writing it, or discarding it for a duplicate), but never more than the
     // chunk can hold: one byte over is enough to know the body is wrong.
     std::uint64_t received = 0;
     for (;;) {
+      const auto buffer = write_behind.next_buffer();
       const std::uint64_t room = request.current_size - std::min(received, request.current_size) + 1;
       const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), room));
       const int n = mg_read(connection, buffer.data(), want);
@@ -247,20 +251,22 @@ struct UploadEndpoint::Impl {
         send_error(connection, ErrorCode::invalid_body, true);
         return 400;
       }
-      if (plan.writer && !plan.writer->write(buffer.data(), static_cast<std::size_t>(n))) {
+      if (plan.writer && !plan.writer->write_received(buffer.first(static_cast<std::size_t>(n)))) {
         send_error(connection, *plan.writer->error(), true);
         return error_info(*plan.writer->error()).http_status;
       }
     }
+    write_behind.drain();
+    const auto scratch = write_behind.next_buffer();  // for reading back chunks into the file hash
     if (!plan.writer) {
       if (received != request.current_size) {
         send_error(connection, ErrorCode::incomplete_body, true);
         return 422;
       }
-      reply(connection, settle(principal, request, plan, buffer));
+      reply(connection, settle(principal, request, plan, scratch));
       return 200;
     }
-    reply(connection, plan.writer->finish(buffer));
+    reply(connection, plan.writer->finish(scratch));
     return 200;
   }
 
@@ -427,7 +433,7 @@ std::unique_ptr<UploadEndpoint> UploadEndpoint::create(EndpointOptions options, 
       return nullptr;
     }
     const auto& limits = options.limits;
-    if (limits.io_buffer_bytes < 4096 || limits.max_chunks == 0 || limits.min_chunk_size == 0 ||
+    if (limits.io_buffer_bytes < 4096 || limits.io_buffers == 0 || limits.max_chunks == 0 || limits.min_chunk_size == 0 ||
         limits.min_chunk_size > limits.max_chunk_size) {
       if (error != nullptr) *error = "inconsistent limits";
       return nullptr;
@@ -440,6 +446,9 @@ std::unique_ptr<UploadEndpoint> UploadEndpoint::create(EndpointOptions options, 
       if (!impl->storage) return nullptr;
     }
     impl->options = std::move(options);
+    if (impl->options.limits.write_threads > 0) {
+      impl->write_pool = std::make_unique<WritePool>(impl->options.limits.write_threads);
+    }
     Impl* raw = impl.get();
     impl->registry = std::make_unique<UploadRegistry>(
         impl->storage, impl->options.limits, impl->options.on_complete,

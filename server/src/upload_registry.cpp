@@ -157,6 +157,7 @@ ChunkWriter::ChunkWriter(ChunkWriter&& other) noexcept
       hash_(other.hash_),
       error_(other.error_),
       done_(other.done_),
+      write_behind_(other.write_behind_),
       inline_file_hash_(other.inline_file_hash_),
       file_hash_before_(other.file_hash_before_) {
   other.done_ = true;
@@ -181,9 +182,29 @@ bool ChunkWriter::write(const std::uint8_t* data, std::size_t length) {
   return true;
 }
 
+bool ChunkWriter::write_received(std::span<const std::uint8_t> received) {
+  if (write_behind_ == nullptr) return write(received.data(), received.size());
+  if (error_) return false;
+  if (received.size() > span_size_ - written_) {
+    error_ = ErrorCode::invalid_body;
+    return false;
+  }
+  if (write_behind_->failed()) {
+    error_ = storage_error(write_behind_->drain());
+    return false;
+  }
+  hash_.update(received.data(), received.size());
+  if (inline_file_hash_) crypto_generichash_update(&upload_->file_hash, received.data(), received.size());
+  write_behind_->write(*upload_->data, span_offset_ + written_, received.size());
+  written_ += received.size();
+  return true;
+}
+
 void ChunkWriter::abandon() {
   if (done_ || !upload_) return;
   done_ = true;
+  // No queued byte may land after the chunk is given back to another writer.
+  if (write_behind_ != nullptr) write_behind_->drain();
   std::lock_guard lock(upload_->mutex);
   if (upload_->chunks[number_ - 1] == ChunkState::writing) upload_->chunks[number_ - 1] = ChunkState::absent;
   --upload_->active_writers;
@@ -196,6 +217,12 @@ void ChunkWriter::abandon() {
 
 ChunkOutcome ChunkWriter::finish(std::span<std::uint8_t> scratch) {
   if (done_) return ErrorCode::internal_error;
+  if (write_behind_ != nullptr) {
+    if (auto status = write_behind_->drain(); !status && !error_) {
+      error_ = storage_error(status);
+      if (registry_->log_) registry_->log_("chunk write failed: " + status.detail);
+    }
+  }
   if (!error_ && written_ != span_size_) error_ = ErrorCode::incomplete_body;
   const core::Digest digest = hash_.finish();
   if (!error_ && expected_digest_ && !core::digests_equal(*expected_digest_, digest)) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "chunk_request.h"
+#include "write_behind.h"
 #include "resumable/errors.h"
 #include "resumable/limits.h"
 #include "resumable/storage.h"
@@ -55,6 +56,10 @@ class ChunkWriter {
 
   // Hashes and stores the next bytes of the chunk. False once an error is set (see error()).
   bool write(const std::uint8_t* data, std::size_t length);
+  // From now on, write_received() queues writes on `write_behind`, which must outlive this writer.
+  void use_write_behind(WriteBehind& write_behind) { write_behind_ = &write_behind; }
+  // Hashes bytes just received into write_behind's current buffer and queues them for writing.
+  bool write_received(std::span<const std::uint8_t> received);
   std::optional<ErrorCode> error() const { return error_; }
   std::uint64_t expected_size() const { return span_size_; }
   // Verifies size and digest, makes the chunk durable and records it; may release the file.
@@ -77,6 +82,7 @@ class ChunkWriter {
   core::Blake2b256 hash_;
   std::optional<ErrorCode> error_;
   bool done_ = false;
+  WriteBehind* write_behind_ = nullptr;
   // When this chunk is next in line for the whole-file hash, it is folded in while it streams (no
   // read-back later); the state before it is kept to undo that if the chunk fails.
   bool inline_file_hash_ = false;

@@ -31,8 +31,12 @@ struct UploadLimits {
   // Longest identifier, file name and relative path (bytes).
   std::size_t max_name_bytes = 255;
   std::size_t max_relative_path_bytes = 4096;
-  // Body streaming buffer per request: the endpoint's only per-request allocation that scales.
+  // Body streaming buffers per request: `io_buffers` of `io_buffer_bytes` (1 MiB by default), the
+  // endpoint's only per-request allocation that scales. While one buffer receives, the others are
+  // being written by `write_threads` background writers (0: write on the request thread).
   std::size_t io_buffer_bytes = 256 * 1024;
+  std::size_t io_buffers = 4;
+  std::size_t write_threads = 2;
   // How long a request waits for a concurrent request writing the same chunk before `chunk_busy`.
   std::chrono::milliseconds chunk_wait = std::chrono::seconds(10);
 };
