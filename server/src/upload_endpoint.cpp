@@ -102,6 +102,10 @@ struct UploadEndpoint::Impl {
 
   // nullopt: refused (the reply has been sent).
   std::optional<std::string> authorize(mg_connection* connection) const {
+    if (options.verify_request && !options.verify_request(connection)) {
+      send_error(connection, ErrorCode::forbidden, true);
+      return std::nullopt;
+    }
     std::optional<Principal> found;
     if (options.authenticate) found = options.authenticate(connection);
     const bool authenticated = found.has_value() && !found->id.empty();  // "" is reserved for anonymous

@@ -158,6 +158,7 @@ ChunkWriter::ChunkWriter(ChunkWriter&& other) noexcept
       error_(other.error_),
       done_(other.done_),
       write_behind_(other.write_behind_),
+      created_upload_(other.created_upload_),
       inline_file_hash_(other.inline_file_hash_),
       file_hash_before_(other.file_hash_before_) {
   other.done_ = true;
@@ -205,14 +206,23 @@ void ChunkWriter::abandon() {
   done_ = true;
   // No queued byte may land after the chunk is given back to another writer.
   if (write_behind_ != nullptr) write_behind_->drain();
-  std::lock_guard lock(upload_->mutex);
-  if (upload_->chunks[number_ - 1] == ChunkState::writing) upload_->chunks[number_ - 1] = ChunkState::absent;
-  --upload_->active_writers;
-  if (inline_file_hash_) {
-    upload_->file_hash = file_hash_before_;  // the failed chunk's bytes must not count
-    upload_->hashing = false;
+  bool forget_empty_upload = false;
+  {
+    std::lock_guard lock(upload_->mutex);
+    if (upload_->chunks[number_ - 1] == ChunkState::writing) upload_->chunks[number_ - 1] = ChunkState::absent;
+    --upload_->active_writers;
+    if (inline_file_hash_) {
+      upload_->file_hash = file_hash_before_;  // the failed chunk's bytes must not count
+      upload_->hashing = false;
+    }
+    if (created_upload_ && upload_->received == 0 && upload_->active_writers == 0 && !upload_->hashing &&
+        !upload_->removed) {
+      upload_->removed = true;
+      forget_empty_upload = true;
+    }
+    upload_->changed.notify_all();
   }
-  upload_->changed.notify_all();
+  if (forget_empty_upload) registry_->forget(upload_, false);
 }
 
 ChunkOutcome ChunkWriter::finish(std::span<std::uint8_t> scratch) {
@@ -353,6 +363,7 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
   // An upload can be cancelled or collected between lookup and lock; then start over (bounded).
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::shared_ptr<Upload> upload;
+    bool created = false;
     {
       std::lock_guard lock(mutex_);
       auto& slot = by_key_[key];
@@ -361,8 +372,8 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
           by_key_.erase(key);
           return ErrorCode::too_many_uploads;
         }
-        auto created = std::make_shared<Upload>();
-        auto& m = created->manifest;
+        auto created_upload = std::make_shared<Upload>();
+        auto& m = created_upload->manifest;
         m.upload_id = random_hex(16);
         m.principal = principal;
         m.identifier = request.identifier;
@@ -374,24 +385,35 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
         m.chunk_count = request.chunk_count;
         m.declared_file_digest = request.file_digest;
         m.created_unix = unix_seconds(Clock::now());
-        if (auto status = storage_->create(m, created->data); !status) {
+        if (auto status = storage_->create(m, created_upload->data); !status) {
           by_key_.erase(key);
           if (log_) log_("creating upload failed: " + status.detail);
           return storage_error(status);
         }
-        created->chunks.assign(m.chunk_count, ChunkState::absent);
-        created->digests.assign(m.chunk_count, core::Digest{});
-        created->hash_progress_loaded = true;  // nothing to load for a new upload
-        crypto_generichash_init(&created->file_hash, nullptr, 0, core::digest_bytes);
-        created->last_activity = Clock::now();
-        slot = created;
+        created_upload->chunks.assign(m.chunk_count, ChunkState::absent);
+        created_upload->digests.assign(m.chunk_count, core::Digest{});
+        created_upload->hash_progress_loaded = true;  // nothing to load for a new upload
+        crypto_generichash_init(&created_upload->file_hash, nullptr, 0, core::digest_bytes);
+        created_upload->last_activity = Clock::now();
+        slot = created_upload;
         ++unfinished_per_principal_[principal];
+        created = true;
       }
       upload = slot;
     }
 
     std::unique_lock lock(upload->mutex);
-    if (upload->removed) continue;
+    // Removed (cancelled, collected, emptied) but maybe not yet out of the index: take it out here,
+    // so the next attempt creates a fresh upload instead of finding this one again.
+    auto drop_removed = [&] {
+      lock.unlock();
+      std::lock_guard index_lock(mutex_);
+      if (auto it = by_key_.find(key); it != by_key_.end() && it->second == upload) by_key_.erase(it);
+    };
+    if (upload->removed) {
+      drop_removed();
+      continue;
+    }
     if (auto error = check_matches(*upload, request)) return *error;
     if (upload->final) return final_result(*upload);
     if (request.file_digest && !upload->manifest.declared_file_digest) {
@@ -412,7 +434,10 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
         return ErrorCode::chunk_busy;
       }
     }
-    if (upload->removed) continue;
+    if (upload->removed) {
+      drop_removed();
+      continue;
+    }
     if (upload->final) return final_result(*upload);
     upload->last_activity = Clock::now();
     if (upload->chunks[index] == ChunkState::present) {
@@ -426,6 +451,7 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
     const auto span = core::ChunkGeometry::from_declared(request.total_size, request.chunk_size, request.chunk_count)
                           ->span(request.number);
     ChunkWriter writer(*this, upload, request.number, span->offset, span->size, request.chunk_digest);
+    writer.created_upload_ = created;
     if (!upload->hashing && upload->hash_progress_loaded && upload->hashed_chunks == index) {
       upload->hashing = true;
       writer.inline_file_hash_ = true;

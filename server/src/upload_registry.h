@@ -83,6 +83,9 @@ class ChunkWriter {
   std::optional<ErrorCode> error_;
   bool done_ = false;
   WriteBehind* write_behind_ = nullptr;
+  // This request created the upload: if it fails before any chunk of the upload is stored, the empty
+  // upload goes too (a request that arrives after a cancel must not leave an upload behind).
+  bool created_upload_ = false;
   // When this chunk is next in line for the whole-file hash, it is folded in while it streams (no
   // read-back later); the state before it is kept to undo that if the chunk fails.
   bool inline_file_hash_ = false;

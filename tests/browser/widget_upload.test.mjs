@@ -23,6 +23,12 @@ after(async () => {
   assert.equal(code, 0, 'the test server exits cleanly on SIGTERM');
 });
 
+// Chunk POSTs the test server received (counted before the endpoint sees them).
+async function serverChunkPosts() {
+  const response = await fetch(`${server.url}/test/stats`);
+  return (await response.json()).chunkPosts;
+}
+
 async function apiPage(context, target = server) {
   const page = await context.newPage();
   await page.goto(`${target.url}/tests/browser/pages/widget-api.html`);
@@ -153,6 +159,9 @@ test('after a reload, re-selecting the file resumes with one status request and 
   await page.waitForURL(/widget-api\.html/, { waitUntil: 'load' });
   await page.waitForFunction(() => Array.isArray(window.events) && window.events.length === 0 && !window.uploader);
 
+  // Requests cut short by the reload were counted when their headers arrived; from here on the
+  // server's count grows only by what the resumed upload sends.
+  const postsBefore = await serverChunkPosts();
   const requests = recordEndpointRequests(page);
   const statusReply = page.waitForResponse((response) => new URL(response.url()).pathname === '/upload/status');
   await page.setInputFiles('#picker', path);
@@ -164,6 +173,9 @@ test('after a reload, re-selecting the file resumes with one status request and 
   await waitForEvent(page, 'file-success');
   assert.equal(requests.status, 1, 'resuming takes one status request');
   assert.deepEqual(sorted(requests.chunks), range(1, 40).filter((n) => !held.has(n)), 'exactly the missing chunks were sent');
+  // Counted on the server too: chunk requests that arrived after the status request.
+  assert.equal(await serverChunkPosts() - postsBefore, 40 - held.size,
+    'the server received exactly the missing chunks');
   const result = await page.evaluate(() => window.eventsOf('file-success')[0].result);
   assert.equal(result.blake2b256, b2sum256(path));
   await context.close();
@@ -186,7 +198,14 @@ test('cancel stops the upload and deletes its data on the server', async () => {
   assert.equal(reply.status(), 204);
   const identifier = new URL(reply.url()).searchParams.get('identifier');
   assert.deepEqual(await page.evaluate(() => [window.eventsOf('file-cancelled').length, window.uploader.files.length]), [1, 0]);
-  const status = await uploadStatus(server, identifier);
+  // A chunk request aborted by the cancel can still reach the server after the DELETE; the upload it
+  // recreates is removed again when its body fails. Wait (bounded) for the server to settle there.
+  let status;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    status = await uploadStatus(server, identifier);
+    if (status.status === 404) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   assert.equal(status.status, 404);
   assert.equal(status.body.error, 'upload_not_found');
   await context.close();

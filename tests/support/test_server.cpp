@@ -1,6 +1,9 @@
 // resumable_test_server: the upload endpoint on a real CivetWeb server for the browser tests.
 //   /upload            the endpoint (docs/protocol.md); /upload/widget/ the widget from memory
 //   /test/claim?token  POST: claims a finished upload for the requesting principal (JSON)
+//   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests the server received for ID, or for all
+//                      identifiers (JSON); counted before the endpoint sees them, so tests count on
+//                      the server side
 //   everything else    static files from --document-root (default: the source tree)
 // The principal comes from the `X-Test-User: name` header (`name;staff` for staff), or is anonymous
 // with --allow-anonymous. Prints "listening on http://127.0.0.1:PORT/" when ready; SIGTERM stops it.
@@ -8,6 +11,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -66,9 +71,46 @@ int handle_claim(mg_connection* connection, void* endpoint_pointer) {
     }
   }
   const std::string text = body.dump();
-  mg_printf(connection, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", status,
+  mg_printf(connection, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+            "Connection: close\r\n\r\n%s", status,
             mg_get_response_code_text(connection, status), text.size(), text.c_str());
   return status;
+}
+
+std::mutex chunk_posts_mutex;
+std::map<std::string, std::uint64_t> chunk_posts;  // by identifier
+
+int count_chunk_posts(mg_connection* connection) {
+  const mg_request_info* info = mg_get_request_info(connection);
+  const bool upload = std::strcmp(info->request_method, "POST") == 0 || std::strcmp(info->request_method, "PUT") == 0;
+  if (upload && info->local_uri != nullptr && std::strcmp(info->local_uri, "/upload") == 0 && info->query_string) {
+    char identifier[512] = {};
+    const char* query = info->query_string;
+    if (mg_get_var(query, std::strlen(query), "resumableIdentifier", identifier, sizeof(identifier)) > 0 ||
+        mg_get_var(query, std::strlen(query), "flowIdentifier", identifier, sizeof(identifier)) > 0) {
+      std::lock_guard lock(chunk_posts_mutex);
+      ++chunk_posts[identifier];
+    }
+  }
+  return 0;  // let CivetWeb go on with the request
+}
+
+int handle_stats(mg_connection* connection, void*) {
+  const mg_request_info* info = mg_get_request_info(connection);
+  char identifier[512] = {};
+  const char* query = info->query_string != nullptr ? info->query_string : "";
+  const bool one = mg_get_var(query, std::strlen(query), "identifier", identifier, sizeof(identifier)) >= 0;
+  std::uint64_t count = 0;
+  {
+    std::lock_guard lock(chunk_posts_mutex);
+    for (const auto& [id, posts] : chunk_posts) {
+      if (!one || id == identifier) count += posts;
+    }
+  }
+  const std::string text = nlohmann::json{{"identifier", identifier}, {"chunkPosts", count}}.dump();
+  mg_printf(connection, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+            "Connection: close\r\n\r\n%s", text.size(), text.c_str());
+  return 200;
 }
 
 int log_message(const mg_connection*, const char* message) {
@@ -141,11 +183,13 @@ int main(int argc, char** argv) {
                                     "document_root", root.c_str(), "request_timeout_ms", "60000", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_message;
+  callbacks.begin_request = count_chunk_posts;
   mg_init_library(0);
   mg_context* context = mg_start(&callbacks, nullptr, civetweb_options);
   if (context == nullptr) return 1;
   endpoint->mount(context, "/upload");
   mg_set_request_handler(context, "/test/claim$", handle_claim, endpoint.get());
+  mg_set_request_handler(context, "/test/stats$", handle_stats, nullptr);
 
   mg_server_port ports[2];
   const int count = mg_get_server_ports(context, 2, ports);

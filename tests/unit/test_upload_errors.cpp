@@ -138,6 +138,19 @@ TEST_CASE("access errors: unauthenticated and forbidden, before any byte is writ
   expect_error(post(staff, file, 1, {}, {"X-Test-User: bob"}), ErrorCode::forbidden);
   CHECK(std::filesystem::is_empty(staff.chunk_dir()));
   CHECK(post(staff, file, 1, {}, {"X-Test-User: carol;staff"}).status == 200);
+
+  // verify_request (e.g. a CSRF header) refuses even on a mount that allows anonymous uploads.
+  TestServer anonymous([](EndpointOptions& o) {
+    o.access = Access::anonymous_allowed;
+    o.verify_request = [](mg_connection* c) {
+      const char* token = mg_get_header(c, "X-CSRF-Token");
+      return token != nullptr && std::string(token) == "right";
+    };
+  });
+  expect_error(post(anonymous, file, 1, {}, {}), ErrorCode::forbidden);
+  expect_error(post(anonymous, file, 1, {}, {"X-CSRF-Token: wrong"}), ErrorCode::forbidden);
+  CHECK(std::filesystem::is_empty(anonymous.chunk_dir()));
+  CHECK(post(anonymous, file, 1, {}, {"X-CSRF-Token: right"}).status == 200);
 }
 
 TEST_CASE("request errors: not found, method, parameters, geometry, body", "[errors]") {

@@ -2,6 +2,8 @@
 // test GETs, status, cancel, final results and claims.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "server_fixture.h"
 
 using namespace resumable;
@@ -189,6 +191,35 @@ TEST_CASE("cancel deletes an upload's data and a later upload starts afresh", "[
   // Cancelling a finished, unclaimed upload deletes the released file too.
   CHECK(http.request("DELETE", server.url("/upload?identifier=cancel-me"), alice).status == 204);
   CHECK(std::filesystem::is_empty(server.upload_to()));
+}
+
+TEST_CASE("a first chunk whose connection drops leaves no upload behind", "[endpoint]") {
+  TestServer server;
+  auto file = make_file("dropped-first", 3 * 65536);
+  {
+    RawConnection connection(server.port());
+    REQUIRE(connection.connected());
+    REQUIRE(connection.send("POST /upload" + file.query(1) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n" +
+                            "Content-Type: application/octet-stream\r\nContent-Length: 65536\r\n\r\n" +
+                            file.chunk_bytes(1).substr(0, 1000)));
+    // Wait until the server has created the upload for this request, then drop the connection.
+    HttpResponse status;
+    for (int i = 0; i < 500; ++i) {
+      status = http.request("GET", server.url("/upload/status?identifier=dropped-first"), alice);
+      if (status.status == 200) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    REQUIRE(status.status == 200);
+  }
+  // The request fails when its body ends early; the empty upload it created is removed with it.
+  HttpResponse status;
+  for (int i = 0; i < 500; ++i) {
+    status = http.request("GET", server.url("/upload/status?identifier=dropped-first"), alice);
+    if (status.status == 404) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(status.status == 404);
+  CHECK(std::filesystem::is_empty(server.chunk_dir()));
 }
 
 TEST_CASE("a declared file digest is verified before the file is released", "[endpoint]") {

@@ -90,9 +90,12 @@ struct EndpointOptions {
   std::shared_ptr<UploadStorage> storage;
 
   Access access = Access::login_required;
-  // Maps a request to a principal; nullopt = not logged in. Called before any body byte is read.
-  // Also the place for CSRF checks: return nullopt (or a refusing principal policy) to refuse.
+  // Maps a request to a principal; nullopt = not logged in (refused with 401 unless the mount allows
+  // anonymous uploads, which then run as the anonymous principal ""). Called before any body byte.
   std::function<std::optional<Principal>(mg_connection*)> authenticate;
+  // Optional check of every request before anything else, e.g. a CSRF token header: false refuses
+  // it with 403 `forbidden`, whatever `access` allows.
+  std::function<bool(mg_connection*)> verify_request;
 
   UploadLimits limits;
 
