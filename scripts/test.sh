@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything, builds, and runs every test: first the Catch2 unit tests under ASan+UBSan
-# (build-sanitize/), then the whole suite (build/): unit, golden vectors, wasm in node, and the
+# (build-sanitize/), then the concurrency tests under ThreadSanitizer (build-tsan/), then the whole
+# suite (build/): unit, golden vectors, wasm in node, and the
 # browser tests in Chromium. Exits non-zero on any failure; the last lines are ctest's summary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +14,14 @@ BUILD_DIR="$root/build-sanitize" bash "$root/scripts/build.sh" -DRESUMABLE_SANIT
   -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-sanitize" -L unit --output-on-failure -j "$jobs"
+
+echo "== concurrency tests under ThreadSanitizer"
+# CivetWeb (Debian's build) is not instrumented; tests/reliability/tsan.supp suppresses reports whose
+# frames are inside libcivetweb only.
+BUILD_DIR="$root/build-tsan" bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=thread \
+  -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
+TSAN_OPTIONS="suppressions=$root/tests/reliability/tsan.supp:halt_on_error=1:second_deadlock_stack=1:history_size=4" \
+  ctest --test-dir "$root/build-tsan" -L concurrency --output-on-failure -j "$jobs"
 
 echo "== all tests"
 bash "$root/scripts/build.sh"

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -239,6 +240,8 @@ class FilesystemUpload final : public UploadData {
     for (const char* name : {"chunks.log", "final.json"}) {
       if (::stat((dir_ / name).c_str(), &info) == 0) newest = std::max<std::int64_t>(newest, info.st_mtime);
     }
+    // File times are whatever the disk says; keep them where a time_point cannot overflow.
+    newest = std::clamp<std::int64_t>(newest, 0, std::int64_t{1} << 33);
     return std::chrono::system_clock::time_point(std::chrono::seconds(newest));
   }
 
@@ -322,7 +325,13 @@ class FilesystemStorage final : public UploadStorage {
         fs::remove(upload->location_for_release(), error);
       }
     }
-    fs::remove_all(dir, error);
+    // A request still finishing (saving hash progress) may add an entry while the directory goes;
+    // remove_all then fails with ENOENT or ENOTEMPTY: try again (bounded).
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      error.clear();
+      fs::remove_all(dir, error);
+      if (!error) break;
+    }
     if (error) return {StorageCode::io_error, "remove " + dir.string() + ": " + error.message()};
     return sync_directory(options_.chunk_dir, options_.durable);
   }

@@ -15,6 +15,30 @@ std::array<std::uint8_t, 8> record_check(std::span<const std::uint8_t> first40) 
   return check;
 }
 
+// Timestamps come back from disk: outside [0, 2^33] s (until the year 2242) they are corrupt, and
+// could overflow std::chrono's nanoseconds (which end in 2262) when turned into a time_point.
+bool plausible_unix_seconds(std::int64_t t) { return t >= 0 && t <= (std::int64_t{1} << 33); }
+
+// Typed reads that refuse instead of converting: nlohmann's get<integer>() casts a stored double,
+// which is undefined behaviour when it is out of range (found by fuzzing the state reader).
+std::uint64_t unsigned_field(const json& object, const char* name) {
+  const json& value = object.at(name);
+  if (!value.is_number_unsigned()) throw json::type_error::create(302, std::string(name) + " is not unsigned", &value);
+  return value.get<std::uint64_t>();
+}
+
+std::int64_t integer_field(const json& object, const char* name) {
+  const json& value = object.at(name);
+  if (!value.is_number_integer()) throw json::type_error::create(302, std::string(name) + " is not an integer", &value);
+  return value.get<std::int64_t>();
+}
+
+std::string string_field(const json& object, const char* name) {
+  const json& value = object.at(name);
+  if (!value.is_string()) throw json::type_error::create(302, std::string(name) + " is not a string", &value);
+  return value.get<std::string>();
+}
+
 std::optional<core::Digest> optional_digest(const json& value) {
   if (!value.is_string()) return std::nullopt;
   return core::digest_from_hex(value.get<std::string>());
@@ -62,17 +86,18 @@ std::optional<UploadManifest> decode_manifest(const std::string& text) {
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   UploadManifest m;
   try {
-    if (j.at("version").get<int>() != 1) return std::nullopt;
-    m.upload_id = j.at("uploadId").get<std::string>();
-    m.principal = j.at("principal").get<std::string>();
-    m.identifier = j.at("identifier").get<std::string>();
-    m.file_name = j.at("fileName").get<std::string>();
-    m.relative_path = j.at("relativePath").get<std::string>();
-    m.mime_type = j.at("mimeType").get<std::string>();
-    m.total_size = j.at("totalSize").get<std::uint64_t>();
-    m.chunk_size = j.at("chunkSize").get<std::uint64_t>();
-    m.chunk_count = j.at("chunkCount").get<std::uint64_t>();
-    m.created_unix = j.at("createdUnix").get<std::int64_t>();
+    if (integer_field(j, "version") != 1) return std::nullopt;
+    m.upload_id = string_field(j, "uploadId");
+    m.principal = string_field(j, "principal");
+    m.identifier = string_field(j, "identifier");
+    m.file_name = string_field(j, "fileName");
+    m.relative_path = string_field(j, "relativePath");
+    m.mime_type = string_field(j, "mimeType");
+    m.total_size = unsigned_field(j, "totalSize");
+    m.chunk_size = unsigned_field(j, "chunkSize");
+    m.chunk_count = unsigned_field(j, "chunkCount");
+    m.created_unix = integer_field(j, "createdUnix");
+    if (!plausible_unix_seconds(m.created_unix)) return std::nullopt;
     const json& declared = j.at("declaredFileDigest");
     if (!declared.is_null()) {
       m.declared_file_digest = optional_digest(declared);
@@ -98,10 +123,11 @@ std::optional<FinalRecord> decode_final_record(const std::string& text) {
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   FinalRecord r;
   try {
-    if (j.at("version").get<int>() != 1) return std::nullopt;
-    r.token = j.at("token").get<std::string>();
-    r.location = j.at("location").get<std::string>();
-    r.completed_unix = j.at("completedUnix").get<std::int64_t>();
+    if (integer_field(j, "version") != 1) return std::nullopt;
+    r.token = string_field(j, "token");
+    r.location = string_field(j, "location");
+    r.completed_unix = integer_field(j, "completedUnix");
+    if (!plausible_unix_seconds(r.completed_unix)) return std::nullopt;
     const auto digest = optional_digest(j.at("fileDigest"));
     if (!digest || r.token.size() != 64) return std::nullopt;
     r.file_digest = *digest;

@@ -380,11 +380,13 @@ struct UploadEndpoint::Impl {
       send_error(connection, *state.error, true);
       return error_info(*state.error).http_status;
     }
-    if (!state.file_seen) {
+    // CivetWeb gives up on a multipart body cut short before its file part (handled < 0): that is an
+    // incomplete body a retry can fix, not a malformed one.
+    if (!state.file_seen && handled >= 0) {
       send_error(connection, ErrorCode::invalid_body, true);
       return 400;
     }
-    if (handled < 0 || state.received != state.request->current_size) {
+    if (handled < 0 || !state.request || state.received != state.request->current_size) {
       // Ended early: a broken multipart body or a dropped connection. Nothing is recorded.
       send_error(connection, ErrorCode::incomplete_body, true);
       return 422;

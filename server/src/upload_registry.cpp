@@ -278,8 +278,9 @@ void UploadRegistry::load() {
     auto upload = std::make_shared<Upload>();
     upload->manifest = data->manifest();
     const auto n = upload->manifest.chunk_count;
-    if (n == 0 || n > limits_.max_chunks * 4) {
-      if (log_) log_("skipping upload " + id + ": implausible chunk count");
+    const auto& m = upload->manifest;
+    if (n == 0 || n > limits_.max_chunks * 4 || !core::ChunkGeometry::from_declared(m.total_size, m.chunk_size, n)) {
+      if (log_) log_("skipping upload " + id + ": implausible geometry in its manifest");
       continue;
     }
     upload->chunks.assign(n, ChunkState::absent);
@@ -552,8 +553,9 @@ std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_
     }
     const std::uint64_t next = upload->hashed_chunks + 1;
     if (upload->chunks[next - 1] != ChunkState::present || upload->removed) {
-      if (!saved) {
-        // Save under `hashing` so that no two threads write the progress file at once.
+      if (!saved && !upload->removed) {
+        // Save under `hashing` so that no two threads write the progress file at once (and never
+        // into the directory of an upload that is being removed).
         lock.unlock();
         upload->data->save_hash_progress(encode_progress(upload->hashed_chunks, upload->file_hash));
         saved = true;
@@ -645,10 +647,11 @@ ChunkOutcome UploadRegistry::release(const std::shared_ptr<Upload>& upload, cons
   }
   {
     std::lock_guard lock(upload->mutex);
-    upload->final = final;
+    upload->final = final;  // also when cancelled meanwhile: cancel() then deletes the released file
     upload->hashing = false;
     upload->last_activity = Clock::now();
     upload->changed.notify_all();
+    if (upload->removed) return ErrorCode::upload_not_found;
   }
   {
     std::lock_guard lock(mutex_);
@@ -703,10 +706,14 @@ void UploadRegistry::cancel(const std::string& principal, const std::string& ide
   const auto upload = find({principal, identifier});
   if (!upload) return;
   {
-    std::lock_guard lock(upload->mutex);
+    std::unique_lock lock(upload->mutex);
     if (upload->removed) return;
     upload->removed = true;
     upload->changed.notify_all();
+    // A thread folding chunks into the file hash stops at the next chunk once it sees `removed`; one
+    // releasing the file finishes its rename first. Wait for it, so that a file released at this
+    // very moment is deleted below instead of being left behind.
+    upload->changed.wait_for(lock, finalize_wait, [&] { return !upload->hashing; });
   }
   forget(upload, true);
 }
