@@ -1,99 +1,111 @@
-// resumable_demo: a local demo server. For now it serves a page where a chosen file is chunked
-// and hashed by the WebAssembly core in a Web Worker.
+// resumable_demo: the demo application. Documents with a title, a description and a file uploaded
+// through the widget; a public list with resumable downloads; an admin with its own staff-only
+// upload endpoint. The routes are listed in src/app.h, the data dir layout below, and
+// docs/demo.md walks through it.
+//
+// Data dir:
+//   demo.sqlite3            records, admin accounts, sessions
+//   documents/              the records' files, under names the demo chose
+//   uploads/public/         the public endpoint's uploads in progress (chunks/) and released files (files/)
+//   uploads/staff/          the same for the staff-only endpoint
 #include <civetweb.h>
 #include <signal.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
-#include <string_view>
 
 #include "resumable/asset_handler.h"
 #include "resumable/digest.h"
+#include "resumable/upload_endpoint.h"
+#include "src/account_store.h"
+#include "src/admin_setup.h"
+#include "src/app.h"
+#include "src/command_line.h"
+#include "src/database.h"
+#include "src/document_files.h"
+#include "src/document_store.h"
+#include "src/session_store.h"
+#include "src/upload_access.h"
 
-namespace resumable::demo {
-std::span<const EmbeddedAsset> embedded_assets();
+// Compiled in by resumable_embed_files (CMakeLists.txt).
+namespace resumable::demo::site {
+std::span<const EmbeddedAsset> embedded_assets();  // demo/web/site, served at /static/
+}
+namespace resumable::demo::hash_tool {
+std::span<const EmbeddedAsset> embedded_assets();  // demo/web/hash-tool, served at /tools/hash/
 }
 
 namespace {
 
-struct Options {
-  std::string host = "127.0.0.1";
-  unsigned port = 8080;
-  std::filesystem::path data_dir = "resumable-demo-data";
-};
+using namespace resumable;
+using namespace resumable::demo;
 
-constexpr const char* usage =
-    "Usage: resumable_demo [--host ADDRESS] [--port PORT] [--data-dir DIR]\n"
-    "\n"
-    "Starts the resumable demo server.\n"
-    "  --host ADDRESS   address to listen on (default 127.0.0.1; IPv4 only)\n"
-    "  --port PORT      port to listen on, 0 for any free port (default 8080)\n"
-    "  --data-dir DIR   where records and uploads are kept (default ./resumable-demo-data)\n"
-    "  --help           show this text\n";
+constexpr auto visitor_session_lifetime = std::chrono::hours(24 * 30);
+constexpr auto admin_session_lifetime = std::chrono::hours(12);
 
-enum class ParseResult { run, show_help, usage_error };
+void log_line(const std::string& message) { std::fprintf(stderr, "resumable_demo: %s\n", message.c_str()); }
 
-ParseResult parse_arguments(int argc, char** argv, Options& options) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") return ParseResult::show_help;
-    if (arg != "--host" && arg != "--port" && arg != "--data-dir") {
-      std::fprintf(stderr, "resumable_demo: unknown argument '%s'\n", argv[i]);
-      return ParseResult::usage_error;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "resumable_demo: %s needs a value\n", argv[i]);
-      return ParseResult::usage_error;
-    }
-    const char* value = argv[++i];
-    if (arg == "--host") {
-      options.host = value;
-    } else if (arg == "--data-dir") {
-      options.data_dir = value;
-    } else {
-      char* end = nullptr;
-      const unsigned long port = std::strtoul(value, &end, 10);
-      if (*value == '\0' || *end != '\0' || port > 65535) {
-        std::fprintf(stderr, "resumable_demo: invalid port '%s'\n", value);
-        return ParseResult::usage_error;
-      }
-      options.port = static_cast<unsigned>(port);
-    }
-  }
-  return ParseResult::run;
-}
-
-int log_message(const mg_connection*, const char* message) {
-  std::fprintf(stderr, "resumable_demo: %s\n", message);
+int log_civetweb_message(const mg_connection*, const char* message) {
+  log_line(message);
   return 1;
 }
 
-}  // namespace
+// CivetWeb's global state, for the life of the program.
+struct CivetwebLibrary {
+  CivetwebLibrary() { mg_init_library(0); }
+  ~CivetwebLibrary() { mg_exit_library(); }
+  CivetwebLibrary(const CivetwebLibrary&) = delete;
+  CivetwebLibrary& operator=(const CivetwebLibrary&) = delete;
+};
 
-int main(int argc, char** argv) {
-  Options parsed;
-  switch (parse_arguments(argc, argv, parsed)) {
-    case ParseResult::show_help: std::fputs(usage, stdout); return 0;
-    case ParseResult::usage_error: std::fputs(usage, stderr); return 2;
-    case ParseResult::run: break;
-  }
-  const Options& options = parsed;
+// mg_stop waits for running requests; everything the handlers use must outlive it.
+struct StopContext {
+  void operator()(mg_context* context) const { mg_stop(context); }
+};
+using RunningServer = std::unique_ptr<mg_context, StopContext>;
 
-  if (!resumable::core::initialize_crypto()) {
-    std::fprintf(stderr, "resumable_demo: libsodium failed to initialise\n");
-    return 1;
+std::unique_ptr<UploadEndpoint> make_endpoint(const std::filesystem::path& folder, Access access,
+                                              const UploadAccess& upload_access, const UploadLimits& limits,
+                                              bool serve_widget, const char* label) {
+  EndpointOptions endpoint;
+  endpoint.chunk_dir = folder / "chunks";
+  endpoint.upload_to = folder / "files";  // one filesystem with documents/: adopting a file is a rename
+  endpoint.access = access;
+  endpoint.authenticate = [&upload_access](mg_connection* connection) { return upload_access.principal_for(connection); };
+  endpoint.limits = limits;
+  endpoint.serve_widget = serve_widget;
+  endpoint.log = [label](const std::string& message) { log_line(std::string(label) + " uploads: " + message); };
+  std::string error;
+  auto created = UploadEndpoint::create(std::move(endpoint), &error);
+  if (!created) throw std::runtime_error(std::string("cannot set up the ") + label + " upload endpoint: " + error);
+  return created;
+}
+
+int serve(const DemoOptions& options, Database& database, AccountStore& accounts) {
+  DocumentStore documents(database);
+  SessionStore sessions(database, visitor_session_lifetime, admin_session_lifetime);
+  DocumentFiles files(options.data_dir / "documents");
+  if (const auto removed = files.remove_unreferenced(documents.stored_names()); removed > 0) {
+    log_line("removed " + std::to_string(removed) + " file(s) that no record references");
   }
-  std::error_code error;
-  std::filesystem::create_directories(options.data_dir, error);
-  if (error) {
-    std::fprintf(stderr, "resumable_demo: cannot create data dir %s: %s\n", options.data_dir.c_str(),
-                 error.message().c_str());
-    return 1;
-  }
+  sessions.remove_expired();
+
+  const UploadAccess upload_access(sessions, log_line);
+  UploadLimits limits;
+  limits.stale_after = options.stale_after;
+  // Both endpoints use login_required / staff_required rather than anonymous_allowed: every browser
+  // gets a session principal, and a request without the session's CSRF header must be refused.
+  // The widget is served once, by the public mount (/upload/widget/); the admin pages load it there.
+  const auto public_uploads = make_endpoint(options.data_dir / "uploads" / "public", Access::login_required,
+                                            upload_access, limits, true, "public");
+  const auto staff_uploads = make_endpoint(options.data_dir / "uploads" / "staff", Access::staff_required,
+                                           upload_access, limits, false, "staff");
+  DemoApp app(AppServices{documents, accounts, sessions, files, *public_uploads, *staff_uploads, limits, log_line});
+  AssetHandler static_files(site::embedded_assets(), "/static");
+  AssetHandler hash_page(hash_tool::embedded_assets(), "/tools/hash", "/index.html");
 
   // Block the shutdown signals before CivetWeb starts its threads, so only sigwait sees them.
   sigset_t shutdown_signals;
@@ -106,29 +118,72 @@ int main(int argc, char** argv) {
   const char* civetweb_options[] = {"listening_ports", listening.c_str(), "num_threads", "16",
                                     "request_timeout_ms", "30000", nullptr};
   mg_callbacks callbacks{};
-  callbacks.log_message = log_message;
-  mg_init_library(0);
-  mg_context* context = mg_start(&callbacks, nullptr, civetweb_options);
-  if (context == nullptr) {
-    std::fprintf(stderr, "resumable_demo: could not listen on %s\n", listening.c_str());
-    mg_exit_library();
+  callbacks.log_message = log_civetweb_message;
+  RunningServer server(mg_start(&callbacks, nullptr, civetweb_options));
+  if (!server) {
+    log_line("could not listen on " + listening);
     return 1;
   }
-
-  resumable::AssetHandler assets(resumable::demo::embedded_assets(), "", "/index.html");
-  assets.mount(context);
+  // Order matters: CivetWeb gives a request to the first pattern that matches, and the
+  // application's "/" matches everything.
+  public_uploads->mount(server.get(), "/upload");
+  staff_uploads->mount(server.get(), "/admin/upload");
+  static_files.mount(server.get());
+  hash_page.mount(server.get());
+  app.mount(server.get());
 
   mg_server_port ports[4];
-  const int port_count = mg_get_server_ports(context, 4, ports);
+  const int port_count = mg_get_server_ports(server.get(), 4, ports);
   const int port = port_count > 0 ? ports[0].port : static_cast<int>(options.port);
-  std::printf("resumable demo listening on http://%s:%d/ (data in %s); Ctrl-C stops it\n", options.host.c_str(),
-              port, options.data_dir.c_str());
+  std::printf("resumable demo listening on http://%s:%d/ (data in %s); Ctrl-C stops it\n", options.host.c_str(), port,
+              options.data_dir.c_str());
+  if (!accounts.any()) {
+    std::printf("No admin account yet: see http://%s:%d/admin/login for how to create one.\n", options.host.c_str(),
+                port);
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
   std::printf("resumable demo: stopping\n");
-  mg_stop(context);
-  mg_exit_library();
+  std::fflush(stdout);
+  server.reset();  // mg_stop: no handler runs after this
   return 0;
+}
+
+int run(const ParsedCommandLine& command_line) {
+  const DemoOptions& options = command_line.options;
+  if (!core::initialize_crypto()) {
+    log_line("libsodium failed to initialise");
+    return 1;
+  }
+  std::filesystem::create_directories(options.data_dir);
+  Database database(options.data_dir / "demo.sqlite3");
+  AccountStore accounts(database);
+  if (command_line.action == DemoAction::create_admin) {
+    return create_admin_from_command_line(accounts, *options.create_admin);
+  }
+  if (!create_admin_from_environment(accounts)) return 2;
+  const CivetwebLibrary civetweb;
+  return serve(options, database, accounts);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto command_line = parse_command_line(argc, argv);
+  switch (command_line.action) {
+    case DemoAction::show_help: std::fputs(usage_text, stdout); return 0;
+    case DemoAction::usage_error:
+      std::fprintf(stderr, "resumable_demo: %s\n\n%s", command_line.error.c_str(), usage_text);
+      return 2;
+    case DemoAction::serve:
+    case DemoAction::create_admin: break;
+  }
+  try {
+    return run(command_line);
+  } catch (const std::exception& e) {
+    log_line(e.what());
+    return 1;
+  }
 }

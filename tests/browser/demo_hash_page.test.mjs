@@ -1,5 +1,5 @@
-// The demo page chunks and hashes a chosen file with the wasm core in a Worker; what it shows must
-// equal coreutils b2sum for the whole file and for individual chunks.
+// The demo's hash tool (/tools/hash/) chunks and hashes a chosen file with the wasm core in a
+// Worker; what it shows must equal coreutils b2sum for the whole file and for individual chunks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
@@ -40,7 +40,7 @@ function b2sumOfRange(offset, size) {
 }
 
 async function hashInPage(page, { chunkMiB, force }) {
-  await page.goto(demo.url);
+  await page.goto(new URL('tools/hash/', demo.url).href);
   await page.fill('#chunk-size', String(chunkMiB));
   if (force) await page.check('#force-chunk-size');
   await page.setInputFiles('#file', filePath);

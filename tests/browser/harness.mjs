@@ -105,3 +105,66 @@ export async function startTestServer({ dataDir, args = [] } = {}) {
     },
   };
 }
+
+// ---- The demo application (demo_*.test.mjs) ----------------------------------------------------
+
+// True when the two files hold the same bytes (coreutils cmp).
+export function sameBytes(pathA, pathB) {
+  try {
+    execFileSync('cmp', ['-s', pathA, pathB]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A new visitor of the demo, as node sees it: opens the public form and keeps the session cookie it
+// sets and the page's CSRF token. `cookie` is ready for a Cookie header.
+export async function demoVisitor(baseUrl) {
+  const response = await fetch(new URL('documents/new', baseUrl));
+  const setCookie = response.headers.get('set-cookie') ?? '';
+  const session = /demo_session=([0-9a-f]+)/.exec(setCookie);
+  const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(await response.text());
+  if (!session || !csrf) throw new Error(`the demo's form did not start a session (Set-Cookie: ${setCookie})`);
+  return { cookie: `demo_session=${session[1]}`, csrf: csrf[1] };
+}
+
+// The same for a Playwright browser context that has opened a demo page: its session cookie and
+// the CSRF token of the open page.
+export async function demoSessionOf(context, page) {
+  const cookie = (await context.cookies()).find((c) => c.name === 'demo_session');
+  const csrf = await page.getAttribute('meta[name="csrf-token"]', 'content');
+  if (!cookie || !csrf) throw new Error('the page has no demo session');
+  return { cookie: `demo_session=${cookie.value}`, csrf, details: cookie };
+}
+
+// Posts a urlencoded form to the demo without following the redirect; `session` from demoVisitor
+// or demoSessionOf (omit for none).
+export async function postDemoForm(url, fields, session) {
+  const response = await fetch(url, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...(session ? { Cookie: session.cookie } : {}) },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: response.status, location: response.headers.get('location'), text: await response.text() };
+}
+
+// Sends chunk `number` of a file split into `chunkSize` pieces (resumable.js parameters, raw body) to
+// an upload endpoint (docs/protocol.md), as the widget does. `headers` e.g. Cookie and X-CSRF-Token.
+// Resolves to { status, body } with the parsed JSON reply.
+export async function sendChunk(endpointUrl, { bytes, number = 1, chunkSize = bytes.length, identifier, fileName, headers = {} }) {
+  const chunkCount = Math.max(1, Math.floor(bytes.length / chunkSize));
+  const start = (number - 1) * chunkSize;
+  const end = number === chunkCount ? bytes.length : start + chunkSize;
+  const query = new URLSearchParams({
+    resumableChunkNumber: String(number), resumableChunkSize: String(chunkSize),
+    resumableCurrentChunkSize: String(end - start), resumableTotalSize: String(bytes.length),
+    resumableTotalChunks: String(chunkCount), resumableIdentifier: identifier, resumableFilename: fileName,
+  });
+  const response = await fetch(`${endpointUrl}?${query}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/octet-stream', ...headers }, body: bytes.subarray(start, end),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}

@@ -23,7 +23,7 @@
     var file = fileInput.files[0];
     if (!file) return;
     if (worker) worker.terminate();
-    worker = new Worker('hash-worker.js');
+    worker = new Worker('/tools/hash/hash-worker.js');
     fileDigest.textContent = '';
     chunkCount.textContent = '';
     rows.textContent = '';

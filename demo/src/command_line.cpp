@@ -1,0 +1,100 @@
+#include "command_line.h"
+
+#include <cstdlib>
+#include <string_view>
+
+namespace resumable::demo {
+
+const char* const usage_text =
+    "Usage: resumable_demo [--host ADDRESS] [--port PORT] [--data-dir DIR] [--stale-after DURATION]\n"
+    "       resumable_demo [--data-dir DIR] --create-admin NAME\n"
+    "\n"
+    "Starts the resumable demo: a document form with resumable uploads, a list with downloads, an admin.\n"
+    "  --host ADDRESS         address to listen on (default 127.0.0.1; IPv4 only)\n"
+    "  --port PORT            port to listen on, 0 for any free port (default 8080)\n"
+    "  --data-dir DIR         records (SQLite), files and uploads in progress (default ./resumable-demo-data)\n"
+    "  --stale-after DURATION uploads without a new chunk for this long are collected, e.g. 90s, 30m, 24h, 7d\n"
+    "                         (default 24h)\n"
+    "  --create-admin NAME    create admin NAME (or give it a new password) and exit; the password comes from\n"
+    "                         RESUMABLE_DEMO_ADMIN_PASSWORD, else from the terminal, else one line on stdin\n"
+    "  --help                 show this text\n"
+    "\n"
+    "Environment: RESUMABLE_DEMO_ADMIN=NAME with RESUMABLE_DEMO_ADMIN_PASSWORD=... creates that admin at\n"
+    "start if it does not exist. There is no default admin; the public pages work without one.\n";
+
+namespace {
+
+std::optional<unsigned> parse_port(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value > 65535) return std::nullopt;
+  return value;
+}
+
+// "90", "90s", "30m", "24h", "7d".
+std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  long long unit = 1;
+  switch (text.back()) {
+    case 's': unit = 1; text.remove_suffix(1); break;
+    case 'm': unit = 60; text.remove_suffix(1); break;
+    case 'h': unit = 3600; text.remove_suffix(1); break;
+    case 'd': unit = 86400; text.remove_suffix(1); break;
+    default: break;
+  }
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  long long value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  return std::chrono::seconds(value * unit);
+}
+
+}  // namespace
+
+ParsedCommandLine parse_command_line(int argc, char** argv) {
+  ParsedCommandLine parsed;
+  auto fail = [&parsed](std::string message) {
+    parsed.action = DemoAction::usage_error;
+    parsed.error = std::move(message);
+    return parsed;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      parsed.action = DemoAction::show_help;
+      return parsed;
+    }
+    if (arg != "--host" && arg != "--port" && arg != "--data-dir" && arg != "--stale-after" &&
+        arg != "--create-admin") {
+      return fail("unknown argument '" + std::string(arg) + "'");
+    }
+    if (i + 1 >= argc) return fail(std::string(arg) + " needs a value");
+    const std::string_view value = argv[++i];
+    if (arg == "--host") {
+      parsed.options.host = value;
+    } else if (arg == "--data-dir") {
+      if (value.empty()) return fail("--data-dir needs a folder");
+      parsed.options.data_dir = value;
+    } else if (arg == "--create-admin") {
+      parsed.options.create_admin = std::string(value);
+      parsed.action = DemoAction::create_admin;
+    } else if (arg == "--port") {
+      const auto port = parse_port(value);
+      if (!port) return fail("invalid port '" + std::string(value) + "'");
+      parsed.options.port = *port;
+    } else {
+      const auto duration = parse_duration(value);
+      if (!duration) return fail("invalid duration '" + std::string(value) + "' (e.g. 90s, 30m, 24h, 7d)");
+      parsed.options.stale_after = *duration;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace resumable::demo

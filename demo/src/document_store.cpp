@@ -1,0 +1,143 @@
+#include "document_store.h"
+
+#include <chrono>
+
+namespace resumable::demo {
+
+namespace {
+
+std::int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr const char* select_columns =
+    "SELECT id, title, description, file_name, stored_name, size, blake2b256, uploaded_at, created_at, updated_at "
+    "FROM documents";
+
+Document read_document(const Statement& row) {
+  Document document;
+  document.id = row.integer(0);
+  document.text.title = row.text(1);
+  document.text.description = row.text(2);
+  if (!row.is_null(4)) {
+    document.file = StoredFile{row.text(3), row.text(4), static_cast<std::uint64_t>(row.integer(5)), row.text(6),
+                               row.integer(7)};
+  }
+  document.created_at = row.integer(8);
+  document.updated_at = row.integer(9);
+  return document;
+}
+
+void bind_file(Statement& statement, int first_index, const std::optional<StoredFile>& file) {
+  if (file) {
+    statement.bind(first_index, file->file_name)
+        .bind(first_index + 1, file->stored_name)
+        .bind(first_index + 2, static_cast<std::int64_t>(file->size))
+        .bind(first_index + 3, file->blake2b256)
+        .bind(first_index + 4, file->uploaded_at);
+  } else {
+    for (int i = 0; i < 5; ++i) statement.bind(first_index + i, std::optional<std::string>());
+  }
+}
+
+std::optional<std::string> stored_name_of(Database& database, std::int64_t id, bool& found) {
+  auto query = database.prepare("SELECT stored_name FROM documents WHERE id = ?");
+  query.bind(1, id);
+  found = query.step();
+  return found ? query.optional_text(0) : std::nullopt;
+}
+
+}  // namespace
+
+DocumentStore::DocumentStore(Database& database) : database_(database) {
+  auto guard = database_.lock();
+  database_.execute(
+      "CREATE TABLE IF NOT EXISTS documents ("
+      "  id INTEGER PRIMARY KEY,"
+      "  title TEXT NOT NULL,"
+      "  description TEXT NOT NULL,"
+      "  file_name TEXT,"              // display only
+      "  stored_name TEXT UNIQUE,"     // NULL when the record has no file
+      "  size INTEGER,"
+      "  blake2b256 TEXT,"
+      "  uploaded_at INTEGER,"
+      "  created_at INTEGER NOT NULL,"
+      "  updated_at INTEGER NOT NULL)");
+}
+
+std::int64_t DocumentStore::create(const DocumentText& text, const std::optional<StoredFile>& file) {
+  auto guard = database_.lock();
+  const std::int64_t now = now_unix();
+  auto insert = database_.prepare(
+      "INSERT INTO documents (title, description, file_name, stored_name, size, blake2b256, uploaded_at, "
+      "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, text.title).bind(2, text.description);
+  bind_file(insert, 3, file);
+  insert.bind(8, now).bind(9, now).run();
+  return database_.last_insert_id();
+}
+
+std::optional<Document> DocumentStore::find(std::int64_t id) {
+  auto guard = database_.lock();
+  auto query = database_.prepare(std::string(select_columns) + " WHERE id = ?");
+  query.bind(1, id);
+  if (!query.step()) return std::nullopt;
+  return read_document(query);
+}
+
+std::vector<Document> DocumentStore::list() {
+  auto guard = database_.lock();
+  auto query = database_.prepare(std::string(select_columns) + " ORDER BY id DESC");
+  std::vector<Document> documents;
+  while (query.step()) documents.push_back(read_document(query));
+  return documents;
+}
+
+DocumentStore::Change DocumentStore::update(std::int64_t id, const DocumentText& text, const FileChange& file_change) {
+  auto guard = database_.lock();
+  Transaction transaction(database_);
+  Change change;
+  const auto previous_stored_name = stored_name_of(database_, id, change.found);
+  if (!change.found) return change;
+
+  database_.prepare("UPDATE documents SET title = ?, description = ?, updated_at = ? WHERE id = ?")
+      .bind(1, text.title)
+      .bind(2, text.description)
+      .bind(3, now_unix())
+      .bind(4, id)
+      .run();
+  if (!std::holds_alternative<KeepFile>(file_change)) {
+    std::optional<StoredFile> new_file;
+    if (const auto* replacement = std::get_if<StoredFile>(&file_change)) new_file = *replacement;
+    auto set_file = database_.prepare(
+        "UPDATE documents SET file_name = ?, stored_name = ?, size = ?, blake2b256 = ?, uploaded_at = ? "
+        "WHERE id = ?");
+    bind_file(set_file, 1, new_file);
+    set_file.bind(6, id).run();
+    change.released_stored_name = previous_stored_name;
+  }
+  transaction.commit();
+  return change;
+}
+
+DocumentStore::Change DocumentStore::remove(std::int64_t id) {
+  auto guard = database_.lock();
+  Transaction transaction(database_);
+  Change change;
+  change.released_stored_name = stored_name_of(database_, id, change.found);
+  if (!change.found) return change;
+  database_.prepare("DELETE FROM documents WHERE id = ?").bind(1, id).run();
+  transaction.commit();
+  return change;
+}
+
+std::vector<std::string> DocumentStore::stored_names() {
+  auto guard = database_.lock();
+  auto query = database_.prepare("SELECT stored_name FROM documents WHERE stored_name IS NOT NULL");
+  std::vector<std::string> names;
+  while (query.step()) names.push_back(query.text(0));
+  return names;
+}
+
+}  // namespace resumable::demo
