@@ -179,7 +179,14 @@ export declare function hashFile(file: File, options?: {
   chunkSize?: number; forceChunkSize?: boolean; assetBase?: string; endpoint?: string;
   onProgress?: (hashedBytes: number, totalBytes: number) => void;
 }): Promise<HashResult>;
-export declare function configure(settings: { assetBase?: string; stylesheet?: boolean; autoEnhance?: boolean }): void;
+/** Page-wide settings. `headers` (an object, or a function of the file) go with every request of every
+ * uploader, read at each request, so they may be set before or after inputs are enhanced. */
+export declare function configure(settings: {
+  assetBase?: string;
+  stylesheet?: boolean;
+  autoEnhance?: boolean;
+  headers?: Record<string, string> | ((file: UploadFile) => Record<string, string>);
+}): void;
 export declare function formatBytes(bytes: number): string;
 export declare function parseSize(text: string | number): number | undefined;
 export declare const defaultOptions: Required<UploaderOptions>;

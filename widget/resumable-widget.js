@@ -20,7 +20,8 @@
     // Where the Worker, the wasm core and the stylesheet live: next to this script when loaded by a
     // tag; the module wrapper sets it from import.meta.url; otherwise <endpoint>/widget/.
     assetBase: currentScript && currentScript.src ? new URL('./', currentScript.src).href : null,
-    stylesheet: true
+    stylesheet: true,
+    headers: {}
   };
 
   var DEFAULT_OPTIONS = {
@@ -113,11 +114,12 @@
     return typeof value === 'function' ? value.apply(null, Array.prototype.slice.call(arguments, 2)) : value;
   }
 
+  // Binary units, like b2sum-checking users, `ls -lh` and the demo's list expect for file sizes.
   function formatBytes(bytes) {
     if (!(bytes >= 0) || !isFinite(bytes)) return '–';
-    var units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     var unit = 0;
-    while (bytes >= 1000 && unit < units.length - 1) { bytes /= 1000; unit++; }
+    while (bytes >= 1024 && unit < units.length - 1) { bytes /= 1024; unit++; }
     return (unit === 0 || bytes >= 100 ? Math.round(bytes) : bytes.toFixed(1)) + ' ' + units[unit];
   }
 
@@ -882,7 +884,11 @@
   Uploader.prototype.request = function (uploadFile, method, suffix, params, body, onDone, onUploadProgress) {
     var options = this.options;
     var extraQuery = typeof options.query === 'function' ? options.query(uploadFile) : options.query;
-    var headers = typeof options.headers === 'function' ? options.headers(uploadFile) : options.headers;
+    // Page-wide headers (configure({headers})) first, then this uploader's: read at every request, so
+    // a page may configure them before or after its inputs were enhanced (e.g. a CSRF token).
+    var pageHeaders = typeof globalConfig.headers === 'function' ? globalConfig.headers(uploadFile) : globalConfig.headers;
+    var ownHeaders = typeof options.headers === 'function' ? options.headers(uploadFile) : options.headers;
+    var headers = assign({}, pageHeaders, ownHeaders);
     return sendRequest({
       method: method,
       url: endpointUrl(options.endpoint, suffix, assign({}, extraQuery, params)),
@@ -1852,7 +1858,8 @@
     parseSize: parseSize,
     defaultOptions: DEFAULT_OPTIONS,
     defaultMessages: DEFAULT_MESSAGES,
-    // configure({assetBase, stylesheet, autoEnhance}) before the page has loaded.
+    // configure({assetBase, stylesheet, autoEnhance}) before the page has loaded; configure({headers})
+    // at any time: headers (an object, or a function of the file) sent with every request.
     configure: function (settings) { assign(globalConfig, settings); }
   };
   root.ResumableWidget = api;

@@ -164,7 +164,7 @@ test('restrictions on size, type and count reject files with messages naming eac
   ]);
   await notice(page).waitFor();
   assert.equal(await notice(page).textContent(), [
-    'big.txt is too large: files may be at most 1.0 MB.',
+    'big.txt is too large: files may be at most 1.0 MiB.',
     'tool.exe is not an accepted type (.txt, image/*).',
     'c.txt was not added: at most 2 files can be uploaded.',
   ].join(' '));
@@ -205,7 +205,7 @@ test('keyboard only: choose, pause, resume and remove; progress and states reach
   release();
   await waitForState(page, 'done');
   assert.equal(await bar.getAttribute('aria-valuenow'), '100');
-  assert.equal(await bar.getAttribute('aria-valuetext'), '100% (3.1 MB of 3.1 MB)');
+  assert.equal(await bar.getAttribute('aria-valuetext'), '100% (3.0 MiB of 3.0 MiB)');
   await page.screenshot({ path: join(artifactsDir(), 'widget-form-done.png') });
 
   const remove = page.getByRole('button', { name: 'Remove keyboard.bin' });
