@@ -21,33 +21,46 @@ export function artifactsDir() {
   return dir;
 }
 
-// Starts the demo on a free port; resolves once it prints its URL. Call stop() when done.
-export async function startDemo({ dataDir, args = [] } = {}) {
-  const bin = process.env.RESUMABLE_DEMO_BIN;
-  if (!bin) throw new Error('RESUMABLE_DEMO_BIN must name the demo executable');
-  const child = spawn(bin, ['--port', '0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+// Starts a server executable that prints "listening on URL" when ready; resolves then. `url` keeps
+// the trailing slash it printed. stop() sends SIGTERM and resolves to the exit code; an exit nobody
+// asked for is reported with the server's output, so a crash does not look like a client failure.
+export async function startServerProcess(bin, args, label) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stderr.on('data', (d) => { output += d; });
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start: ${output}`)), 15000);
+    const timer = setTimeout(() => reject(new Error(`${label} did not start: ${output}`)), 15000);
     child.stdout.on('data', (d) => {
       output += d;
       const m = /listening on (http:\/\/\S+)/.exec(output);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`demo exited with ${code}: ${output}`)); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${label} exited with ${code}: ${output}`)); });
+  });
+  let stopping = false;
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.error(`${label} on ${url} exited unexpectedly (${code ?? signal}):\n${output}`);
   });
   return {
     url,
+    pid: child.pid,
     child,
     output: () => output,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
+      stopping = true;
       child.kill('SIGTERM');
       const [code] = await once(child, 'exit');
       return code;
     },
   };
+}
+
+// Starts the demo on a free port (or `--port` in args).
+export async function startDemo({ dataDir, args = [] } = {}) {
+  const bin = process.env.RESUMABLE_DEMO_BIN;
+  if (!bin) throw new Error('RESUMABLE_DEMO_BIN must name the demo executable');
+  return startServerProcess(bin, ['--port', '0', '--data-dir', dataDir, ...args], 'demo');
 }
 
 export async function launchBrowser() {
@@ -74,36 +87,13 @@ export function removeDir(dir) {
   rmSync(dir, { recursive: true, force: true });
 }
 
-// Starts tests/support's resumable_test_server (RESUMABLE_TEST_SERVER_BIN) on a free port with the
-// upload endpoint at /upload; resolves once it prints its URL. `pid` is the server process itself
-// (for /proc/<pid>/status). Call stop() when done: it sends SIGTERM and resolves to the exit code.
-export async function startTestServer({ dataDir, args = [] } = {}) {
+// Starts tests/support's resumable_test_server (RESUMABLE_TEST_SERVER_BIN) with the upload endpoint at
+// /upload, on a free port or on `port` (to restart a server where clients expect it). `pid` is the
+// server process itself (for /proc/<pid>/status).
+export async function startTestServer({ dataDir, port = 0, args = [] } = {}) {
   const bin = process.env.RESUMABLE_TEST_SERVER_BIN;
   if (!bin) throw new Error('RESUMABLE_TEST_SERVER_BIN must name the test server executable');
-  const child = spawn(bin, ['--port', '0', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr.on('data', (d) => { output += d; });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`test server did not start: ${output}`)), 15000);
-    child.stdout.on('data', (d) => {
-      output += d;
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`test server exited with ${code}: ${output}`)); });
-  });
-  return {
-    url,
-    pid: child.pid,
-    child,
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
-      return code;
-    },
-  };
+  return startServerProcess(bin, ['--port', String(port), '--data-dir', dataDir, ...args], 'test server');
 }
 
 // ---- The demo application (demo_*.test.mjs) ----------------------------------------------------

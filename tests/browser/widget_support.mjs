@@ -1,45 +1,16 @@
 // Shared by the widget's browser tests (widget_*.test.mjs): start the real test server, open pages
 // as a given principal, read what the server holds. The widget is always loaded from the server's
 // own /upload/widget/ (compiled into the server library), as a deployed page would.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { launchBrowser } from './harness.mjs';
+import { launchBrowser, startTestServer as startSharedTestServer } from './harness.mjs';
 
 export const MiB = 1048576;
 export const USER = 'alice';
 
-// Starts resumable_test_server; resolves once it prints its URL. `port` restarts it on a known one.
-export async function startTestServer({ dataDir, port = 0, args = [] }) {
-  const bin = process.env.RESUMABLE_TEST_SERVER_BIN;
-  if (!bin) throw new Error('RESUMABLE_TEST_SERVER_BIN must name the test server executable');
-  const child = spawn(bin, ['--port', String(port), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr.on('data', (d) => { output += d; });
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`test server did not start: ${output}`)), 15000);
-    child.stdout.on('data', (d) => {
-      output += d;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) { clearTimeout(timer); resolve(match[1].replace(/\/$/, '')); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`test server exited with ${code}: ${output}`)); });
-  });
-  let stopping = false;
-  child.on('exit', (code, signal) => {
-    if (!stopping) console.error(`test server on ${url} exited unexpectedly (${code ?? signal}):\n${output}`);
-  });
-  return {
-    url,
-    port: Number(new URL(url).port),
-    output: () => output,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
-      stopping = true;
-      child.kill('SIGTERM');
-      const [code] = await once(child, 'exit');
-      return code;
-    },
-  };
+// The test server, with its URL without the trailing slash (these tests append absolute paths).
+export async function startTestServer(options) {
+  const server = await startSharedTestServer(options);
+  const url = server.url.replace(/\/$/, '');
+  return { ...server, url, port: Number(new URL(url).port) };
 }
 
 // A browser context whose every request carries the test principal, with long tasks recorded from
