@@ -1,4 +1,4 @@
-// Shared by the reliability tests: start and kill resumable_reliability_server, hash with the
+// Shared by the reliability tests: start and kill resumable_test_server, hash with the
 // WebAssembly core, speak the upload protocol from node (a scripted client with retries), make test
 // files, and inspect what the server left on disk. Everything talks to 127.0.0.1 only, and every wait
 // is bounded.
@@ -56,7 +56,7 @@ export function rng(seed) {
 
 // ---- the server ------------------------------------------------------------------------------
 
-// Starts resumable_reliability_server; resolves once it prints its URL. kill() sends SIGKILL.
+// Starts resumable_test_server; resolves once it prints its URL. kill() sends SIGKILL.
 export async function startServer({ dataDir, args = [], port = 0, cwd } = {}) {
   const bin = process.env.RESUMABLE_RELIABILITY_SERVER_BIN;
   if (!bin) throw new Error('RESUMABLE_RELIABILITY_SERVER_BIN must name the reliability server executable');

@@ -1,15 +1,12 @@
 # Reliability and security tests (issue 7; docs/RELIABILITY.md). Included by tests/CMakeLists.txt.
-#   reliability  node tests driving resumable_reliability_server over loopback: fault proxy, crash and
+#   reliability  node tests driving resumable_test_server over loopback: fault proxy, crash and
 #                restart, disk full, abuse and limits, hostile names, access (label reliability)
 #   browser      the widget in Chromium through the fault proxy and with hostile names
 #   concurrency  Catch2 concurrency tests; scripts/test.sh also runs them under ThreadSanitizer
 #   fuzz         libFuzzer targets, built with clang in their own build dir and run briefly
 set(RESUMABLE_RELIABILITY_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-add_executable(resumable_reliability_server ${RESUMABLE_RELIABILITY_DIR}/reliability_server.cpp)
-target_link_libraries(resumable_reliability_server PRIVATE resumable_server nlohmann_json::nlohmann_json)
-target_compile_definitions(resumable_reliability_server PRIVATE RESUMABLE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-target_compile_options(resumable_reliability_server PRIVATE ${RESUMABLE_WARNINGS})
+# The servers under test are tests/support's resumable_test_server (all limits as flags).
 
 # Concurrency tests in C++ (Catch2): run in every build, and under TSan by scripts/test.sh.
 add_executable(resumable_concurrency_tests ${RESUMABLE_RELIABILITY_DIR}/test_concurrency.cpp)
@@ -41,7 +38,7 @@ catch_discover_tests(resumable_findings_tests TEST_PREFIX "reliability.findings.
 # Node tests: one ctest per tests/reliability/*.test.mjs; *.browser.test.mjs need the demo build
 # (Chromium + the widget compiled into the server).
 set(reliability_env
-  "RESUMABLE_RELIABILITY_SERVER_BIN=$<TARGET_FILE:resumable_reliability_server>"
+  "RESUMABLE_RELIABILITY_SERVER_BIN=$<TARGET_FILE:resumable_test_server>"
   "RESUMABLE_ARTIFACTS_DIR=${CMAKE_BINARY_DIR}/test-artifacts"
   "RESUMABLE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
   "RESUMABLE_WASM_DIR=${RESUMABLE_WASM_DIR}")

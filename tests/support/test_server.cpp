@@ -1,21 +1,24 @@
-// resumable_test_server: the upload endpoint on a real CivetWeb server for the browser tests.
-//   /upload            the endpoint (docs/protocol.md); /upload/widget/ the widget from memory
-//   /test/claim?token  POST: claims a finished upload for the requesting principal (JSON)
-//   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests the server received for ID, or for all
-//                      identifiers (JSON); counted before the endpoint sees them, so tests count on
-//                      the server side
-//   everything else    static files from --document-root (default: the source tree)
-// The principal comes from the `X-Test-User: name` header (`name;staff` for staff), or is anonymous
-// with --allow-anonymous. Prints "listening on http://127.0.0.1:PORT/" when ready; SIGTERM stops it.
+// resumable_test_server: the upload endpoint on a real CivetWeb server for the node, browser and
+// reliability tests, with every limit and timeout they need to set from the command line.
+//   /upload                the endpoint (docs/protocol.md); /upload/widget/ the widget from memory
+//   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON)
+//   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests received for ID or for all (JSON);
+//                          counted before the endpoint sees them, so tests count on the server side
+//   /test/collect          POST: runs the collection of stale and unclaimed uploads now (JSON report)
+//   /test/uploads          GET: the uploads the endpoint holds (JSON)
+//   everything else        static files from --document-root (default: the source tree)
+// The principal comes from `X-Test-User: name` (`name;staff` for staff). Prints
+// "listening on http://127.0.0.1:PORT/" when ready; SIGTERM stops it cleanly.
 #include <civetweb.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <map>
-#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -23,16 +26,6 @@
 #include "resumable/upload_endpoint.h"
 
 namespace {
-
-struct Settings {
-  unsigned port = 0;
-  std::filesystem::path data_dir;
-  std::filesystem::path document_root = RESUMABLE_SOURCE_DIR;
-  bool allow_anonymous = false;
-  bool durable = true;
-  std::uint64_t max_file_size = 0;
-  std::string threads = "32";
-};
 
 std::optional<resumable::Principal> principal_from_header(mg_connection* connection) {
   const char* header = mg_get_header(connection, "X-Test-User");
@@ -47,34 +40,54 @@ std::optional<resumable::Principal> principal_from_header(mg_connection* connect
   return principal;
 }
 
+void send(mg_connection* connection, int status, const nlohmann::json& body) {
+  const std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  mg_printf(connection,
+            "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+            status, mg_get_response_code_text(connection, status), text.size(), text.c_str());
+}
+
 int handle_claim(mg_connection* connection, void* endpoint_pointer) {
   auto* endpoint = static_cast<resumable::UploadEndpoint*>(endpoint_pointer);
   const mg_request_info* info = mg_get_request_info(connection);
-  char token[128] = {};
+  char token[160] = {};
   const char* query = info->query_string != nullptr ? info->query_string : "";
   mg_get_var(query, std::strlen(query), "token", token, sizeof(token));
   const auto principal = principal_from_header(connection);
-  nlohmann::json body;
-  int status = 200;
   if (std::strcmp(info->request_method, "POST") != 0) {
-    status = 405;
-    body = {{"error", "method_not_allowed"}};
-  } else {
-    const auto claimed = endpoint->claim_upload(token, principal ? principal->id : std::string());
-    if (const auto* error = std::get_if<resumable::ErrorCode>(&claimed)) {
-      status = resumable::error_info(*error).http_status;
-      body = {{"error", resumable::error_info(*error).id}};
-    } else {
-      const auto& c = std::get<resumable::ClaimedUpload>(claimed);
-      body = {{"path", c.location}, {"size", c.size}, {"blake2b256", resumable::core::to_hex(c.digest)},
-              {"fileName", c.file_name}, {"identifier", c.identifier}};
-    }
+    send(connection, 405, {{"error", "method_not_allowed"}});
+    return 405;
   }
-  const std::string text = body.dump();
-  mg_printf(connection, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-            "Connection: close\r\n\r\n%s", status,
-            mg_get_response_code_text(connection, status), text.size(), text.c_str());
-  return status;
+  const auto claimed = endpoint->claim_upload(token, principal ? principal->id : std::string());
+  if (const auto* error = std::get_if<resumable::ErrorCode>(&claimed)) {
+    const auto& e = resumable::error_info(*error);
+    send(connection, e.http_status, {{"error", e.id}});
+    return e.http_status;
+  }
+  const auto& c = std::get<resumable::ClaimedUpload>(claimed);
+  send(connection, 200,
+       {{"path", c.location}, {"size", c.size}, {"blake2b256", resumable::core::to_hex(c.digest)},
+        {"fileName", c.file_name}, {"identifier", c.identifier}});
+  return 200;
+}
+
+int handle_collect(mg_connection* connection, void* endpoint_pointer) {
+  auto* endpoint = static_cast<resumable::UploadEndpoint*>(endpoint_pointer);
+  const auto report = endpoint->collect_stale();
+  send(connection, 200, {{"staleRemoved", report.stale_removed}, {"unclaimedRemoved", report.unclaimed_removed}});
+  return 200;
+}
+
+int handle_uploads(mg_connection* connection, void* endpoint_pointer) {
+  auto* endpoint = static_cast<resumable::UploadEndpoint*>(endpoint_pointer);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& u : endpoint->list_uploads()) {
+    list.push_back({{"principal", u.principal}, {"identifier", u.identifier}, {"fileName", u.file_name},
+                    {"totalSize", u.total_size}, {"chunkCount", u.chunk_count}, {"received", u.received_chunks},
+                    {"complete", u.complete}});
+  }
+  send(connection, 200, list);
+  return 200;
 }
 
 std::mutex chunk_posts_mutex;
@@ -108,8 +121,7 @@ int handle_stats(mg_connection* connection, void*) {
     }
   }
   const std::string text = nlohmann::json{{"identifier", identifier}, {"chunkPosts", count}}.dump();
-  mg_printf(connection, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-            "Connection: close\r\n\r\n%s", text.size(), text.c_str());
+  send(connection, 200, nlohmann::json::parse(text));
   return 200;
 }
 
@@ -118,58 +130,90 @@ int log_message(const mg_connection*, const char* message) {
   return 1;
 }
 
-bool parse(int argc, char** argv, Settings& s) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    if (arg == "--allow-anonymous") {
-      s.allow_anonymous = true;
-      continue;
-    }
-    const char* value = next();
-    if (value == nullptr) return false;
-    if (arg == "--port") {
-      s.port = static_cast<unsigned>(std::strtoul(value, nullptr, 10));
-    } else if (arg == "--data-dir") {
-      s.data_dir = value;
-    } else if (arg == "--document-root") {
-      s.document_root = value;
-    } else if (arg == "--durable") {
-      s.durable = std::string_view(value) != "0";
-    } else if (arg == "--max-file-size") {
-      s.max_file_size = std::strtoull(value, nullptr, 10);
-    } else if (arg == "--threads") {
-      s.threads = value;
-    } else {
-      return false;
-    }
-  }
-  return !s.data_dir.empty();
+void usage() {
+  std::fprintf(stderr,
+               "usage: resumable_test_server --data-dir DIR [--port N] [--threads N] [--document-root DIR]\n"
+               "  [--allow-anonymous] [--access anonymous|login|staff] [--durable 0|1] [--request-timeout-ms N] [--max-request-size N]\n"
+               "  [--max-file-size N] [--min-chunk-size N] [--max-chunk-size N] [--max-chunks N]\n"
+               "  [--max-uploads-per-principal N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
+               "  [--allowed-extensions a,b] [--queue N]\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  Settings settings;
-  if (!parse(argc, argv, settings)) {
-    std::fprintf(stderr,
-                 "usage: resumable_test_server --data-dir DIR [--port N] [--document-root DIR] [--allow-anonymous]"
-                 " [--durable 0|1] [--max-file-size N] [--threads N]\n");
+  std::map<std::string, std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--allow-anonymous") {  // shorthand for --access anonymous
+      args["access"] = "anonymous";
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || i + 1 >= argc) {
+      usage();
+      return 2;
+    }
+    args[arg.substr(2)] = argv[++i];
+  }
+  static const char* known[] = {"data-dir", "port", "threads", "document-root", "access", "durable",
+                                "request-timeout-ms", "max-request-size", "max-file-size", "min-chunk-size",
+                                "max-chunk-size", "max-chunks", "max-uploads-per-principal", "stale-after-s",
+                                "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue"};
+  for (const auto& [name, value] : args) {
+    if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
+      usage();
+      return 2;
+    }
+  }
+  if (!args.count("data-dir")) {
+    usage();
     return 2;
   }
+  auto get = [&](const char* name, const char* fallback) {
+    const auto it = args.find(name);
+    return it == args.end() ? std::string(fallback) : it->second;
+  };
+  auto number = [&](const char* name, std::uint64_t fallback) {
+    const auto it = args.find(name);
+    return it == args.end() ? fallback : std::strtoull(it->second.c_str(), nullptr, 10);
+  };
+
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  const std::filesystem::path data_dir = get("data-dir", "");
   resumable::EndpointOptions options;
-  options.chunk_dir = settings.data_dir / "chunks";
-  options.upload_to = settings.data_dir / "files";
-  options.durable = settings.durable;
-  options.access = settings.allow_anonymous ? resumable::Access::anonymous_allowed : resumable::Access::login_required;
+  options.chunk_dir = data_dir / "chunks";
+  options.upload_to = data_dir / "files";
+  options.durable = get("durable", "1") != "0";
+  const std::string access = get("access", "login");
+  options.access = access == "anonymous" ? resumable::Access::anonymous_allowed
+                   : access == "staff"   ? resumable::Access::staff_required
+                                         : resumable::Access::login_required;
   options.authenticate = principal_from_header;
-  if (settings.max_file_size > 0) options.limits.max_file_size = settings.max_file_size;
+  options.collect_interval = std::chrono::seconds(0);  // collection only when a test asks
+  auto& limits = options.limits;
+  limits.max_file_size = number("max-file-size", limits.max_file_size);
+  limits.min_chunk_size = number("min-chunk-size", limits.min_chunk_size);
+  limits.max_chunk_size = number("max-chunk-size", limits.max_chunk_size);
+  limits.max_chunks = number("max-chunks", limits.max_chunks);
+  limits.max_uploads_per_principal = number("max-uploads-per-principal", limits.max_uploads_per_principal);
+  limits.stale_after = std::chrono::seconds(number("stale-after-s", static_cast<std::uint64_t>(limits.stale_after.count())));
+  limits.unclaimed_after =
+      std::chrono::seconds(number("unclaimed-after-s", static_cast<std::uint64_t>(limits.unclaimed_after.count())));
+  limits.chunk_wait = std::chrono::milliseconds(number("chunk-wait-ms", 10000));
+  if (const auto extensions = get("allowed-extensions", ""); !extensions.empty()) {
+    std::size_t start = 0;
+    while (start <= extensions.size()) {
+      const auto comma = extensions.find(',', start);
+      limits.allowed_extensions.push_back(extensions.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
   std::string error;
   auto endpoint = resumable::UploadEndpoint::create(std::move(options), &error);
   if (!endpoint) {
@@ -177,10 +221,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const std::string listening = "127.0.0.1:" + std::to_string(settings.port);
-  const std::string root = settings.document_root.string();
-  const char* civetweb_options[] = {"listening_ports", listening.c_str(), "num_threads", settings.threads.c_str(),
-                                    "document_root", root.c_str(), "request_timeout_ms", "60000", nullptr};
+  const std::string listening = "127.0.0.1:" + get("port", "0");
+  const std::string root = get("document-root", RESUMABLE_SOURCE_DIR);
+  const std::string threads = get("threads", "32");
+  const std::string timeout = get("request-timeout-ms", "60000");
+  const std::string max_request_size = get("max-request-size", "16384");
+  const std::string queue = get("queue", "20");
+  const char* civetweb_options[] = {"listening_ports", listening.c_str(), "num_threads", threads.c_str(),
+                                    "document_root", root.c_str(), "request_timeout_ms", timeout.c_str(),
+                                    "max_request_size", max_request_size.c_str(), "connection_queue", queue.c_str(),
+                                    nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_message;
   callbacks.begin_request = count_chunk_posts;
@@ -189,6 +239,8 @@ int main(int argc, char** argv) {
   if (context == nullptr) return 1;
   endpoint->mount(context, "/upload");
   mg_set_request_handler(context, "/test/claim$", handle_claim, endpoint.get());
+  mg_set_request_handler(context, "/test/collect$", handle_collect, endpoint.get());
+  mg_set_request_handler(context, "/test/uploads$", handle_uploads, endpoint.get());
   mg_set_request_handler(context, "/test/stats$", handle_stats, nullptr);
 
   mg_server_port ports[2];
