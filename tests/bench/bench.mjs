@@ -1,0 +1,600 @@
+// The benchmark harness (issue 6). Run it through tests/bench/run.sh, which installs the peers first.
+//   node tests/bench/bench.mjs [--smoke] [--size 1GiB] [--runs 5] [--only ingest,memory,finalize,hash,browser,resume,size]
+// Prints Markdown tables; a full run replaces the generated block of docs/BENCHMARKS.md, a smoke run
+// writes bench-smoke.md into RESUMABLE_ARTIFACTS_DIR instead and checks that every measure produced
+// a figure (it judges no targets). Everything runs on 127.0.0.1; every loop is bounded.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  GiB, MiB, b2sum256, commandVersion, formatSize, median, parseSize, rounds, settle, warmFile,
+  writeMarkedSparseFile, writeRandomFile,
+} from './lib/common.mjs';
+import {
+  startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToTus,
+} from './lib/ingest.mjs';
+import { hashBench, launchBrowser, resumeAfterCut, uploadInBrowser } from './lib/browser.mjs';
+import { widgetSizes } from './lib/size.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+
+// ---- options --------------------------------------------------------------------------------------
+
+function parseArgs(argv) {
+  const o = { smoke: false, only: null, write: true };
+  for (let i = 0; i < argv.length; ++i) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--smoke') o.smoke = true;
+    else if (a === '--size') o.size = parseSize(value());
+    else if (a === '--large') o.large = parseSize(value());
+    else if (a === '--small') o.small = parseSize(value());
+    else if (a === '--chunk') o.chunk = parseSize(value());
+    else if (a === '--runs') o.runs = Number(value());
+    else if (a === '--only') o.only = new Set(value().split(','));
+    else if (a === '--no-write') o.write = false;
+    else if (a === '--output') o.output = value();
+    else if (a === '--work-dir') o.workDir = value();
+    else if (a === '--wasm-variants') o.wasmVariants = { 0: false, 1: true, reuse: 'reuse' }[value()];
+    else if (a === '--help' || a === '-h') o.help = true;
+    else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  return o;
+}
+
+const HELP = `usage: tests/bench/run.sh [options]
+  --smoke             tiny sizes, one run, no docs written (the ctest bench.smoke)
+  --size S            file size for ingest, browser uploads and resume (default 1GiB)
+  --small S           smallest size for memory flatness (default 64MiB)
+  --large S           largest size for memory flatness and finalize latency (default 8GiB, sparse)
+  --chunk S           chunk size (default 8MiB)
+  --runs N            runs per ingest variant (default 5); other measures use fewer or more, see BENCHMARKS.md
+  --only LIST         comma-separated subset of: ingest,memory,finalize,hash,browser,resume,size
+  --wasm-variants 0|1|reuse  build (into BUILD/bench-wasm) and measure the wasm core variants (default 1,
+                    0 in smoke); reuse: keep variants already built there
+  --no-write          print only; do not touch docs/BENCHMARKS.md
+  --output FILE       where the report goes (default docs/BENCHMARKS.md; smoke: RESUMABLE_ARTIFACTS_DIR/bench-smoke.md)
+  --work-dir DIR      scratch folder (default a new one under the system temp dir; removed afterwards)`;
+
+// ---- report helpers -------------------------------------------------------------------------------
+
+const lines = [];
+function out(text = '') {
+  console.log(text);
+  lines.push(text);
+}
+function table(header, rows) {
+  out(`| ${header.join(' | ')} |`);
+  out(`|${header.map(() => '---').join('|')}|`);
+  for (const r of rows) out(`| ${r.join(' | ')} |`);
+  out();
+}
+const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+const mib = (bytes) => f1(bytes / MiB);
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+
+const targets = [];
+function target(name, measured, pass, detail = '') {
+  targets.push({ name, measured, pass, detail });
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const smoke = opts.smoke;
+  const cfg = {
+    size: opts.size ?? (smoke ? 32 * MiB : GiB),
+    small: opts.small ?? (smoke ? 8 * MiB : 64 * MiB),
+    large: opts.large ?? (smoke ? 32 * MiB : 8 * GiB),
+    chunk: opts.chunk ?? 8 * MiB,
+    runs: opts.runs ?? (smoke ? 1 : 5),
+    largeRuns: smoke ? 1 : 3,
+    finalizeRuns: smoke ? 1 : 3,
+    hashBytes: smoke ? 16 * MiB : 128 * MiB,
+    hashRuns: smoke ? 1 : 15,
+    browserRuns: smoke ? 1 : 3,
+    browserParallel: 3,
+    idleMs: smoke ? 200 : 3000,
+    wasmVariants: opts.wasmVariants ?? !smoke,
+  };
+  const want = (part) => !opts.only || opts.only.has(part);
+  const serverBin = process.env.RESUMABLE_TEST_SERVER_BIN;
+  if (!serverBin || !existsSync(serverBin)) throw new Error('RESUMABLE_TEST_SERVER_BIN must name the built resumable_test_server');
+  for (const tool of ['nginx', 'b2sum', 'dd']) {
+    if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is missing: run tests/bench/run.sh, which installs the peers`);
+  }
+  const work = opts.workDir ?? mkdtempSync(join(tmpdir(), 'resumable-bench-'));
+  mkdirSync(work, { recursive: true });
+  const results = { cfg, started: new Date().toISOString() };
+  const started = performance.now();
+  try {
+    header(cfg, smoke, serverBin);
+    if (want('ingest')) results.ingest = await benchIngest(cfg, work, serverBin);
+    if (want('memory')) results.memory = await benchMemory(cfg, work, serverBin);
+    if (want('finalize')) results.finalize = await benchFinalize(cfg, work, serverBin);
+    if (want('hash') || want('browser') || want('resume') || want('size')) {
+      results.browser = await benchBrowser(cfg, work, serverBin, want);
+    }
+    reportTargets(smoke);
+  } finally {
+    if (!opts.workDir) rmSync(work, { recursive: true, force: true });
+  }
+  out(`_Benchmark wall time: ${f0((performance.now() - started) / 1000)} s._`);
+
+  const artifacts = process.env.RESUMABLE_ARTIFACTS_DIR ?? join(root, 'build', 'test-artifacts');
+  mkdirSync(artifacts, { recursive: true });
+  writeFileSync(join(artifacts, smoke ? 'bench-smoke.json' : 'bench-results.json'), JSON.stringify(results, (k, v) =>
+    (k === 'replies' ? undefined : v), 2));
+  if (smoke) {
+    const output = opts.output ?? join(artifacts, 'bench-smoke.md');
+    writeFileSync(output, lines.join('\n') + '\n');
+    const missing = checkSmoke(results);
+    if (missing.length) {
+      console.error(`bench smoke: measures without a figure: ${missing.join(', ')}`);
+      return 1;
+    }
+    console.log(`bench smoke: every measure produced a figure; report in ${output}`);
+    return 0;
+  }
+  if (opts.write) {
+    const output = opts.output ?? join(root, 'docs', 'BENCHMARKS.md');
+    writeReport(output, lines.join('\n'));
+    console.log(`wrote ${output}`);
+  }
+  return 0;
+}
+
+function header(cfg, smoke, serverBin) {
+  const cpu = cpus()[0]?.model ?? 'unknown';
+  const osRelease = readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m)?.[1] ?? 'unknown';
+  let disk = 'unknown';
+  try {
+    disk = execFileSync('df', ['-h', '--output=source,fstype,size,avail', tmpdir()], { encoding: 'utf8' }).trim().split('\n')[1].replace(/\s+/g, ' ');
+  } catch { /* df without --output */ }
+  const version = (name) => {
+    try {
+      return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+    } catch {
+      return 'missing';
+    }
+  };
+  out(`## ${smoke ? 'Smoke run (tiny sizes, one run: checks the harness, judges nothing)' : 'Results'}`);
+  out();
+  out(`Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`tests/bench/run.sh ${process.argv.slice(2).join(' ')}\`.`);
+  out();
+  table(['machine', 'value'], [
+    ['CPU', `${cpus().length} × ${cpu}`],
+    ['memory', `${f1(totalmem() / GiB)} GiB`],
+    ['OS, kernel', `${osRelease}, ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`],
+    ['scratch disk', `${disk} (${tmpdir()})`],
+    ['load average at start', readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')],
+  ]);
+  table(['software', 'version'], [
+    ['our server', `resumable_test_server (${serverBin.replace(root + '/', '')}), CivetWeb ${commandVersion('dpkg-query', ['-W', '-f=${Version}', 'libcivetweb-dev'])}, libsodium ${commandVersion('dpkg-query', ['-W', '-f=${Version}', 'libsodium-dev'])}`],
+    ['nginx', commandVersion('dpkg-query', ['-W', '-f=${Version}', 'nginx'])],
+    ['@tus/server, @tus/file-store', `${version('@tus/server')}, ${version('@tus/file-store')}`],
+    ['tus-js-client', version('tus-js-client')],
+    ['resumablejs', version('resumablejs')],
+    ['hash-wasm', version('hash-wasm')],
+    ['uppy', version('uppy')],
+    ['Chromium', commandVersion('/usr/bin/chromium', ['--version'])],
+    ['node', process.version],
+    ['coreutils (b2sum, dd)', commandVersion('b2sum')],
+  ]);
+  const memorySizes = [...new Set([cfg.small, cfg.size, cfg.large])].sort((a, b) => a - b).map(formatSize).join(', ');
+  out(`Sizes: ingest, browser and resume ${formatSize(cfg.size)}; memory ${memorySizes}; finalize ${formatSize(cfg.size)} and ${formatSize(cfg.large)}; chunk ${formatSize(cfg.chunk)}. ` +
+    `Runs: ingest ${cfg.runs} per variant (round-robin), finalize ${cfg.finalizeRuns} (${formatSize(cfg.large)}: ${cfg.largeRuns}), ` +
+    `browser uploads ${cfg.browserRuns} per client, in-page hashing ${cfg.hashRuns} pairs. Every figure is a median. ` +
+    `Before each measurement: \`sync\`, then ${cfg.idleMs / 1000} s idle.`);
+  out();
+}
+
+// ---- (1) server ingest ------------------------------------------------------------------------------
+
+async function benchIngest(cfg, work, serverBin) {
+  const source = join(work, 'ingest-source.bin');
+  await writeRandomFile(source, cfg.size);
+  warmFile(source);
+  const size = cfg.size;
+  const variants = [];
+  for (const streams of [1, 4]) {
+    variants.push(`ours-nosync:${streams}`, `ours-durable:${streams}`, `nginx:${streams}`, `tus:${streams}`);
+  }
+  variants.push('b2sum', 'dd', 'dd-direct');
+  const verified = new Set();
+  const measure = async (variant) => {
+    const [kind, s] = variant.split(':');
+    const streams = Number(s ?? 1);
+    await settle(cfg.idleMs);
+    const verifyStored = !verified.has(variant);
+    verified.add(variant);
+    if (kind.startsWith('ours')) {
+      const server = await startOurServer(serverBin, join(work, 'ours'), { durable: kind === 'ours-durable' });
+      try {
+        return await uploadToOurs(server, { path: source, size, chunkSize: cfg.chunk, parallel: streams, identifier: `ingest-${variant}`, verifyStored });
+      } finally {
+        await server.stop();
+        rmSync(join(work, 'ours'), { recursive: true, force: true });
+      }
+    }
+    if (kind === 'nginx') {
+      const nginx = await startNginx(join(work, 'nginx'));
+      try {
+        return await uploadToNginx(nginx, { path: source, size, chunkSize: cfg.chunk, parallel: streams, run: `r${Date.now()}` });
+      } finally {
+        await nginx.stop();
+        rmSync(join(work, 'nginx'), { recursive: true, force: true });
+      }
+    }
+    if (kind === 'tus') {
+      const dataDir = join(work, 'tus');
+      const tus = await startTus(dataDir);
+      try {
+        return await uploadToTus(tus, { path: source, size, chunkSize: cfg.chunk, parallel: streams, dataDir });
+      } finally {
+        await tus.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
+    if (kind === 'b2sum') return timeB2sum(source);
+    if (kind === 'dd') return timeDd(source, work);
+    if (kind === 'dd-direct') return timeDd(source, work, true);
+    throw new Error(variant);
+  };
+  const raw = await rounds(cfg.runs, variants, measure);
+  rmSync(source, { force: true });
+  const summary = {};
+  for (const [variant, runs] of raw) {
+    summary[variant] = {
+      rate: median(runs.map((r) => size / MiB / r.seconds)),
+      hwm: median(runs.map((r) => r.hwm)),
+      hwmMax: Math.max(...runs.map((r) => r.hwm ?? NaN)),
+      cpu: median(runs.map((r) => r.cpu / (size / GiB))),
+      clientCpu: median(runs.map((r) => r.clientCpu / (size / GiB))),
+      rates: runs.map((r) => Math.round(size / MiB / r.seconds)),
+    };
+  }
+  const names = {
+    'ours-nosync': 'our server, per-chunk fsync off', 'ours-durable': 'our server, durable (default: fdatasync per chunk)',
+    nginx: 'nginx WebDAV PUT (no hashing)', tus: '@tus/server + file-store (tus-js-client; no checksum)',
+  };
+  out(`### 1. Server ingest: ${formatSize(size)} random file, ${formatSize(cfg.chunk)} chunks, from node on 127.0.0.1`);
+  out();
+  out('Ours: raw POSTs with `chunkDigest` and `fileDigest`, every chunk and the file verified by the server; the stored file is also checked with `b2sum` (first run, outside the timing). ' +
+    'nginx: each chunk PUT to its own file; tus: one upload with 8 MiB PATCHes per stream (4 streams = 4 concurrent uploads of a quarter each: @tus/file-store has no concatenation). ' +
+    'Peak RSS: the server process\'s VmHWM after the run (nginx: master + workers, summed). CPU: server (and client) user+system CPU seconds per GiB.');
+  out();
+  const rows = [];
+  for (const streams of [1, 4]) {
+    const base = summary[`nginx:${streams}`]?.rate;
+    for (const kind of ['ours-nosync', 'ours-durable', 'nginx', 'tus']) {
+      const s = summary[`${kind}:${streams}`];
+      rows.push([names[kind], streams, f0(s.rate), ratio(s.rate, base), mib(s.hwm), f2(s.cpu), f2(s.clientCpu), s.rates.join(', ')]);
+    }
+  }
+  for (const [kind, name] of [['b2sum', '`b2sum -l 256` of the file (hashing ceiling)'], ['dd', '`dd bs=8M` into a new file (page-cache write ceiling)'], ['dd-direct', '`dd bs=8M oflag=direct` into a new file (no page cache)']]) {
+    const s = summary[kind];
+    rows.push([name, 1, f0(s.rate), ratio(s.rate, summary['nginx:1']?.rate), '', '', '', s.rates.join(', ')]);
+  }
+  table(['what', 'streams', 'MiB/s', 'vs nginx (same streams)', 'peak RSS MiB', 'server CPU s/GiB', 'client CPU s/GiB', 'all runs MiB/s'], rows);
+
+  const ours1 = summary['ours-nosync:1'].rate;
+  const ours4 = summary['ours-nosync:4'].rate;
+  target('ingest, 1 stream ≥ 1.0× nginx PUT', `${f0(ours1)} vs ${f0(summary['nginx:1'].rate)} MiB/s = ${ratio(ours1, summary['nginx:1'].rate)}`, ours1 >= summary['nginx:1'].rate);
+  target('ingest, 1 stream ≥ 1.3× @tus/server', `${f0(ours1)} vs ${f0(summary['tus:1'].rate)} MiB/s = ${ratio(ours1, summary['tus:1'].rate)}`, ours1 >= 1.3 * summary['tus:1'].rate);
+  target('ingest, 4 streams ≥ 1.0× nginx\'s four', `${f0(ours4)} vs ${f0(summary['nginx:4'].rate)} MiB/s = ${ratio(ours4, summary['nginx:4'].rate)}`, ours4 >= summary['nginx:4'].rate);
+  target('ingest ≥ 0.9× a plain `dd` copy', `best of ours ${f0(Math.max(ours1, ours4))} vs dd ${f0(summary.dd.rate)} MiB/s = ${ratio(Math.max(ours1, ours4), summary.dd.rate)}`,
+    Math.max(ours1, ours4) >= 0.9 * summary.dd.rate);
+  return summary;
+}
+
+// ---- (2) memory flatness --------------------------------------------------------------------------
+
+async function benchMemory(cfg, work, serverBin) {
+  const sizes = [...new Set([cfg.small, cfg.size, cfg.large])].sort((a, b) => a - b);
+  const threadCounts = [4, 32];
+  const rows = [];
+  const byThreads = {};
+  for (const threads of threadCounts) {
+    byThreads[threads] = {};
+    for (const size of sizes) {
+      const source = join(work, `memory-${size}.bin`);
+      writeMarkedSparseFile(source, size);
+      warmFile(source);
+      await settle(cfg.idleMs);
+      const server = await startOurServer(serverBin, join(work, 'ours'), { durable: false, threads });
+      let r;
+      try {
+        r = await uploadToOurs(server, { path: source, size, chunkSize: cfg.chunk, parallel: 4, identifier: `memory-${size}-${threads}`, verifyStored: threads === threadCounts[0] });
+      } finally {
+        await server.stop();
+        rmSync(join(work, 'ours'), { recursive: true, force: true });
+        rmSync(source, { force: true });
+      }
+      byThreads[threads][size] = r.hwm;
+      rows.push([formatSize(size), threads, mib(r.hwm), mib(r.rss), f0(size / MiB / r.seconds)]);
+    }
+  }
+  out(`### 2. Memory flatness: our server's peak RSS by file size`);
+  out();
+  out(`Sparse sources (4 KiB of random bytes at every MiB), ${formatSize(cfg.chunk)} raw chunks, 4 in parallel, digests verified, fsync off; a fresh server per row. ` +
+    'CivetWeb worker threads: 4 (as many as parallel requests) and 32 (the test server\'s default): each worker that has served a chunk keeps its stack and a malloc arena with its 256 KiB body buffer.');
+  out();
+  table(['file size', 'worker threads', 'peak RSS (VmHWM) MiB', 'RSS after MiB', 'MiB/s'], rows);
+  const peak = Math.max(...Object.values(byThreads).flatMap((m) => Object.values(m)));
+  target('server peak RSS ≤ 16 MiB', `max ${mib(peak)} MiB over all sizes and thread counts`, peak <= 16 * MiB);
+  for (const threads of threadCounts) {
+    const small = byThreads[threads][sizes[0]];
+    const large = byThreads[threads][sizes[sizes.length - 1]];
+    target(`flat: ${formatSize(sizes[sizes.length - 1])} within 1 MiB of ${formatSize(sizes[0])} (${threads} threads)`,
+      `${mib(large)} vs ${mib(small)} MiB (${large >= small ? '+' : ''}${mib(large - small)})`, Math.abs(large - small) <= MiB);
+  }
+  return byThreads;
+}
+
+// ---- (3) finalize latency ---------------------------------------------------------------------------
+
+// One stream, chunks in order. For chunk k: t(k) = reply fully read − last body byte handed to the
+// kernel. Finalize latency = t(last chunk) − median t over the 16 chunks before it: what completing the
+// upload (whole-file digest, record, release) adds to the last chunk's reply.
+async function benchFinalize(cfg, work, serverBin) {
+  const sizes = [...new Set([cfg.size, cfg.large])].sort((a, b) => a - b);
+  const rows = [];
+  const summary = {};
+  for (const durable of [false, true]) {
+    for (const size of sizes) {
+      const source = join(work, `finalize-${size}.bin`);
+      writeMarkedSparseFile(source, size);
+      warmFile(source);
+      const runs = size > GiB ? cfg.largeRuns : cfg.finalizeRuns;
+      const finals = [];
+      const lasts = [];
+      const bases = [];
+      for (let run = 0; run < runs; ++run) {
+        await settle(cfg.idleMs);
+        const server = await startOurServer(serverBin, join(work, 'ours'), { durable });
+        try {
+          const r = await uploadToOurs(server, { path: source, size, chunkSize: cfg.chunk, parallel: 1, identifier: `finalize-${size}-${run}`, verifyStored: run === 0 && !durable });
+          const times = r.replies.map((x) => x.doneAt - x.sentAt);
+          const last = times[times.length - 1];
+          const base = times.length > 1 ? median(times.slice(Math.max(0, times.length - 17), -1)) : 0;
+          finals.push(last - base);
+          lasts.push(last);
+          bases.push(base);
+        } finally {
+          await server.stop();
+          rmSync(join(work, 'ours'), { recursive: true, force: true });
+        }
+      }
+      rmSync(source, { force: true });
+      const key = `${durable ? 'durable' : 'nosync'}:${size}`;
+      summary[key] = median(finals);
+      rows.push([durable ? 'durable (default)' : 'fsync off', formatSize(size), f1(median(finals)), f1(median(lasts)), f1(median(bases)), finals.map((x) => f1(x)).join(', ')]);
+    }
+  }
+  out('### 3. Finalize latency after the last chunk');
+  out();
+  out('One stream, chunks in order, digests verified. For each chunk, t = (its reply fully read) − (its last body byte handed to the kernel). ' +
+    'Finalize latency = t of the last chunk − median t of the 16 chunks before it: what completing the upload (whole-file digest, final record, release by rename) adds to the last reply.');
+  out();
+  table(['server', 'file size', 'finalize ms', 'last chunk t ms', 'other chunks t ms', 'all runs ms'], rows);
+  const small = sizes[0];
+  const large = sizes[sizes.length - 1];
+  for (const mode of ['nosync', 'durable']) {
+    const atLarge = summary[`${mode}:${large}`];
+    const atSmall = summary[`${mode}:${small}`];
+    target(`finalize ≤ 50 ms at ${formatSize(large)} and independent of size (${mode === 'nosync' ? 'fsync off' : 'durable'})`,
+      `${f1(atLarge)} ms at ${formatSize(large)}, ${f1(atSmall)} ms at ${formatSize(small)}`, atLarge <= 50 && Math.abs(atLarge - atSmall) <= 10,
+      'independent: within 10 ms of the smaller size');
+  }
+  return summary;
+}
+
+// ---- (4) browser, (5) resume, (6) size -----------------------------------------------------------------
+
+async function benchBrowser(cfg, work, serverBin, want) {
+  const result = {};
+  const server = await startOurServer(serverBin, join(work, 'browser-ours'), { durable: false, extra: ['--document-root', root, '--allow-anonymous'] });
+  const tus = await startTus(join(work, 'browser-tus'));
+  const browser = await launchBrowser();
+  try {
+    if (want('hash')) result.hash = await benchHash(cfg, work, server, browser);
+    if (want('browser')) result.e2e = await benchE2e(cfg, work, server, tus, browser);
+    if (want('resume')) result.resume = await benchResume(cfg, work, server, browser);
+    if (want('size')) result.size = await benchSize(server);
+  } finally {
+    await browser.close();
+    await server.stop();
+    await tus.stop();
+  }
+  return result;
+}
+
+const VARIANTS = ['project', 'direct-update', 'simd128', 'O2', 'lto', 'link-O1'];
+
+async function benchHash(cfg, work, server, browser) {
+  let nodeVariants = null;
+  await settle(cfg.idleMs);
+  const served = await hashBench(browser, server, { bytes: cfg.hashBytes, runs: cfg.hashRuns, breakdown: true });
+  const variants = {};
+  if (cfg.wasmVariants) {
+    const build = dirname(dirname(process.env.RESUMABLE_TEST_SERVER_BIN));
+    const variantsDir = join(build, 'bench-wasm');
+    const built = VARIANTS.every((v) => existsSync(join(variantsDir, v, 'resumable_core.wasm')));
+    if (!(cfg.wasmVariants === 'reuse' && built)) {
+      execFileSync('bash', [join(here, 'wasm_variants.sh'), build, variantsDir], { stdio: 'inherit', env: { ...process.env, VARIANTS: VARIANTS.join(' ') } });
+    }
+    for (const variant of VARIANTS) {
+      await settle(cfg.idleMs);
+      variants[variant] = await hashBench(browser, server, { bytes: cfg.hashBytes, runs: cfg.hashRuns, variant, variantsDir });
+    }
+    // The same variants in node, timed in CPU seconds: far less disturbed by other load than wall time.
+    await settle(cfg.idleMs);
+    const node = execFileSync(process.execPath, [join(here, 'wasm_hash_node.mjs'), variantsDir, '64', '15', ...VARIANTS],
+      { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n');
+    nodeVariants = JSON.parse(node[node.length - 1]);
+  }
+  out('### 4a. BLAKE2b-256 in Chromium: the wasm core vs hash-wasm, same page, same bytes');
+  out();
+  out(`${formatSize(cfg.hashBytes)} of random bytes in memory, fed in 16 MiB slices (as the widget's Worker reads files); ${cfg.hashRuns} alternating pairs; ` +
+    'the ratio is the median of each pair\'s ratio (the two runs of a pair are adjacent in time).');
+  out();
+  const rows = [['wasm core as served (/upload/widget/)', f0(served.core), f0(served.hashWasm), f2(served.ratio), '', '']];
+  for (const [name, r] of Object.entries(variants)) {
+    const n = nodeVariants?.[name];
+    rows.push([`variant \`${name}\` (tests/bench/wasm_variants.sh)`, f0(r.core), f0(r.hashWasm), f2(r.ratio), n ? f0(n.core) : '', n ? f2(n.ratio) : '']);
+  }
+  table(['core build', 'Chromium: core MiB/s', 'hash-wasm MiB/s', 'core / hash-wasm', 'node, CPU time: core MiB/s', 'core / hash-wasm'], rows);
+  out(`The served core feeding two states (chunk and file, as the Worker does): ${f0(served.coreTwoHashers)} MiB/s of hashing, i.e. ${f0(served.coreTwoHashers / 2)} MiB/s of file.`);
+  out();
+  const staging = Object.entries(served.staging).map(([piece, s]) => [formatSize(Number(piece)), f0(s.both), f0(s.copy), f0(s.hash)]);
+  out('Where the time goes (served core, staging buffer managed by the page through the C ABI):');
+  out();
+  table(['staging piece', 'copy + hash MiB/s', 'copy into wasm memory only MiB/s', 'hash only (no copy) MiB/s'], staging);
+  target('wasm BLAKE2b ≥ 1.0× hash-wasm (as served)', `${f2(served.ratio)}× (${f0(served.core)} vs ${f0(served.hashWasm)} MiB/s)`, served.ratio >= 1.0);
+  if (variants['direct-update']) {
+    out(`Variant \`direct-update\` vs the rebuilt control \`project\`: ${f2(variants['direct-update'].ratio)}× vs ${f2(variants.project.ratio)}× of hash-wasm.`);
+    out();
+  }
+  return { served, variants, nodeVariants };
+}
+
+async function benchE2e(cfg, work, server, tus, browser) {
+  const path = join(work, 'browser-source.bin');
+  await writeRandomFile(path, cfg.size);
+  const file = { path, size: cfg.size, digest: b2sum256(path) };
+  warmFile(path);
+  const clients = ['widget', 'resumable', 'tus', 'widget-hash'];
+  const raw = await rounds(cfg.browserRuns, clients, async (client) => {
+    await settle(cfg.idleMs);
+    const r = await uploadInBrowser(browser, { client, server, tusServer: tus, file, chunkSize: cfg.chunk, parallel: cfg.browserParallel });
+    if (r.storedPath) rmSync(r.storedPath, { force: true });
+    if (r.tusUrl) {
+      const id = new URL(r.tusUrl).pathname.split('/').pop();
+      const stored = join(work, 'browser-tus', id);
+      if (b2sum256(stored) !== file.digest) throw new Error('tus stored different bytes');
+      rmSync(stored, { force: true });
+      rmSync(`${stored}.json`, { force: true });
+    }
+    return r;
+  });
+  rmSync(path, { force: true });
+  const names = {
+    widget: `our widget (hashing in its Worker, ${cfg.browserParallel} parallel, digests verified)`,
+    resumable: `resumable.js 1.1.0 (octet, ${cfg.browserParallel} parallel, testChunks off, no hashing)`,
+    tus: 'tus-js-client 4 → @tus/server (1 stream: file-store cannot concatenate)',
+    'widget-hash': 'for reference: the widget\'s hashing alone (`ResumableWidget.hashFile`: Worker reads the file, chunk + file BLAKE2b), no upload',
+  };
+  const summary = {};
+  for (const [client, runs] of raw) {
+    summary[client] = {
+      rate: median(runs.map((r) => cfg.size / MiB / r.seconds)),
+      longTaskTotal: median(runs.map((r) => r.longTaskTotal)),
+      longTaskMax: Math.max(...runs.map((r) => r.longTaskMax)),
+      rates: runs.map((r) => Math.round(cfg.size / MiB / r.seconds)),
+    };
+  }
+  out(`### 4b. End-to-end upload of ${formatSize(cfg.size)} from Chromium`);
+  out();
+  out(`Same server process for the widget and resumable.js (fsync off), ${formatSize(cfg.chunk)} chunks; the clock runs from handing the file over to the client's success event. ` +
+    'Long tasks: PerformanceObserver `longtask` entries on the page\'s main thread during the upload.');
+  out();
+  table(['client', 'MiB/s', 'vs resumable.js', 'vs tus', 'main-thread long tasks: total ms', 'longest ms', 'all runs MiB/s'],
+    clients.map((c) => [names[c], f0(summary[c].rate), ratio(summary[c].rate, summary.resumable.rate), ratio(summary[c].rate, summary.tus.rate),
+      f0(summary[c].longTaskTotal), f0(summary[c].longTaskMax), summary[c].rates.join(', ')]));
+  target('widget e2e ≥ 1.0× unhashed resumable.js', `${f0(summary.widget.rate)} vs ${f0(summary.resumable.rate)} MiB/s = ${ratio(summary.widget.rate, summary.resumable.rate)}`,
+    summary.widget.rate >= summary.resumable.rate);
+  target('widget e2e ≥ 1.3× tus-js-client → @tus/server', `${f0(summary.widget.rate)} vs ${f0(summary.tus.rate)} MiB/s = ${ratio(summary.widget.rate, summary.tus.rate)}`,
+    summary.widget.rate >= 1.3 * summary.tus.rate);
+  target('no main-thread long task over 200 ms (widget)', `longest ${f0(summary.widget.longTaskMax)} ms, total ${f0(summary.widget.longTaskTotal)} ms`, summary.widget.longTaskMax <= 200);
+  return summary;
+}
+
+async function benchResume(cfg, work, server, browser) {
+  const path = join(work, 'resume-source.bin');
+  await writeRandomFile(path, cfg.size);
+  const file = { path, size: cfg.size, digest: b2sum256(path) };
+  warmFile(path);
+  const summary = {};
+  for (const client of ['widget', 'resumable']) {
+    await settle(cfg.idleMs);
+    const r = await resumeAfterCut(browser, { client, server, file, chunkSize: cfg.chunk, parallel: cfg.browserParallel });
+    rmSync(r.storedPath, { force: true });
+    summary[client] = r;
+  }
+  rmSync(path, { force: true });
+  out(`### 5. Resume after a cut at 50%: ${formatSize(cfg.size)}, ${formatSize(cfg.chunk)} chunks, ${cfg.browserParallel} parallel`);
+  out();
+  out('Once half the chunks are acknowledged, the page is closed as it issues its next chunk POST (so that chunk, and any other still sending, is cut mid-body); a fresh page takes the same file. ' +
+    'Counted on the second page: every request to the endpoint; re-sent bytes = body bytes of chunks the first page had already begun sending (stored or in flight at the cut).');
+  out();
+  const names = { widget: 'our widget (one status request)', resumable: 'resumable.js 1.1.0 (testChunks: a GET per chunk)' };
+  table(['client', 'chunks', 'acknowledged at the cut', 'begun before the cut', 'requests to finish', 'of which status / test GETs', 'chunk POSTs', 're-sent MiB', 'bytes sent MiB'],
+    Object.entries(summary).map(([c, r]) => [names[c], r.chunkCount, r.acknowledgedAtCut, r.begunBeforeCut, r.requests, r.probeRequests, r.chunkPosts, mib(r.resentBytes), mib(r.sentBytes)]));
+  const w = summary.widget;
+  target('resume in one request; re-sent bytes ≤ parallel × chunk size', `${w.probeRequests} status request(s), ${mib(w.resentBytes)} MiB re-sent (budget ${mib(cfg.browserParallel * cfg.chunk)} MiB)`,
+    w.probeRequests === 1 && w.resentBytes <= cfg.browserParallel * cfg.chunk);
+  return summary;
+}
+
+async function benchSize(server) {
+  const rows = await widgetSizes(server, root);
+  out('### 6. What a page downloads');
+  out();
+  table(['what', 'files', 'raw KiB', 'gzip -9 KiB'], rows.map((r) => [r.name, r.files, f1(r.raw / 1024), f1(r.gzip / 1024)]));
+  return rows;
+}
+
+// ---- targets, smoke check, docs ------------------------------------------------------------------------
+
+function reportTargets(smoke) {
+  if (targets.length === 0) return;
+  out(smoke ? '### Targets (not judged in a smoke run: sizes too small)' : '### Targets');
+  out();
+  table(['target', 'measured', smoke ? 'would be' : 'verdict'], targets.map((t) => [t.name + (t.detail ? ` (${t.detail})` : ''), t.measured, t.pass ? 'pass' : '**FAIL**']));
+}
+
+function checkSmoke(results) {
+  const missing = [];
+  const need = (name, value) => { if (!Number.isFinite(value)) missing.push(name); };
+  for (const [k, v] of Object.entries(results.ingest ?? {})) need(`ingest ${k}`, v.rate);
+  for (const [t, m] of Object.entries(results.memory ?? {})) for (const [s, v] of Object.entries(m)) need(`memory ${s}@${t}`, v);
+  for (const [k, v] of Object.entries(results.finalize ?? {})) need(`finalize ${k}`, v);
+  const b = results.browser ?? {};
+  if (b.hash) { need('hash core', b.hash.served.core); need('hash hash-wasm', b.hash.served.hashWasm); }
+  for (const [k, v] of Object.entries(b.e2e ?? {})) need(`browser ${k}`, v.rate);
+  for (const [k, v] of Object.entries(b.resume ?? {})) need(`resume ${k}`, v.requests);
+  for (const r of b.size ?? []) need(`size ${r.name}`, r.gzip);
+  if (!results.ingest || !results.memory || !results.finalize || !b.hash || !b.e2e || !b.resume || !b.size) missing.push('a whole section');
+  return missing;
+}
+
+const BEGIN = '<!-- bench:results:begin (written by tests/bench/run.sh; edit the text around it) -->';
+const END = '<!-- bench:results:end -->';
+
+function writeReport(path, body) {
+  const block = `${BEGIN}\n${body}\n${END}`;
+  let text = existsSync(path) ? readFileSync(path, 'utf8') : `# Benchmarks\n\n${BEGIN}\n${END}\n`;
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  text = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + END.length) : `${text.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, text);
+}
+
+main().then((code) => { process.exitCode = code; }, (error) => {
+  console.error(`bench: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});

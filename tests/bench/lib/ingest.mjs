@@ -1,0 +1,315 @@
+// Server-side measures: ingest rate and peak RSS of our server and its peers (nginx WebDAV PUT,
+// @tus/server + @tus/file-store driven by tus-js-client), the b2sum and dd ceilings, memory flatness
+// across file sizes, and finalize latency. Clients run in this node process; servers in their own.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, mkdirSync, openSync, readSync, closeSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBLAKE2b } from 'hash-wasm';
+import * as tus from 'tus-js-client';
+import { MiB, b2sum256, childPids, cpuSecondsOf, freePort, memoryOf, ownCpuSeconds, settle, sleep, startProcess } from './common.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const USER = 'bench';
+
+// ---- digests of the source, computed once per file (outside every timing) ---------------------
+
+const digestCache = new Map();
+
+export async function chunkDigests(path, size, chunkSize) {
+  const key = `${path}:${size}:${chunkSize}:${statSync(path).mtimeMs}`;
+  if (digestCache.has(key)) return digestCache.get(key);
+  const count = Math.max(1, Math.floor(size / chunkSize));
+  const hasher = await createBLAKE2b(256);
+  const buffer = Buffer.allocUnsafe(4 * MiB);
+  const fd = openSync(path, 'r');
+  const digests = [];
+  try {
+    for (let number = 1; number <= count; ++number) {
+      const offset = (number - 1) * chunkSize;
+      const end = number === count ? size : offset + chunkSize;
+      hasher.init();
+      for (let at = offset; at < end;) {
+        const n = readSync(fd, buffer, 0, Math.min(buffer.length, end - at), at);
+        if (n <= 0) throw new Error(`short read of ${path} at ${at}`);
+        hasher.update(buffer.subarray(0, n));
+        at += n;
+      }
+      digests.push(hasher.digest('hex'));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const result = { count, digests, fileDigest: b2sum256(path) };
+  digestCache.set(key, result);
+  return result;
+}
+
+// ---- one raw HTTP request whose body streams from a file range ---------------------------------
+
+// Resolves {status, text, sentAt, doneAt}: sentAt when the last body byte was handed to the kernel
+// ('finish'), doneAt when the whole reply was read. One connection per request (agent: false), as
+// CivetWeb closes every connection after its reply.
+export function sendRange({ url, method = 'POST', headers = {}, path, offset, size }) {
+  return new Promise((resolve, reject) => {
+    let sentAt = NaN;
+    const req = request(url, {
+      agent: false, method,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size, ...headers },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { if (text.length < 65536) text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text, sentAt, doneAt: performance.now() }));
+      res.on('error', reject);
+    });
+    req.setTimeout(120000, () => req.destroy(new Error(`no reply within 120 s from ${url}`)));
+    req.on('finish', () => { sentAt = performance.now(); });
+    req.on('error', reject);
+    if (size === 0) {
+      req.end();
+      return;
+    }
+    const body = createReadStream(path, { start: offset, end: offset + size - 1, highWaterMark: MiB });
+    body.on('error', reject);
+    body.pipe(req);
+  });
+}
+
+// Runs `count` jobs numbered 1..count with `parallel` in flight; resolves with their results.
+async function pool(count, parallel, job) {
+  const results = new Array(count);
+  let next = 1;
+  const worker = async () => {
+    while (next <= count) {
+      const number = next++;
+      results[number - 1] = await job(number);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
+  return results;
+}
+
+// ---- our server -----------------------------------------------------------------------------
+
+export async function startOurServer(bin, dataDir, { durable = false, threads = 32, extra = [] } = {}) {
+  mkdirSync(dataDir, { recursive: true });
+  const server = await startProcess(bin, ['--port', '0', '--data-dir', dataDir, '--durable', durable ? '1' : '0',
+    '--threads', String(threads), ...extra], { ready: /listening on (http:\/\/\S+)/, name: 'resumable_test_server' });
+  // CivetWeb's mg_stop takes 2-3 s; the measurement is over when this is called and the data dir is
+  // deleted afterwards, so the benchmark does not wait for a clean shutdown.
+  const stop = server.stop;
+  server.stop = () => stop('SIGKILL');
+  return server;
+}
+
+async function claim(server, token) {
+  const response = await fetch(new URL(`test/claim?token=${token}`, server.url), { method: 'POST', headers: { 'X-Test-User': USER } });
+  return { status: response.status, body: await response.json() };
+}
+
+// Uploads `path` to our server as raw chunks with chunkDigest and fileDigest; checks the final
+// result and the stored file's digest (after timing), then deletes the stored file.
+// Returns {seconds, hwm, rss, chunkTimes: [{number, sentAt, doneAt}], final}.
+export async function uploadToOurs(server, { path, size, chunkSize, parallel, identifier, verifyStored = true }) {
+  const { count, digests, fileDigest } = await chunkDigests(path, size, chunkSize);
+  const base = {
+    resumableChunkSize: chunkSize, resumableTotalSize: size, resumableTotalChunks: count,
+    resumableIdentifier: identifier, resumableFilename: 'bench.bin', fileDigest,
+  };
+  const cpu0 = cpuSecondsOf(server.pid);
+  const client0 = ownCpuSeconds();
+  const started = performance.now();
+  const replies = await pool(count, parallel, async (number) => {
+    const offset = (number - 1) * chunkSize;
+    const current = number === count ? size - offset : chunkSize;
+    const query = new URLSearchParams({ ...base, resumableChunkNumber: number, resumableCurrentChunkSize: current,
+      chunkDigest: digests[number - 1] });
+    const reply = await sendRange({ url: new URL(`upload?${query}`, server.url), headers: { 'X-Test-User': USER },
+      path, offset, size: current });
+    if (reply.status !== 200) throw new Error(`chunk ${number}: ${reply.status} ${reply.text}; server: ${server.output().slice(-2000)}`);
+    return { number, sentAt: reply.sentAt, doneAt: reply.doneAt, body: JSON.parse(reply.text) };
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSecondsOf(server.pid) - cpu0;
+  const clientCpu = ownCpuSeconds() - client0;
+  const memory = memoryOf(server.pid);
+  const finals = replies.filter((r) => r.body.status === 'complete');
+  if (finals.length < 1) throw new Error('no reply carried the final result');
+  const final = finals[0].body;
+  if (final.blake2b256 !== fileDigest || final.size !== size) throw new Error(`final result differs: ${JSON.stringify(final)}`);
+  const claimed = await claim(server, final.token);
+  if (claimed.status !== 200) throw new Error(`claim failed: ${JSON.stringify(claimed.body)}`);
+  if (verifyStored && b2sum256(claimed.body.path) !== fileDigest) throw new Error('the stored file differs from the source');
+  rmSync(claimed.body.path, { force: true });
+  return { seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss, replies, final };
+}
+
+// ---- nginx (Debian) with WebDAV PUT -------------------------------------------------------------
+
+export async function startNginx(workDir) {
+  const root = join(workDir, 'root');
+  const temp = join(workDir, 'body-temp');
+  for (const d of [root, temp, join(workDir, 'logs')]) mkdirSync(d, { recursive: true });
+  const port = await freePort();
+  // Stock nginx with its WebDAV module: PUT writes the body to a temporary file in client_body_temp_path
+  // (same filesystem as the root) and renames it into place. 256 KiB body buffer = our io buffer.
+  // `user root` only so that workers may write into the benchmark's folders when run as root.
+  const config = `
+${process.getuid?.() === 0 ? 'user root;' : ''}
+worker_processes auto;
+daemon off;
+master_process on;
+pid ${join(workDir, 'nginx.pid')};
+error_log ${join(workDir, 'logs', 'error.log')} warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${temp};
+  proxy_temp_path ${join(workDir, 'proxy-temp')};
+  fastcgi_temp_path ${join(workDir, 'fastcgi-temp')};
+  uwsgi_temp_path ${join(workDir, 'uwsgi-temp')};
+  scgi_temp_path ${join(workDir, 'scgi-temp')};
+  server {
+    listen 127.0.0.1:${port};
+    location /dav/ {
+      root ${root};
+      dav_methods PUT DELETE;
+      create_full_put_path on;
+      client_max_body_size 0;
+      client_body_buffer_size 256k;
+    }
+  }
+}
+`;
+  const confPath = join(workDir, 'nginx.conf');
+  writeFileSync(confPath, config);
+  const proc = await startProcess('nginx', ['-p', workDir, '-c', confPath], { ready: null, name: 'nginx' });
+  // nginx prints nothing when it starts: wait until the port answers (bounded).
+  const url = `http://127.0.0.1:${port}/`;
+  for (let i = 0; ; ++i) {
+    try {
+      await fetch(url);
+      break;
+    } catch {
+      if (i > 100 || proc.child.exitCode !== null) throw new Error(`nginx did not start: ${proc.output()}`);
+      await sleep(100);
+    }
+  }
+  return { ...proc, url, root };
+}
+
+function nginxMemory(nginx) {
+  const pids = [nginx.pid, ...childPids(nginx.pid)];
+  let hwm = 0;
+  let rss = 0;
+  let cpu = 0;
+  for (const pid of pids) {
+    const m = memoryOf(pid);
+    hwm += m.hwm;
+    rss += m.rss;
+    cpu += cpuSecondsOf(pid);
+  }
+  return { hwm, rss, cpu, processes: pids.length };
+}
+
+// The same chunks, each PUT to its own file; checks that their concatenation has the source's digest.
+export async function uploadToNginx(nginx, { path, size, chunkSize, parallel, run }) {
+  const { count, fileDigest } = await chunkDigests(path, size, chunkSize);
+  const before = nginxMemory(nginx);
+  const client0 = ownCpuSeconds();
+  const started = performance.now();
+  await pool(count, parallel, async (number) => {
+    const offset = (number - 1) * chunkSize;
+    const current = number === count ? size - offset : chunkSize;
+    const reply = await sendRange({ url: new URL(`dav/${run}/${String(number).padStart(6, '0')}`, nginx.url), method: 'PUT',
+      path, offset, size: current });
+    if (reply.status !== 201 && reply.status !== 204) throw new Error(`nginx PUT ${number}: ${reply.status} ${reply.text}`);
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const clientCpu = ownCpuSeconds() - client0;
+  const memory = nginxMemory(nginx);
+  const dir = join(nginx.root, 'dav', run);
+  const parts = readdirSync(dir).sort().map((name) => join(dir, name));
+  const digest = catDigest(parts);
+  if (digest !== fileDigest) throw new Error('nginx stored different bytes');
+  rmSync(dir, { recursive: true, force: true });
+  return { seconds, cpu: memory.cpu - before.cpu, clientCpu, hwm: memory.hwm, rss: memory.rss, processes: memory.processes };
+}
+
+function catDigest(paths) {
+  const out = spawnSync('bash', ['-c', 'cat "$@" | b2sum -l 256', 'cat', ...paths], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (out.status !== 0) throw new Error(`cat | b2sum failed: ${out.stderr}`);
+  return out.stdout.split(' ')[0];
+}
+
+// ---- @tus/server + @tus/file-store, tus-js-client in node ---------------------------------------
+
+export async function startTus(dataDir) {
+  mkdirSync(dataDir, { recursive: true });
+  return startProcess(process.execPath, [join(here, '..', 'tus_server.mjs'), '--dir', dataDir],
+    { ready: /listening on (http:\/\/\S+)/, name: 'tus server' });
+}
+
+function tusUpload(endpoint, path, start, end, chunkSize) {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(createReadStream(path, { start, end: end - 1 }), {
+      endpoint,
+      chunkSize,
+      retryDelays: null,
+      metadata: { filename: 'bench.bin' },
+      storeFingerprintForResuming: false,
+      onError: reject,
+      onSuccess: () => resolve(upload.url),
+    });
+    upload.start();
+  });
+}
+
+// One stream: one tus upload of the whole file in `chunkSize` PATCHes. Several streams: @tus/file-store
+// has no concatenation extension (so tus-js-client's parallelUploads cannot work); the file is cut into
+// `parallel` equal ranges uploaded as separate tus uploads at the same time: the same bytes arrive
+// over the same number of connections. The stored parts must concatenate to the source.
+export async function uploadToTus(tusServer, { path, size, chunkSize, parallel, dataDir }) {
+  const { fileDigest } = await chunkDigests(path, size, chunkSize);
+  const endpoint = new URL('files', tusServer.url).href;
+  const ranges = [];
+  const per = Math.ceil(size / parallel / chunkSize) * chunkSize;
+  for (let start = 0; start < size; start += per) ranges.push([start, Math.min(size, start + per)]);
+  const cpu0 = cpuSecondsOf(tusServer.pid);
+  const client0 = ownCpuSeconds();
+  const started = performance.now();
+  const urls = await Promise.all(ranges.map(([s, e]) => tusUpload(endpoint, path, s, e, chunkSize)));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSecondsOf(tusServer.pid) - cpu0;
+  const clientCpu = ownCpuSeconds() - client0;
+  const memory = memoryOf(tusServer.pid);
+  const parts = urls.map((u) => join(dataDir, new URL(u).pathname.split('/').pop()));
+  if (catDigest(parts) !== fileDigest) throw new Error('@tus/server stored different bytes');
+  for (const p of parts) {
+    rmSync(p, { force: true });
+    rmSync(`${p}.json`, { force: true });
+  }
+  return { seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss };
+}
+
+// ---- ceilings: b2sum of the file, dd of the file into a new one ---------------------------------
+
+export function timeB2sum(path) {
+  const started = performance.now();
+  b2sum256(path);
+  return { seconds: (performance.now() - started) / 1000 };
+}
+
+export function timeDd(path, outDir, direct = false) {
+  const out = join(outDir, 'dd-copy.bin');
+  rmSync(out, { force: true });
+  const started = performance.now();
+  execFileSync('dd', [`if=${path}`, `of=${out}`, 'bs=8M', 'status=none', ...(direct ? ['oflag=direct'] : [])]);
+  const seconds = (performance.now() - started) / 1000;
+  rmSync(out, { force: true });
+  return { seconds };
+}
+
+export { settle };

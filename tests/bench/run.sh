@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The benchmark harness (docs/BENCHMARKS.md): installs its peers when missing, then runs bench.mjs.
+#   tests/bench/run.sh [--smoke] [--size 1GiB] [--runs 5] [--only ...] [--help]
+# Peers: Debian's nginx (WebDAV PUT is compiled into it), b2sum and dd (coreutils), Chromium; npm's
+# @tus/server, @tus/file-store, tus-js-client, hash-wasm, uppy (pinned in package.json). A peer that
+# cannot be installed fails the run: nothing is skipped.
+# The test server: $RESUMABLE_TEST_SERVER_BIN, else $BUILD_DIR/tests/resumable_test_server (BUILD_DIR
+# defaults to build/); build it first (scripts/build.sh).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../../scripts/env.sh
+source "$root/scripts/env.sh"
+
+apt_packages=(nginx coreutils chromium)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bench: installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  # nginx's package would start a system nginx on port 80 where a service manager runs; the benchmark
+  # starts its own on a free loopback port, so only the binary matters.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+command -v nginx >/dev/null || { echo "bench: nginx is not installed and could not be installed" >&2; exit 1; }
+
+npm_packages=(@tus/server @tus/file-store tus-js-client hash-wasm uppy playwright-core resumablejs)
+for p in "${npm_packages[@]}"; do
+  if [ ! -f "$root/node_modules/$p/package.json" ]; then
+    echo "bench: installing npm packages from package-lock.json"
+    (cd "$root" && npm ci --no-audit --no-fund)
+    break
+  fi
+done
+for p in "${npm_packages[@]}"; do
+  [ -f "$root/node_modules/$p/package.json" ] || { echo "bench: npm package $p is missing after npm ci" >&2; exit 1; }
+done
+
+if [ -z "${RESUMABLE_TEST_SERVER_BIN:-}" ]; then
+  export RESUMABLE_TEST_SERVER_BIN=${BUILD_DIR:-$root/build}/tests/resumable_test_server
+fi
+[ -x "$RESUMABLE_TEST_SERVER_BIN" ] || { echo "bench: no test server at $RESUMABLE_TEST_SERVER_BIN (run scripts/build.sh, or set RESUMABLE_TEST_SERVER_BIN)" >&2; exit 1; }
+exec node "$root/tests/bench/bench.mjs" "$@"
