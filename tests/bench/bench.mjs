@@ -182,7 +182,12 @@ function header(cfg, smoke, serverBin) {
     ['scratch disk', `${disk} (${tmpdir()})`],
     ['load average at start', readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')],
   ]);
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['-C', root, 'describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch { /* not a git checkout */ }
   table(['software', 'version'], [
+    ['this repository', `${commit} (server library, widget and wasm core as built from it)`],
     ['our server', `resumable_test_server (${serverBin.replace(root + '/', '')}), CivetWeb ${commandVersion('dpkg-query', ['-W', '-f=${Version}', 'libcivetweb-dev'])}, libsodium ${commandVersion('dpkg-query', ['-W', '-f=${Version}', 'libsodium-dev'])}`],
     ['nginx', commandVersion('dpkg-query', ['-W', '-f=${Version}', 'nginx'])],
     ['@tus/server, @tus/file-store', `${version('@tus/server')}, ${version('@tus/file-store')}`],

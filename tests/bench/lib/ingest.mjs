@@ -20,6 +20,7 @@ const digestCache = new Map();
 export async function chunkDigests(path, size, chunkSize) {
   const key = `${path}:${size}:${chunkSize}:${statSync(path).mtimeMs}`;
   if (digestCache.has(key)) return digestCache.get(key);
+  if (statSync(path).size !== size) throw new Error(`${path} is not ${size} bytes long`);
   const count = Math.max(1, Math.floor(size / chunkSize));
   const hasher = await createBLAKE2b(256);
   const buffer = Buffer.allocUnsafe(4 * MiB);
