@@ -15,7 +15,7 @@ if (!dir) {
   console.error('usage: wasm_hash_node.mjs VARIANTS_DIR [MiB] [pairs] [variant...]');
   process.exit(2);
 }
-const variants = names.length ? names : ['project', 'direct-update', 'simd128', 'O2', 'lto'];
+const variants = names.length ? names : ['project', 'libsodium-ref', 'simd128', 'O2', 'lto'];
 const bytes = Number(mibArg) * 1048576;
 const pairs = Number(pairsArg);
 const SLICE = 16 * 1048576;
