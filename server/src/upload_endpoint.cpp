@@ -8,6 +8,8 @@
 #include <map>
 #include <thread>
 
+#include "body_watchdog.h"
+#include "buffer_pool.h"
 #include "http_reply.h"
 #include "resumable/asset_handler.h"
 #include "resumable/widget_assets.h"
@@ -74,6 +76,8 @@ void make_plan(ChunkPlan& plan, ChunkStart start) {
 struct UploadEndpoint::Impl {
   EndpointOptions options;
   std::shared_ptr<UploadStorage> storage;
+  std::unique_ptr<BufferPool> buffers;    // body buffers of all requests
+  std::unique_ptr<BodyWatchdog> body_watchdog;  // null when limits.body_min_rate is 0
   std::unique_ptr<WritePool> write_pool;  // shared by all requests; declared first, so destroyed last
   std::unique_ptr<UploadRegistry> registry;
   std::vector<std::unique_ptr<AssetHandler>> widget_handlers;  // one per mount
@@ -213,6 +217,10 @@ struct UploadEndpoint::Impl {
     return *plan.answer;
   }
 
+  std::unique_ptr<BodyWatchdog::Watch> watch_body(const mg_connection* connection) {
+    return body_watchdog ? body_watchdog->watch(connection) : nullptr;
+  }
+
   int handle_raw_chunk(mg_connection* connection, const std::string& principal) {
     const auto parsed = parse_chunk_request(query(connection), options.limits);
     if (const auto* error = std::get_if<ErrorCode>(&parsed)) {
@@ -230,7 +238,7 @@ struct UploadEndpoint::Impl {
       return 400;
     }
     // Declared before the plan: queued writes must finish before a ChunkWriter gives its chunk back.
-    WriteBehind write_behind(write_pool.get(), options.limits.io_buffer_bytes, options.limits.io_buffers);
+    WriteBehind write_behind(write_pool.get(), *buffers, options.limits.io_buffers);
     ChunkPlan plan;
     make_plan(plan, registry->begin_chunk(principal, request));
     if (!plan.writer && std::holds_alternative<ErrorCode>(*plan.answer)) {
@@ -240,6 +248,7 @@ struct UploadEndpoint::Impl {
     if (plan.writer) plan.writer->use_write_behind(write_behind);
     bool continued = false;
     continue_if_expected(connection, continued);
+    const auto watch = watch_body(connection);
     // Read the whole body (writing it, or discarding it for a duplicate), but never more than the
     // chunk can hold: one byte over is enough to know the body is wrong.
     std::uint64_t received = 0;
@@ -248,9 +257,14 @@ struct UploadEndpoint::Impl {
       const std::uint64_t room = request.current_size - std::min(received, request.current_size) + 1;
       const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), room));
       const int n = mg_read(connection, buffer.data(), want);
+      if (watch && watch->expired()) {
+        send_error(connection, ErrorCode::body_too_slow, true);  // the writer gives back the chunk
+        return 408;
+      }
       if (n < 0) return 1;  // connection broken or timed out: nothing to answer; the writer gives back the chunk
       if (n == 0) break;
       received += static_cast<std::uint64_t>(n);
+      if (watch) watch->received(received);
       if (received > request.current_size) {
         send_error(connection, ErrorCode::invalid_body, true);
         return 400;
@@ -288,6 +302,7 @@ struct UploadEndpoint::Impl {
     std::optional<ChunkRequest> request;
     ChunkPlan plan;
     std::uint64_t received = 0;
+    BodyWatchdog::Watch* watch;
   };
 
   static int on_field_found(const char* key, const char* filename, char*, std::size_t, void* user_data) {
@@ -325,6 +340,7 @@ struct UploadEndpoint::Impl {
       return MG_FORM_FIELD_HANDLE_GET;
     }
     state.received += length;
+    if (state.watch != nullptr) state.watch->received(state.received);
     if (state.received > state.request->current_size) {
       state.error = ErrorCode::invalid_body;
       return MG_FORM_FIELD_HANDLE_ABORT;
@@ -373,9 +389,15 @@ struct UploadEndpoint::Impl {
       }
     }
     continue_if_expected(connection, continued);
-    MultipartState state{this, &principal, connection, &continued, {}, {}, false, false, {}, {}, {}, 0};
+    MultipartState state{this, &principal, connection, &continued, {}, {}, false, false, {}, {}, {}, 0, nullptr};
     mg_form_data_handler handler{&on_field_found, &on_field_get, &on_field_stored, &state};
+    const auto watch = watch_body(connection);
+    state.watch = watch.get();
     const int handled = mg_handle_form_request(connection, &handler);
+    if (watch && watch->expired()) {
+      send_error(connection, ErrorCode::body_too_slow, true);  // the writer gives back the chunk
+      return 408;
+    }
     if (state.error) {
       send_error(connection, *state.error, true);
       return error_info(*state.error).http_status;
@@ -391,11 +413,11 @@ struct UploadEndpoint::Impl {
       send_error(connection, ErrorCode::incomplete_body, true);
       return 422;
     }
-    std::vector<std::uint8_t> buffer(options.limits.io_buffer_bytes);
+    const BufferLease scratch(*buffers);  // for reading back chunks into the file hash
     if (state.plan.writer) {
-      reply(connection, state.plan.writer->finish(buffer));
+      reply(connection, state.plan.writer->finish(scratch.span()));
     } else {
-      reply(connection, settle(principal, *state.request, state.plan, buffer));
+      reply(connection, settle(principal, *state.request, state.plan, scratch.span()));
     }
     return 200;
   }
@@ -452,6 +474,12 @@ std::unique_ptr<UploadEndpoint> UploadEndpoint::create(EndpointOptions options, 
       if (!impl->storage) return nullptr;
     }
     impl->options = std::move(options);
+    impl->buffers = std::make_unique<BufferPool>(impl->options.limits.io_buffer_bytes, impl->options.limits.idle_io_buffers);
+    if (impl->options.limits.body_min_rate > 0) {
+      impl->body_watchdog = std::make_unique<BodyWatchdog>(impl->options.limits.body_grace,
+                                                           impl->options.limits.body_min_rate,
+                                                           impl->options.limits.io_buffer_bytes);
+    }
     if (impl->options.limits.write_threads > 0) {
       impl->write_pool = std::make_unique<WritePool>(impl->options.limits.write_threads);
     }

@@ -130,6 +130,7 @@ struct Upload {
   bool hash_progress_loaded = false;
   std::uint64_t hashed_chunks = 0;  // chunks 1..hashed_chunks are folded into file_hash
   crypto_generichash_state file_hash;
+  std::uint64_t saved_hashed_chunks = 0;  // as of the last hash-progress save (or load)
 
   std::optional<FinalRecord> final;
   bool removed = false;  // cancelled or collected; writers and waiters give up
@@ -195,8 +196,9 @@ bool ChunkWriter::write_received(std::span<const std::uint8_t> received) {
     return false;
   }
   hash_.update(received.data(), received.size());
-  if (inline_file_hash_) crypto_generichash_update(&upload_->file_hash, received.data(), received.size());
-  write_behind_->write(*upload_->data, span_offset_ + written_, received.size());
+  // The whole-file pass runs beside this thread, in order, on the write-behind's pool thread.
+  write_behind_->write(*upload_->data, span_offset_ + written_, received.size(),
+                       inline_file_hash_ ? &upload_->file_hash : nullptr);
   written_ += received.size();
   return true;
 }
@@ -538,6 +540,7 @@ std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_
       if (usable) {
         upload->file_hash = state;
         upload->hashed_chunks = hashed;
+        upload->saved_hashed_chunks = hashed;
       }
     }
   }
@@ -553,11 +556,17 @@ std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_
     }
     const std::uint64_t next = upload->hashed_chunks + 1;
     if (upload->chunks[next - 1] != ChunkState::present || upload->removed) {
-      if (!saved && !upload->removed) {
+      const std::uint64_t unsaved_bytes =
+          (upload->hashed_chunks - std::min(upload->saved_hashed_chunks, upload->hashed_chunks)) *
+          upload->manifest.chunk_size;
+      if (!saved && !upload->removed && unsaved_bytes >= limits_.hash_progress_interval_bytes) {
         // Save under `hashing` so that no two threads write the progress file at once (and never
-        // into the directory of an upload that is being removed).
+        // into the directory of an upload that is being removed). Not after every chunk: a file
+        // creation and a rename per chunk cost more than re-reading a few chunks after a restart.
+        const std::uint64_t hashed = upload->hashed_chunks;
         lock.unlock();
-        upload->data->save_hash_progress(encode_progress(upload->hashed_chunks, upload->file_hash));
+        upload->data->save_hash_progress(encode_progress(hashed, upload->file_hash));
+        upload->saved_hashed_chunks = hashed;
         saved = true;
         lock.lock();
         continue;  // a chunk may have arrived meanwhile

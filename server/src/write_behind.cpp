@@ -37,52 +37,75 @@ void WritePool::run() {
   }
 }
 
-WriteBehind::WriteBehind(WritePool* pool, std::size_t buffer_bytes, std::size_t buffer_count)
-    : pool_(pool), buffer_bytes_(buffer_bytes), buffers_(pool != nullptr ? buffer_count : 1) {
+WriteBehind::WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count)
+    : pool_(pool), buffer_pool_(&buffers), buffers_(pool != nullptr ? buffer_count : 1) {
   for (std::size_t i = buffers_.size(); i > 0; --i) free_.push_back(i - 1);
 }
 
-WriteBehind::~WriteBehind() { drain(); }
+WriteBehind::~WriteBehind() {
+  drain();
+  for (auto& buffer : buffers_) buffer_pool_->give_back(std::move(buffer));
+}
 
 std::span<std::uint8_t> WriteBehind::next_buffer() {
   std::unique_lock lock(mutex_);
   done_.wait(lock, [&] { return !free_.empty(); });
   current_ = free_.back();
-  free_.pop_back();
   auto& buffer = buffers_[current_];
-  if (buffer.empty()) buffer.resize(buffer_bytes_);  // allocated on first use only
-  // Handed back to the free list by write(); the caller uses exactly one buffer at a time.
-  free_.push_back(current_);
-  return buffer;
+  if (!buffer) buffer = buffer_pool_->acquire();  // leased on first use only; may throw bad_alloc
+  // Stays on the free list until write() queues it; the caller uses exactly one buffer at a time.
+  return buffer.span();
 }
 
-void WriteBehind::write(UploadData& data, std::uint64_t offset, std::size_t length) {
-  const std::size_t index = current_;
+void WriteBehind::process(const Piece& piece, UploadData& data) {
+  const std::uint8_t* bytes = buffers_[piece.buffer].data();
+  if (piece.file_hash != nullptr) crypto_generichash_update(piece.file_hash, bytes, piece.length);
+  StorageStatus status = data.write_at(piece.offset, bytes, piece.length);
+  if (!status) {
+    std::lock_guard lock(mutex_);
+    if (first_error_) first_error_ = std::move(status);
+  }
+}
+
+void WriteBehind::write(UploadData& data, std::uint64_t offset, std::size_t length, crypto_generichash_state* file_hash) {
+  const Piece piece{current_, offset, length, file_hash};
   if (pool_ == nullptr) {
-    if (auto status = data.write_at(offset, buffers_[index].data(), length); !status) {
-      std::lock_guard lock(mutex_);
-      if (first_error_) first_error_ = status;
-    }
+    process(piece, data);
     return;
   }
+  bool start_runner = false;
   {
     std::lock_guard lock(mutex_);
-    std::erase(free_, index);  // busy until the pool has written it
+    std::erase(free_, piece.buffer);  // busy until the runner has written it
+    queue_.push_back(piece);
     ++in_flight_;
+    start_runner = !running_;
+    running_ = true;
   }
-  pool_->post([this, &data, index, offset, length] {
-    StorageStatus status = data.write_at(offset, buffers_[index].data(), length);
-    std::lock_guard lock(mutex_);
-    if (!status && first_error_) first_error_ = std::move(status);
-    free_.push_back(index);
+  if (start_runner) pool_->post([this, &data] { run_queue(data); });
+}
+
+void WriteBehind::run_queue(UploadData& data) {
+  std::unique_lock lock(mutex_);
+  while (!queue_.empty()) {
+    const Piece piece = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    process(piece, data);
+    lock.lock();
+    free_.push_back(piece.buffer);
     --in_flight_;
     done_.notify_all();
-  });
+  }
+  // Cleared under the lock that drain() waits on: once it sees !running_, this task touches
+  // nothing of *this any more.
+  running_ = false;
+  done_.notify_all();
 }
 
 StorageStatus WriteBehind::drain() {
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return in_flight_ == 0; });
+  done_.wait(lock, [&] { return in_flight_ == 0 && !running_; });
   return first_error_;
 }
 

@@ -1,10 +1,15 @@
-// Write-behind for chunk bodies: while a request thread receives and hashes the next piece of a
-// body, earlier pieces are written to storage by a small pool of threads, so receiving, hashing
-// and writing overlap instead of running one after another on one thread.
+// Write-behind for chunk bodies: while a request thread receives a piece of a body and folds it
+// into the chunk's digest, earlier pieces are folded into the whole-file digest and written to
+// storage by a pool thread. Receiving, the two BLAKE2b passes and writing thus run on two cores
+// instead of one after another on the request thread.
 //
 // WritePool is shared by an endpoint; WriteBehind belongs to one request (one thread uses it) and
-// owns a fixed ring of buffers, so memory per request is bounded: buffer_count × buffer_bytes.
+// leases a fixed ring of buffers from the endpoint's BufferPool, so memory per request is bounded
+// by buffer_count × buffer_bytes. A request's pieces are processed strictly in order (one pool
+// task at a time per request), which the whole-file digest needs.
 #pragma once
+
+#include <sodium.h>
 
 #include <condition_variable>
 #include <cstdint>
@@ -15,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "buffer_pool.h"
 #include "resumable/storage.h"
 
 namespace resumable {
@@ -38,28 +44,41 @@ class WritePool {
 
 class WriteBehind {
  public:
-  // pool == nullptr: every write happens synchronously in write().
-  WriteBehind(WritePool* pool, std::size_t buffer_bytes, std::size_t buffer_count);
-  ~WriteBehind();  // waits for queued writes
+  // pool == nullptr: every piece is hashed and written synchronously in write().
+  WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count);
+  ~WriteBehind();  // waits for queued writes, then gives the buffers back
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
 
   // A free buffer to receive into; waits while all are queued for writing.
   std::span<std::uint8_t> next_buffer();
-  // Writes the first `length` bytes of the buffer last returned by next_buffer() at `offset`.
-  void write(UploadData& data, std::uint64_t offset, std::size_t length);
-  // Waits until every queued write is done; the first failure, if any.
+  // Folds the first `length` bytes of the buffer last returned by next_buffer() into `file_hash`
+  // (unless null), then writes them at `offset`. The caller must not touch `file_hash` again
+  // before drain().
+  void write(UploadData& data, std::uint64_t offset, std::size_t length, crypto_generichash_state* file_hash);
+  // Waits until every queued piece is done; the first failure, if any.
   StorageStatus drain();
   // A queued write already failed (checked without waiting).
   bool failed();
 
  private:
+  struct Piece {
+    std::size_t buffer;
+    std::uint64_t offset;
+    std::size_t length;
+    crypto_generichash_state* file_hash;
+  };
+  void process(const Piece& piece, UploadData& data);
+  void run_queue(UploadData& data);
+
   WritePool* pool_;
-  std::size_t buffer_bytes_;
-  std::vector<std::vector<std::uint8_t>> buffers_;
-  std::vector<std::size_t> free_;  // indexes of free buffers
-  std::size_t current_ = 0;        // buffer handed out by next_buffer()
-  std::size_t in_flight_ = 0;
+  BufferPool* buffer_pool_;
+  std::vector<PageBuffer> buffers_;  // leased on first use
+  std::vector<std::size_t> free_;    // indexes of free buffers
+  std::size_t current_ = 0;          // buffer handed out by next_buffer()
+  std::deque<Piece> queue_;
+  bool running_ = false;             // a pool task is working through queue_
+  std::size_t in_flight_ = 0;        // queued or being processed
   StorageStatus first_error_;
   std::mutex mutex_;
   std::condition_variable done_;

@@ -2,6 +2,8 @@
 // checked against the one in the code.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <future>
 #include <source_location>
 #include <set>
 #include <thread>
@@ -276,13 +278,72 @@ TEST_CASE("chunk_busy when another request keeps writing the same chunk", "[erro
   CHECK(post(server, file, 1).json()["duplicate"] == true);
 }
 
+// Sends `head` and the first `prefix` bytes of `body`, then drips one byte every 50 ms; returns the
+// reply and how long the server took to give it.
+std::pair<std::string, double> drip_body(int port, const std::string& head, const std::string& body, std::size_t prefix) {
+  RawConnection connection(port);
+  REQUIRE(connection.connected());
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE(connection.send(head + body.substr(0, prefix)));
+  std::atomic<bool> replied{false};
+  std::thread dripper([&] {
+    for (std::size_t i = prefix; i < body.size() && !replied; ++i) {
+      if (!connection.send(body.substr(i, 1))) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const std::string reply = connection.receive_until("}");
+  replied = true;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  dripper.join();
+  return {reply, seconds};
+}
+
+TEST_CASE("body_too_slow ends a dripping body, raw or multipart, while others are served", "[errors]") {
+  TestServer server([](EndpointOptions& options) {
+    options.limits.body_grace = std::chrono::milliseconds(500);
+    options.limits.body_min_rate = 16 * 1024;  // allowance: 0.5 s + (received + 4 KiB) / 16 KiB/s
+    options.limits.io_buffer_bytes = 4096;
+  });
+  auto file = make_file("dripping", 2 * 65536, 8);
+  const std::string raw_head = "POST /upload" + file.query(1) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n" +
+                               "Content-Type: application/octet-stream\r\nContent-Length: 65536\r\n\r\n";
+  const std::string part = "--XyZ12345\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\n"
+                           "Content-Type: application/octet-stream\r\n\r\n" + file.chunk_bytes(2) + "\r\n--XyZ12345--\r\n";
+  const std::string multipart_head = "POST /upload" + file.query(2) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n" +
+                                     "Content-Type: multipart/form-data; boundary=XyZ12345\r\nContent-Length: " +
+                                     std::to_string(part.size()) + "\r\n\r\n";
+  // Without the watchdog, a byte every 50 ms would hold each request for about an hour.
+  auto raw = std::async(std::launch::async, [&] { return drip_body(server.port(), raw_head, file.chunk_bytes(1), 5000); });
+  auto multipart = std::async(std::launch::async, [&] { return drip_body(server.port(), multipart_head, part, 5000); });
+  // Meanwhile another client uploads a whole file.
+  auto other = make_file("meanwhile", 3 * 65536 + 1, 9);
+  HttpResponse last;
+  for (std::uint64_t k = 1; k <= other.chunk_count(); ++k) last = post(server, other, k);
+  CHECK(last.json()["status"] == "complete");
+  for (auto* dripping : {&raw, &multipart}) {
+    const auto [reply, seconds] = dripping->get();
+    INFO((dripping == &raw ? "raw body: " : "multipart body: ") << reply);
+    CHECK(reply.find("HTTP/1.1 408") == 0);
+    CHECK(reply.find("\"error\":\"body_too_slow\"") != std::string::npos);
+    CHECK(reply.find("\"retryable\":true") != std::string::npos);
+    CHECK(seconds > 0.5);  // not before its allowance
+    CHECK(seconds < 5.0);  // about 0.5 + 0.55 s, checked every 0.25 s
+  }
+  // Nothing of the cut chunks was recorded; a normal retry stores them.
+  const auto status = http.request("GET", server.url("/upload/status?identifier=dripping"), alice);
+  CHECK((status.status == 404 || status.json()["received"].empty()));
+  CHECK(post(server, file, 1).status == 200);
+  CHECK(post(server, file, 2).json()["status"] == "complete");
+}
+
 TEST_CASE("every error code in the table is provoked by some test", "[errors]") {
   // Keeps the table and the tests above in step: a new code needs a test that provokes it.
   const std::set<std::string> provoked = {
       "unauthenticated", "forbidden", "not_found", "method_not_allowed", "invalid_parameter", "invalid_geometry",
       "chunk_size_not_allowed", "invalid_body", "upload_conflict", "chunk_conflict", "file_digest_mismatch",
       "file_too_large", "too_many_chunks", "type_not_allowed", "chunk_digest_mismatch", "incomplete_body",
-      "too_many_uploads", "upload_not_found", "chunk_busy", "insufficient_storage", "internal_error"};
+      "body_too_slow", "too_many_uploads", "upload_not_found", "chunk_busy", "insufficient_storage", "internal_error"};
   std::set<std::string> table;
   for (const auto& e : error_table()) table.insert(std::string(e.id));
   CHECK(table == provoked);

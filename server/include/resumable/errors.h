@@ -25,6 +25,7 @@ enum class ErrorCode : std::uint8_t {
   type_not_allowed,
   chunk_digest_mismatch,
   incomplete_body,
+  body_too_slow,
   too_many_uploads,
   upload_not_found,
   chunk_busy,

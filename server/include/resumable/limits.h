@@ -37,6 +37,18 @@ struct UploadLimits {
   std::size_t io_buffer_bytes = 256 * 1024;
   std::size_t io_buffers = 4;
   std::size_t write_threads = 2;
+  // Buffers the endpoint keeps for reuse between requests (the rest are unmapped): peak memory
+  // follows the requests receiving at once, never the number of server threads.
+  std::size_t idle_io_buffers = 16;
+  // The whole-file hash's progress is saved (best effort, for restarts) once this many bytes are
+  // hashed since the last save; a restart re-reads at most this much to catch up.
+  std::uint64_t hash_progress_interval_bytes = std::uint64_t{64} << 20;
+  // A request body must keep arriving: within `body_grace` plus the time its bytes take at
+  // `body_min_rate` bytes per second (0: no limit). Slower bodies are ended with 408 body_too_slow,
+  // so a client dripping bytes cannot hold a server thread. With the defaults an 8 MiB chunk may
+  // take up to 17 minutes (a 64 kbit/s link); use smaller chunks on slower links.
+  std::chrono::milliseconds body_grace = std::chrono::seconds(30);
+  std::uint64_t body_min_rate = 8 * 1024;
   // How long a request waits for a concurrent request writing the same chunk before `chunk_busy`.
   std::chrono::milliseconds chunk_wait = std::chrono::seconds(10);
 };

@@ -108,6 +108,10 @@ struct FilesystemStorageOptions {
   bool durable = true;
   // Reserve each upload's full size at its first chunk, so a full disk is reported up front.
   bool preallocate = true;
+  // Write whole 4 KiB-aligned blocks of chunk data with O_DIRECT, bypassing the page cache (falls
+  // back to buffered writes where the filesystem refuses it). Chunks go to the device as they
+  // arrive instead of piling up as dirty pages; reading a file back then comes from the device.
+  bool direct_io = true;
 };
 
 // Creates both directories if needed; nullptr (with `error` set) if they cannot be created.

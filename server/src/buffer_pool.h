@@ -1,0 +1,73 @@
+// Page-aligned I/O buffers shared by all requests of an endpoint.
+//
+// Why a pool: a request's body buffers would otherwise come from the malloc arena of whichever
+// CivetWeb worker served it, and glibc keeps those pages resident per thread, so peak RSS grew with
+// the worker count instead of with the number of requests actually receiving at once. The pool
+// hands buffers from request to request, keeps at most `keep_idle` of them, and unmaps the rest.
+// Page alignment lets storage write them with O_DIRECT.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace resumable {
+
+// One mmap'ed buffer; unmapped on destruction. Empty (data() == nullptr) when mapping failed.
+class PageBuffer {
+ public:
+  PageBuffer() = default;
+  explicit PageBuffer(std::size_t bytes);
+  ~PageBuffer();
+  PageBuffer(PageBuffer&& other) noexcept;
+  PageBuffer& operator=(PageBuffer&& other) noexcept;
+  PageBuffer(const PageBuffer&) = delete;
+  PageBuffer& operator=(const PageBuffer&) = delete;
+
+  std::uint8_t* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  std::span<std::uint8_t> span() const { return {data_, size_}; }
+  explicit operator bool() const { return data_ != nullptr; }
+
+ private:
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+class BufferPool {
+ public:
+  BufferPool(std::size_t buffer_bytes, std::size_t keep_idle);
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // An idle buffer, or a new one; throws std::bad_alloc when memory cannot be mapped.
+  PageBuffer acquire();
+  // Keeps the buffer for the next request, or unmaps it when `keep_idle` are already kept.
+  void give_back(PageBuffer buffer);
+
+  std::size_t buffer_bytes() const { return buffer_bytes_; }
+
+ private:
+  std::size_t buffer_bytes_;
+  std::size_t keep_idle_;
+  std::mutex mutex_;
+  std::vector<PageBuffer> idle_;
+};
+
+// A buffer leased from a pool for one scope.
+class BufferLease {
+ public:
+  explicit BufferLease(BufferPool& pool) : pool_(&pool), buffer_(pool.acquire()) {}
+  ~BufferLease() { pool_->give_back(std::move(buffer_)); }
+  BufferLease(const BufferLease&) = delete;
+  BufferLease& operator=(const BufferLease&) = delete;
+  std::span<std::uint8_t> span() const { return buffer_.span(); }
+
+ private:
+  BufferPool* pool_;
+  PageBuffer buffer_;
+};
+
+}  // namespace resumable
