@@ -38,7 +38,7 @@ void WritePool::run() {
 }
 
 WriteBehind::WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count)
-    : pool_(pool), buffer_pool_(&buffers), buffers_(pool != nullptr ? buffer_count : 1) {
+    : pool_(pool), buffer_pool_(&buffers), buffers_(pool != nullptr ? buffer_count : 1), pending_(buffers_.size(), 0) {
   for (std::size_t i = buffers_.size(); i > 0; --i) free_.push_back(i - 1);
 }
 
@@ -57,55 +57,68 @@ std::span<std::uint8_t> WriteBehind::next_buffer() {
   return buffer.span();
 }
 
-void WriteBehind::process(const Piece& piece, UploadData& data) {
-  const std::uint8_t* bytes = buffers_[piece.buffer].data();
-  if (piece.file_hash != nullptr) crypto_generichash_update(piece.file_hash, bytes, piece.length);
-  StorageStatus status = data.write_at(piece.offset, bytes, piece.length);
-  if (!status) {
-    std::lock_guard lock(mutex_);
-    if (first_error_) first_error_ = std::move(status);
-  }
-}
-
 void WriteBehind::write(UploadData& data, std::uint64_t offset, std::size_t length, crypto_generichash_state* file_hash) {
-  const Piece piece{current_, offset, length, file_hash};
+  const std::size_t index = current_;
+  const std::uint8_t* bytes = buffers_[index].data();
   if (pool_ == nullptr) {
-    process(piece, data);
+    if (file_hash != nullptr) crypto_generichash_update(file_hash, bytes, length);
+    if (StorageStatus status = data.write_at(offset, bytes, length); !status) {
+      std::lock_guard lock(mutex_);
+      if (first_error_) first_error_ = std::move(status);
+    }
     return;
   }
-  bool start_runner = false;
+  bool start_hasher = false;
   {
     std::lock_guard lock(mutex_);
-    std::erase(free_, piece.buffer);  // busy until the runner has written it
-    queue_.push_back(piece);
+    std::erase(free_, index);  // busy until written (and hashed)
     ++in_flight_;
-    start_runner = !running_;
-    running_ = true;
+    pending_[index] = file_hash != nullptr ? 2 : 1;
+    if (file_hash != nullptr) {
+      hash_queue_.push_back({index, length, file_hash});
+      start_hasher = !hashing_;
+      hashing_ = true;
+    }
   }
-  if (start_runner) pool_->post([this, &data] { run_queue(data); });
+  // Writes need no order (disjoint ranges) and mostly wait for the device: any pool thread may
+  // take them, several at once. The file hash needs order: one runner per request works through
+  // hash_queue_.
+  pool_->post([this, &data, index, offset, length] {
+    StorageStatus status = data.write_at(offset, buffers_[index].data(), length);
+    std::lock_guard lock(mutex_);
+    if (!status && first_error_) first_error_ = std::move(status);
+    piece_done(index);
+  });
+  if (start_hasher) pool_->post([this] { run_hasher(); });
 }
 
-void WriteBehind::run_queue(UploadData& data) {
+void WriteBehind::piece_done(std::size_t index) {
+  // Called with mutex_ held.
+  if (--pending_[index] > 0) return;
+  free_.push_back(index);
+  --in_flight_;
+  done_.notify_all();
+}
+
+void WriteBehind::run_hasher() {
   std::unique_lock lock(mutex_);
-  while (!queue_.empty()) {
-    const Piece piece = queue_.front();
-    queue_.pop_front();
+  while (!hash_queue_.empty()) {
+    const HashPiece piece = hash_queue_.front();
+    hash_queue_.pop_front();
     lock.unlock();
-    process(piece, data);
+    crypto_generichash_update(piece.file_hash, buffers_[piece.buffer].data(), piece.length);
     lock.lock();
-    free_.push_back(piece.buffer);
-    --in_flight_;
-    done_.notify_all();
+    piece_done(piece.buffer);
   }
-  // Cleared under the lock that drain() waits on: once it sees !running_, this task touches
+  // Cleared under the lock that drain() waits on: once it sees !hashing_, this task touches
   // nothing of *this any more.
-  running_ = false;
+  hashing_ = false;
   done_.notify_all();
 }
 
 StorageStatus WriteBehind::drain() {
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return in_flight_ == 0 && !running_; });
+  done_.wait(lock, [&] { return in_flight_ == 0 && !hashing_; });
   return first_error_;
 }
 

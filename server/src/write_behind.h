@@ -1,12 +1,12 @@
 // Write-behind for chunk bodies: while a request thread receives a piece of a body and folds it
 // into the chunk's digest, earlier pieces are folded into the whole-file digest and written to
-// storage by a pool thread. Receiving, the two BLAKE2b passes and writing thus run on two cores
-// instead of one after another on the request thread.
+// storage by pool threads. Receiving, the two BLAKE2b passes and writing thus overlap on all cores
+// instead of running one after another on the request thread.
 //
 // WritePool is shared by an endpoint; WriteBehind belongs to one request (one thread uses it) and
 // leases a fixed ring of buffers from the endpoint's BufferPool, so memory per request is bounded
-// by buffer_count × buffer_bytes. A request's pieces are processed strictly in order (one pool
-// task at a time per request), which the whole-file digest needs.
+// by buffer_count × buffer_bytes. Writes run in any order, several at once; the whole-file hash
+// takes a request's pieces strictly in order (one hashing task at a time per request).
 #pragma once
 
 #include <sodium.h>
@@ -62,23 +62,23 @@ class WriteBehind {
   bool failed();
 
  private:
-  struct Piece {
+  struct HashPiece {
     std::size_t buffer;
-    std::uint64_t offset;
     std::size_t length;
     crypto_generichash_state* file_hash;
   };
-  void process(const Piece& piece, UploadData& data);
-  void run_queue(UploadData& data);
+  void piece_done(std::size_t index);
+  void run_hasher();
 
   WritePool* pool_;
   BufferPool* buffer_pool_;
   std::vector<PageBuffer> buffers_;  // leased on first use
   std::vector<std::size_t> free_;    // indexes of free buffers
   std::size_t current_ = 0;          // buffer handed out by next_buffer()
-  std::deque<Piece> queue_;
-  bool running_ = false;             // a pool task is working through queue_
-  std::size_t in_flight_ = 0;        // queued or being processed
+  std::vector<int> pending_;          // per buffer: write and hash jobs not yet done
+  std::deque<HashPiece> hash_queue_;
+  bool hashing_ = false;             // a pool task is working through hash_queue_
+  std::size_t in_flight_ = 0;        // buffers queued or being processed
   StorageStatus first_error_;
   std::mutex mutex_;
   std::condition_variable done_;

@@ -33,10 +33,12 @@ struct UploadLimits {
   std::size_t max_relative_path_bytes = 4096;
   // Body streaming buffers per request: `io_buffers` of `io_buffer_bytes` (1 MiB by default), the
   // endpoint's only per-request allocation that scales. While one buffer receives, the others are
-  // being written by `write_threads` background writers (0: write on the request thread).
+  // being hashed into the file digest and written by `write_threads` background threads shared by
+  // all requests (0: hash and write on the request thread). Writers mostly wait for the device, so
+  // there may be more of them than cores.
   std::size_t io_buffer_bytes = 256 * 1024;
   std::size_t io_buffers = 4;
-  std::size_t write_threads = 2;
+  std::size_t write_threads = 4;
   // Buffers the endpoint keeps for reuse between requests (the rest are unmapped): peak memory
   // follows the requests receiving at once, never the number of server threads.
   std::size_t idle_io_buffers = 16;
