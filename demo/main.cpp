@@ -119,6 +119,7 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
                                     "request_timeout_ms", "30000", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_civetweb_message;
+  callbacks.http_error = resumable::json_http_error;
   RunningServer server(mg_start(&callbacks, nullptr, civetweb_options));
   if (!server) {
     log_line("could not listen on " + listening);

@@ -164,8 +164,13 @@ class FilesystemUpload final : public UploadData {
     return write_all(data_.get(), bytes, length, offset, dir_ / "data");
   }
 
+  // Reads here are one pass over bytes the hash has not seen yet (chunks that arrived ahead of it):
+  // the kernel's readahead overlaps the device with the caller's hashing, and the pages are dropped
+  // right after, so that the next reads recycle them instead of taking fresh ones.
   StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) override {
     if (!data_) return {StorageCode::io_error, "upload already released"};
+    const std::uint64_t start = offset;
+    const std::size_t total = length;
     auto* bytes = static_cast<std::uint8_t*>(data);
     while (length > 0) {
       const ssize_t n = ::pread(data_.get(), bytes, length, static_cast<off_t>(offset));
@@ -176,6 +181,7 @@ class FilesystemUpload final : public UploadData {
       length -= static_cast<std::size_t>(n);
       offset += static_cast<std::uint64_t>(n);
     }
+    ::posix_fadvise(data_.get(), static_cast<off_t>(start), static_cast<off_t>(total), POSIX_FADV_DONTNEED);
     return StorageStatus::success();
   }
 

@@ -524,6 +524,27 @@ CollectionReport UploadEndpoint::collect_stale() {
 
 std::vector<UploadSummary> UploadEndpoint::list_uploads() { return impl_->registry->list_uploads(); }
 
-std::size_t UploadEndpoint::per_request_buffer_bytes() const { return impl_->options.limits.io_buffer_bytes; }
+std::size_t UploadEndpoint::per_request_buffer_bytes() const {
+  const auto& limits = impl_->options.limits;
+  return limits.io_buffer_bytes * (limits.write_threads > 0 ? limits.io_buffers : 1);
+}
+
+int json_http_error(mg_connection* connection, int status, const char*) {
+  switch (status) {
+    case 400:  // "Malformed message": unparsable, over max_request_size or cut off by the timeout
+    case 413:  // "Message too large", "URI too long", "Header fields too large" in other versions
+    case 414:
+    case 431:
+      break;
+    default:
+      return 1;
+  }
+  try {
+    send_error(connection, ErrorCode::malformed_request, true);
+  } catch (...) {
+    return 1;  // let CivetWeb answer with its own page
+  }
+  return 0;
+}
 
 }  // namespace resumable

@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
                                     nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_message;
+  callbacks.http_error = resumable::json_http_error;
   callbacks.begin_request = count_chunk_posts;
   mg_init_library(0);
   mg_context* context = mg_start(&callbacks, nullptr, civetweb_options);

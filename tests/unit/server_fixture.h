@@ -105,6 +105,7 @@ class TestServer {
                                       "20000", nullptr};
     mg_callbacks callbacks{};
     callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
+    callbacks.http_error = json_http_error;
     context_ = mg_start(&callbacks, nullptr, civetweb_options);
     if (context_ == nullptr) throw std::runtime_error("mg_start failed");
     endpoint_->mount(context_, "/upload");

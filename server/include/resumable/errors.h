@@ -13,6 +13,7 @@ enum class ErrorCode : std::uint8_t {
   forbidden,
   not_found,
   method_not_allowed,
+  malformed_request,
   invalid_parameter,
   invalid_geometry,
   chunk_size_not_allowed,

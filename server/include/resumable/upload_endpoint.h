@@ -132,7 +132,7 @@ class UploadEndpoint {
   CollectionReport collect_stale();
   std::vector<UploadSummary> list_uploads();
 
-  // Per-request memory the endpoint allocates for a chunk body (the streaming buffer).
+  // Per-request memory the endpoint uses for a chunk body (its ring of streaming buffers).
   std::size_t per_request_buffer_bytes() const;
 
  private:
@@ -140,5 +140,12 @@ class UploadEndpoint {
   explicit UploadEndpoint(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Install as `mg_callbacks::http_error` of the context an endpoint is mounted on: requests that
+// CivetWeb refuses itself, before any handler runs (a head that is unparsable, over
+// `max_request_size` or incomplete when `request_timeout_ms` ran out: CivetWeb 1.15 says 400 for
+// all three), then get the protocol's JSON error body too: 400 malformed_request. Other statuses
+// are left to CivetWeb's own page (returns 1). Usable as a callback; nothing throws.
+int json_http_error(mg_connection* connection, int status, const char* message);
 
 }  // namespace resumable

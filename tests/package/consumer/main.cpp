@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
 
   const char* options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4", nullptr};
   mg_init_library(0);
-  mg_context* context = mg_start(nullptr, nullptr, options);  // the application's own server
+  mg_callbacks callbacks{};
+  callbacks.http_error = resumable::json_http_error;  // JSON errors for heads CivetWeb refuses
+  mg_context* context = mg_start(&callbacks, nullptr, options);  // the application's own server
   if (context == nullptr) return 1;
 
   resumable::EndpointOptions upload;
