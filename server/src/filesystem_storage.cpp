@@ -122,7 +122,7 @@ bool direct_aligned(const void* data, std::size_t length, std::uint64_t offset) 
 // filesystem refuses O_DIRECT (e.g. some FUSE and network filesystems).
 UniqueFd open_direct(const fs::path& path, bool wanted) {
   if (!wanted) return UniqueFd();
-  return UniqueFd(::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
+  return UniqueFd(::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
 }
 
 class FilesystemUpload final : public UploadData {
@@ -164,14 +164,29 @@ class FilesystemUpload final : public UploadData {
     return write_all(data_.get(), bytes, length, offset, dir_ / "data");
   }
 
-  // Reads here are one pass over bytes the hash has not seen yet (chunks that arrived ahead of it):
-  // the kernel's readahead overlaps the device with the caller's hashing, and the pages are dropped
-  // right after, so that the next reads recycle them instead of taking fresh ones.
+  // Reads here are one pass over bytes the file hash has not seen (chunks that arrived ahead of it;
+  // the caller runs several at once to overlap the device with its hashing). Whole aligned blocks
+  // come straight from the device, as they were written; the rest through the page cache, whose
+  // pages are dropped right after so that later reads recycle them instead of taking fresh ones.
   StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) override {
     if (!data_) return {StorageCode::io_error, "upload already released"};
+    auto* bytes = static_cast<std::uint8_t*>(data);
+    while (length > 0 && direct_usable_.load(std::memory_order_relaxed) && direct_aligned(bytes, length, offset)) {
+      const ssize_t n = ::pread(direct_.get(), bytes, length, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL) {
+        direct_usable_ = false;
+        break;
+      }
+      if (n < 0) return errno_status(errno, "read " + (dir_ / "data").string());
+      if (n == 0) return {StorageCode::io_error, "unexpected end of " + (dir_ / "data").string()};
+      bytes += n;
+      length -= static_cast<std::size_t>(n);
+      offset += static_cast<std::uint64_t>(n);
+    }
+    if (length == 0) return StorageStatus::success();
     const std::uint64_t start = offset;
     const std::size_t total = length;
-    auto* bytes = static_cast<std::uint8_t*>(data);
     while (length > 0) {
       const ssize_t n = ::pread(data_.get(), bytes, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;

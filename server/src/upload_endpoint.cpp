@@ -209,10 +209,9 @@ struct UploadEndpoint::Impl {
   }
 
   // After a duplicate, finishing an upload whose release failed earlier (e.g. a full disk) is retried.
-  ChunkOutcome settle(const std::string& principal, const ChunkRequest& request, ChunkPlan& plan,
-                      std::span<std::uint8_t> buffer) {
+  ChunkOutcome settle(const std::string& principal, const ChunkRequest& request, ChunkPlan& plan, ReadBack& read_back) {
     if (plan.duplicate) {
-      if (auto finished = registry->resume_finalization(principal, request.identifier, buffer)) return *finished;
+      if (auto finished = registry->resume_finalization(principal, request.identifier, read_back)) return *finished;
     }
     return *plan.answer;
   }
@@ -275,16 +274,16 @@ struct UploadEndpoint::Impl {
       }
     }
     write_behind.drain();
-    const auto scratch = write_behind.next_buffer();  // for reading back chunks into the file hash
+    ReadBack read_back(write_behind);  // the ring reads back chunks that arrived ahead of the file hash
     if (!plan.writer) {
       if (received != request.current_size) {
         send_error(connection, ErrorCode::incomplete_body, true);
         return 422;
       }
-      reply(connection, settle(principal, request, plan, scratch));
+      reply(connection, settle(principal, request, plan, read_back));
       return 200;
     }
-    reply(connection, plan.writer->finish(scratch));
+    reply(connection, plan.writer->finish(read_back));
     return 200;
   }
 
@@ -413,11 +412,12 @@ struct UploadEndpoint::Impl {
       send_error(connection, ErrorCode::incomplete_body, true);
       return 422;
     }
-    const BufferLease scratch(*buffers);  // for reading back chunks into the file hash
+    WriteBehind ring(write_pool.get(), *buffers, options.limits.io_buffers);
+    ReadBack read_back(ring);  // reads back chunks that arrived ahead of the file hash
     if (state.plan.writer) {
-      reply(connection, state.plan.writer->finish(scratch.span()));
+      reply(connection, state.plan.writer->finish(read_back));
     } else {
-      reply(connection, settle(principal, *state.request, state.plan, scratch.span()));
+      reply(connection, settle(principal, *state.request, state.plan, read_back));
     }
     return 200;
   }

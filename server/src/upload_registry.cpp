@@ -227,7 +227,7 @@ void ChunkWriter::abandon() {
   if (forget_empty_upload) registry_->forget(upload_, false);
 }
 
-ChunkOutcome ChunkWriter::finish(std::span<std::uint8_t> scratch) {
+ChunkOutcome ChunkWriter::finish(ReadBack& read_back) {
   if (done_) return ErrorCode::internal_error;
   if (write_behind_ != nullptr) {
     if (auto status = write_behind_->drain(); !status && !error_) {
@@ -254,7 +254,7 @@ ChunkOutcome ChunkWriter::finish(std::span<std::uint8_t> scratch) {
     return *error_;
   }
   done_ = true;
-  return registry_->chunk_finished(upload_, number_, digest, scratch, inline_file_hash_);
+  return registry_->chunk_finished(upload_, number_, digest, read_back, inline_file_hash_);
 }
 
 // ---- UploadRegistry ---------------------------------------------------------------------------
@@ -466,7 +466,7 @@ ChunkStart UploadRegistry::begin_chunk(const std::string& principal, const Chunk
 }
 
 ChunkOutcome UploadRegistry::chunk_finished(const std::shared_ptr<Upload>& upload, std::uint64_t number,
-                                            const core::Digest& digest, std::span<std::uint8_t> scratch,
+                                            const core::Digest& digest, ReadBack& read_back,
                                             bool holds_file_hash) {
   ChunkStored stored;
   {
@@ -485,7 +485,7 @@ ChunkOutcome UploadRegistry::chunk_finished(const std::shared_ptr<Upload>& uploa
     stored = {number, upload->received, upload->manifest.chunk_count, false};
     upload->changed.notify_all();
   }
-  if (auto outcome = advance_file_hash(upload, scratch, holds_file_hash)) return *outcome;
+  if (auto outcome = advance_file_hash(upload, read_back, holds_file_hash)) return *outcome;
   if (stored.received < stored.chunk_count) return stored;
 
   // This request delivered the last missing chunk while another thread is still hashing: wait for
@@ -495,14 +495,14 @@ ChunkOutcome UploadRegistry::chunk_finished(const std::shared_ptr<Upload>& uploa
   if (upload->final) return final_result(*upload);
   if (!upload->hashing && !upload->removed) {
     lock.unlock();
-    if (auto outcome = advance_file_hash(upload, scratch)) return *outcome;
+    if (auto outcome = advance_file_hash(upload, read_back)) return *outcome;
   }
   return stored;
 }
 
 std::optional<ChunkOutcome> UploadRegistry::resume_finalization(const std::string& principal,
                                                                 const std::string& identifier,
-                                                                std::span<std::uint8_t> scratch) {
+                                                                ReadBack& read_back) {
   const auto upload = find({principal, identifier});
   if (!upload) return std::nullopt;
   {
@@ -510,11 +510,11 @@ std::optional<ChunkOutcome> UploadRegistry::resume_finalization(const std::strin
     if (upload->final) return final_result(*upload);
     if (upload->received < upload->manifest.chunk_count) return std::nullopt;
   }
-  return advance_file_hash(upload, scratch);
+  return advance_file_hash(upload, read_back);
 }
 
 std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_ptr<Upload>& upload,
-                                                              std::span<std::uint8_t> scratch, bool holds_file_hash) {
+                                                              ReadBack& read_back, bool holds_file_hash) {
   std::unique_lock lock(upload->mutex);
   if (holds_file_hash) {
     if (upload->final || upload->removed) {
@@ -552,7 +552,7 @@ std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_
       crypto_generichash_state copy = upload->file_hash;
       core::Digest digest{};
       crypto_generichash_final(&copy, digest.data(), digest.size());
-      return release(upload, digest, scratch);
+      return release(upload, digest, read_back);
     }
     const std::uint64_t next = upload->hashed_chunks + 1;
     if (upload->chunks[next - 1] != ChunkState::present || upload->removed) {
@@ -578,13 +578,9 @@ std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_
     lock.unlock();
     // Fold chunk `next` into the file hash by reading it back (from the page cache, usually).
     const auto span = geometry->span(next);
-    StorageStatus status;
-    for (std::uint64_t done = 0; done < span->size && status;) {
-      const std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), span->size - done));
-      status = upload->data->read_at(span->offset + done, scratch.data(), piece);
-      if (status) crypto_generichash_update(&upload->file_hash, scratch.data(), piece);
-      done += piece;
-    }
+    const StorageStatus status = read_back.read(*upload->data, span->offset, span->size, [&](auto piece) {
+      crypto_generichash_update(&upload->file_hash, piece.data(), piece.size());
+    });
     lock.lock();
     if (!status) {
       if (log_) log_("reading back chunk failed: " + status.detail);
@@ -601,7 +597,7 @@ std::optional<ChunkOutcome> UploadRegistry::advance_file_hash(const std::shared_
 }
 
 ChunkOutcome UploadRegistry::release(const std::shared_ptr<Upload>& upload, const core::Digest& hashed_digest,
-                                     std::span<std::uint8_t> scratch) {
+                                     ReadBack& read_back) {
   // Called by the thread that holds `hashing`, without the upload lock.
   core::Digest digest = hashed_digest;
   const auto& m = upload->manifest;
@@ -615,13 +611,9 @@ ChunkOutcome UploadRegistry::release(const std::shared_ptr<Upload>& upload, cons
     // Before discarding anything, recompute from the bytes themselves: saved progress could be stale.
     crypto_generichash_state state;
     crypto_generichash_init(&state, nullptr, 0, core::digest_bytes);
-    StorageStatus status;
-    for (std::uint64_t done = 0; done < m.total_size && status;) {
-      const std::size_t piece = static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), m.total_size - done));
-      status = upload->data->read_at(done, scratch.data(), piece);
-      if (status) crypto_generichash_update(&state, scratch.data(), piece);
-      done += piece;
-    }
+    const StorageStatus status = read_back.read(*upload->data, 0, m.total_size, [&](auto piece) {
+      crypto_generichash_update(&state, piece.data(), piece.size());
+    });
     if (!status) return give_up(ErrorCode::internal_error);
     crypto_generichash_final(&state, digest.data(), digest.size());
     if (!core::digests_equal(*m.declared_file_digest, digest)) {

@@ -63,8 +63,8 @@ class ChunkWriter {
   std::optional<ErrorCode> error() const { return error_; }
   std::uint64_t expected_size() const { return span_size_; }
   // Verifies size and digest, makes the chunk durable and records it; may release the file.
-  // `scratch` is a buffer the whole-file hash may use to read back chunks.
-  ChunkOutcome finish(std::span<std::uint8_t> scratch);
+  // `read_back` reads chunks back for the whole-file hash when they arrived ahead of it.
+  ChunkOutcome finish(ReadBack& read_back);
 
  private:
   friend class UploadRegistry;
@@ -133,7 +133,7 @@ class UploadRegistry {
   // After a duplicate chunk of a fully received upload: retries a release that failed before (for
   // example on a full disk). The final result if the upload is (now) finished, else nullopt.
   std::optional<ChunkOutcome> resume_finalization(const std::string& principal, const std::string& identifier,
-                                                  std::span<std::uint8_t> scratch);
+                                                  ReadBack& read_back);
 
   TestOutcome test_chunk(const std::string& principal, const ChunkRequest& request);
   StatusOutcome status(const std::string& principal, const std::string& identifier);
@@ -149,12 +149,12 @@ class UploadRegistry {
   std::shared_ptr<Upload> find(const Key& key);
   std::optional<ErrorCode> check_matches(const Upload& upload, const ChunkRequest& request) const;
   ChunkOutcome chunk_finished(const std::shared_ptr<Upload>& upload, std::uint64_t number, const core::Digest& digest,
-                              std::span<std::uint8_t> scratch, bool holds_file_hash);
+                              ReadBack& read_back, bool holds_file_hash);
   // Folds contiguous stored chunks into the whole-file hash and releases the file once all are in.
   // `holds_file_hash`: the caller already owns the hashing role (an inline-hashing writer).
-  std::optional<ChunkOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, std::span<std::uint8_t> scratch,
+  std::optional<ChunkOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, ReadBack& read_back,
                                                 bool holds_file_hash = false);
-  ChunkOutcome release(const std::shared_ptr<Upload>& upload, const core::Digest& digest, std::span<std::uint8_t> scratch);
+  ChunkOutcome release(const std::shared_ptr<Upload>& upload, const core::Digest& digest, ReadBack& read_back);
   void forget(const std::shared_ptr<Upload>& upload, bool remove_released_file);
   FinalResult final_result(const Upload& upload) const;
 

@@ -1,5 +1,7 @@
 #include "write_behind.h"
 
+#include <algorithm>
+
 namespace resumable {
 
 WritePool::WritePool(std::size_t threads) {
@@ -38,7 +40,13 @@ void WritePool::run() {
 }
 
 WriteBehind::WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count)
-    : pool_(pool), buffer_pool_(&buffers), buffers_(pool != nullptr ? buffer_count : 1), pending_(buffers_.size(), 0) {
+    : pool_(pool),
+      buffer_pool_(&buffers),
+      buffers_(pool != nullptr ? buffer_count : 1),
+      pending_(buffers_.size(), 0),
+      read_piece_(buffers_.size(), 0),
+      read_done_(buffers_.size(), 0),
+      read_status_(buffers_.size()) {
   for (std::size_t i = buffers_.size(); i > 0; --i) free_.push_back(i - 1);
 }
 
@@ -120,6 +128,80 @@ StorageStatus WriteBehind::drain() {
   std::unique_lock lock(mutex_);
   done_.wait(lock, [&] { return in_flight_ == 0 && !hashing_; });
   return first_error_;
+}
+
+StorageStatus WriteBehind::read_in_order(UploadData& data, std::uint64_t offset, std::uint64_t length,
+                                        const std::function<void(std::span<const std::uint8_t>)>& consume) {
+  drain();
+  const std::uint64_t piece_bytes = buffer_pool_->buffer_bytes();
+  const std::uint64_t pieces = (length + piece_bytes - 1) / piece_bytes;
+  auto piece_length = [&](std::uint64_t piece) {
+    return static_cast<std::size_t>(std::min(piece_bytes, length - piece * piece_bytes));
+  };
+  if (pool_ == nullptr) {
+    auto buffer = next_buffer();
+    for (std::uint64_t piece = 0; piece < pieces; ++piece) {
+      const std::size_t n = piece_length(piece);
+      if (auto status = data.read_at(offset + piece * piece_bytes, buffer.data(), n); !status) return status;
+      consume(buffer.first(n));
+    }
+    return StorageStatus::success();
+  }
+  StorageStatus result;
+  std::uint64_t posted = 0;
+  std::unique_lock lock(mutex_);
+  for (std::uint64_t next = 0; next < pieces && result;) {
+    // Keep every free buffer busy reading ahead.
+    while (posted < pieces && !free_.empty()) {
+      const std::size_t index = free_.back();
+      free_.pop_back();
+      if (!buffers_[index]) buffers_[index] = buffer_pool_->acquire();
+      read_piece_[index] = posted;
+      read_done_[index] = 0;
+      ++in_flight_;
+      const std::uint64_t at = offset + posted * piece_bytes;
+      const std::size_t n = piece_length(posted);
+      pool_->post([this, &data, index, at, n] {
+        StorageStatus status = data.read_at(at, buffers_[index].data(), n);
+        std::lock_guard guard(mutex_);
+        read_status_[index] = std::move(status);
+        read_done_[index] = 1;
+        --in_flight_;
+        done_.notify_all();
+      });
+      ++posted;
+    }
+    std::size_t index = 0;
+    while (read_piece_[index] != next || std::find(free_.begin(), free_.end(), index) != free_.end()) ++index;
+    done_.wait(lock, [&] { return read_done_[index] != 0; });
+    if (!read_status_[index]) {
+      result = read_status_[index];
+    } else {
+      lock.unlock();
+      consume(std::span<const std::uint8_t>(buffers_[index].data(), piece_length(next)));
+      lock.lock();
+      ++next;
+    }
+    free_.push_back(index);
+  }
+  // Reads posted beyond a failure still use the ring: wait for them.
+  done_.wait(lock, [&] { return in_flight_ == 0; });
+  for (std::size_t index = 0; index < buffers_.size(); ++index) {
+    if (std::find(free_.begin(), free_.end(), index) == free_.end()) free_.push_back(index);
+  }
+  return result;
+}
+
+StorageStatus ReadBack::read(UploadData& data, std::uint64_t offset, std::uint64_t length,
+                             const std::function<void(std::span<const std::uint8_t>)>& consume) {
+  if (ring_ != nullptr) return ring_->read_in_order(data, offset, length, consume);
+  for (std::uint64_t done = 0; done < length;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size(), length - done));
+    if (auto status = data.read_at(offset + done, buffer_.data(), n); !status) return status;
+    consume(std::span<const std::uint8_t>(buffer_.data(), n));
+    done += n;
+  }
+  return StorageStatus::success();
 }
 
 bool WriteBehind::failed() {

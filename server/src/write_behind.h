@@ -58,6 +58,11 @@ class WriteBehind {
   void write(UploadData& data, std::uint64_t offset, std::size_t length, crypto_generichash_state* file_hash);
   // Waits until every queued piece is done; the first failure, if any.
   StorageStatus drain();
+  // After drain(): reads [offset, offset + length) of `data` back in pieces of one buffer, up to
+  // every buffer of the ring ahead on the pool, and hands them to `consume` in order on this
+  // thread. Stops at the first failed read and returns it.
+  StorageStatus read_in_order(UploadData& data, std::uint64_t offset, std::uint64_t length,
+                              const std::function<void(std::span<const std::uint8_t>)>& consume);
   // A queued write already failed (checked without waiting).
   bool failed();
 
@@ -76,12 +81,30 @@ class WriteBehind {
   std::vector<std::size_t> free_;    // indexes of free buffers
   std::size_t current_ = 0;          // buffer handed out by next_buffer()
   std::vector<int> pending_;          // per buffer: write and hash jobs not yet done
+  std::vector<std::uint64_t> read_piece_;   // per buffer: which piece a read-ahead fills
+  std::vector<char> read_done_;             // per buffer: that read has finished
+  std::vector<StorageStatus> read_status_;  // per buffer: and its outcome
   std::deque<HashPiece> hash_queue_;
   bool hashing_ = false;             // a pool task is working through hash_queue_
   std::size_t in_flight_ = 0;        // buffers queued or being processed
   StorageStatus first_error_;
   std::mutex mutex_;
   std::condition_variable done_;
+};
+
+// Stored bytes read back in order, for the whole-file hash of chunks that arrived ahead of it:
+// through one buffer, one piece after the other, or through a request's WriteBehind ring with
+// reads running ahead on the pool while the caller hashes.
+class ReadBack {
+ public:
+  explicit ReadBack(std::span<std::uint8_t> buffer) : buffer_(buffer) {}
+  explicit ReadBack(WriteBehind& ring) : ring_(&ring) {}
+  StorageStatus read(UploadData& data, std::uint64_t offset, std::uint64_t length,
+                     const std::function<void(std::span<const std::uint8_t>)>& consume);
+
+ private:
+  std::span<std::uint8_t> buffer_;
+  WriteBehind* ring_ = nullptr;
 };
 
 }  // namespace resumable

@@ -61,6 +61,7 @@ void make_templates() {
   std::vector<std::uint8_t> bytes(3 * 1024 + 100);
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 31 + 7);
   std::vector<std::uint8_t> scratch(4096);
+  resumable::ReadBack read_back(scratch);
   auto send = [&](const std::string& identifier, std::uint64_t number) {
     ChunkRequest r;
     r.number = number;
@@ -75,7 +76,7 @@ void make_templates() {
     auto* writer = std::get_if<ChunkWriter>(&start);
     if (writer == nullptr) std::abort();
     writer->write(bytes.data() + (number - 1) * 1024, r.current_size);
-    writer->finish(scratch);
+    writer->finish(read_back);
   };
   send("f", 1);
   send("f", 3);
@@ -158,8 +159,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   UploadRegistry registry(storage, limits(), {}, {});
   registry.load();
   std::vector<std::uint8_t> scratch(4096);
+  resumable::ReadBack read_back(scratch);
   (void)registry.status("fuzz", "f");
-  (void)registry.resume_finalization("fuzz", "f", scratch);
+  (void)registry.resume_finalization("fuzz", "f", read_back);
   for (const auto& summary : registry.list_uploads()) {
     (void)registry.status(summary.principal, summary.identifier);
   }
@@ -177,7 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<std::uint8_t> bytes(1024);
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>((i + 1024) * 31 + 7);
     writer->write(bytes.data(), bytes.size());
-    (void)writer->finish(scratch);
+    (void)writer->finish(read_back);
   }
   registry.collect_stale(UploadRegistry::Clock::now() + std::chrono::hours(24 * 365));
   // Released files only ever carry the server's own names, inside upload_to.
