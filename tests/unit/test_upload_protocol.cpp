@@ -84,6 +84,28 @@ TEST_CASE("chunks that arrive ahead of the file hash are read back in order, in 
   }
 }
 
+TEST_CASE("hash progress is saved once limits.hash_progress_interval_bytes are hashed, and used after a restart",
+          "[endpoint]") {
+  TestServer server([](EndpointOptions& options) { options.limits.hash_progress_interval_bytes = 2 * 65536; });
+  auto file = make_file("progress", 6 * 65536 + 5, 21);
+  const auto progress_files = [&] {
+    int found = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(server.chunk_dir())) {
+      found += std::filesystem::exists(entry.path() / "hash-progress") ? 1 : 0;
+    }
+    return found;
+  };
+  REQUIRE(send_chunk(server, file, 1).status == 200);
+  CHECK(progress_files() == 0);  // 64 KiB hashed: below the interval
+  REQUIRE(send_chunk(server, file, 2).status == 200);
+  CHECK(progress_files() == 1);  // 128 KiB: saved
+  REQUIRE(send_chunk(server, file, 3).status == 200);
+  server.restart();  // resumes from the saved progress (2 chunks), re-reading chunk 3
+  for (std::uint64_t k = 4; k < file.chunk_count(); ++k) REQUIRE(send_chunk(server, file, k).status == 200);
+  const auto last = send_chunk(server, file, file.chunk_count());
+  CHECK(last.json()["blake2b256"] == file.file_digest_hex());
+}
+
 TEST_CASE("multipart bodies with resumable.js and flow.js parameter names are accepted", "[endpoint]") {
   TestServer server;
   for (const std::string& prefix : {std::string("resumable"), std::string("flow")}) {
