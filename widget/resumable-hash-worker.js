@@ -1,8 +1,10 @@
 // The widget's hashing Worker. One per page, shared by every uploader on it. For each file it reads
-// large slices (prefetching the next while hashing the current), cuts chunk boundaries out of them
-// with the wasm core's geometry, and feeds each byte once to two BLAKE2b-256 states: the current
-// chunk's and the whole file's. Only digests travel back to the page; the uploads read the file
-// themselves, so no chunk bytes are ever copied between threads.
+// slices (prefetching the next while hashing the current), cuts chunk boundaries out of them with
+// the wasm core's geometry, and feeds each byte once to two BLAKE2b-256 states: the current chunk's
+// and the whole file's. Only digests travel back to the page; the uploads read the file themselves,
+// so no chunk bytes are ever copied between threads. The slices come from the file's byte stream
+// into two buffers per file that take turns (one hashed, one filling); browsers without byte
+// streams get one fresh ArrayBuffer per larger slice instead.
 //
 // Messages in:  {type: 'hash', job, file, chunkSize, forceChunkSize}, {type: 'pause'|'resume'|'cancel', job}
 // Messages out: {type: 'chunks', job, chunkCount, firstNumber, digests, spans, hashedBytes, identifier?},
@@ -11,6 +13,11 @@
 'use strict';
 importScripts('resumable_core.js');
 
+// Streamed slices are small enough for the browser to have the next one read (into the stream's
+// pipe, about 2 MiB in Chromium) while the current one is hashed: reading then costs the Worker
+// almost nothing, where 16 MiB slices mostly wait for it. A fresh ArrayBuffer per slice has a cost
+// per call, so those stay large.
+var STREAM_SLICE_BYTES = 1048576;
 var SLICE_BYTES = 16 * 1048576;
 // Bumping this changes every identifier, so uploads started by an incompatible widget never resume.
 var IDENTIFIER_VERSION = 'resumable-widget/1';
@@ -62,6 +69,7 @@ function runScheduler() {
           self.postMessage({ type: 'error', job: job.id, message: describeError(error) });
           finishJob(job);
         }
+        await nextTask();
       }
     } finally {
       schedulerRunning = false;
@@ -76,6 +84,19 @@ function runScheduler() {
   });
 }
 
+// Resolves from a task of its own, so messages already queued (pause, cancel, new files) are handled
+// before the next slice: a streamed slice often arrives from already-read bytes, through promise
+// callbacks only, and a loop of those would never let a message in.
+var taskChannel = new MessageChannel();
+var taskWaiters = [];
+taskChannel.port1.onmessage = function () { taskWaiters.shift()(); };
+function nextTask() {
+  return new Promise(function (resolve) {
+    taskWaiters.push(resolve);
+    taskChannel.port2.postMessage(null);
+  });
+}
+
 function startJob(core, job) {
   var size = job.file.size;
   if (!(job.chunkSize > 0)) throw new Error('The chunk size must be positive.');
@@ -85,7 +106,8 @@ function startJob(core, job) {
   job.position = 0;
   job.chunkHasher = core.createHasher();
   job.fileHasher = core.createHasher();
-  job.pendingSlice = readSlice(job.file, 0, Math.min(size, SLICE_BYTES));
+  job.reader = openSliceReader(job.file, 0);
+  job.pendingSlice = job.reader.next();
   job.started = true;
 }
 
@@ -96,7 +118,7 @@ async function hashNextSlice(core, job) {
   var size = job.file.size;
   var sliceStart = job.position;
   job.position += bytes.length;
-  job.pendingSlice = job.position < size ? readSlice(job.file, job.position, Math.min(size, job.position + SLICE_BYTES)) : null;
+  job.pendingSlice = job.position < size ? job.reader.next() : null;
 
   var batch = { type: 'chunks', job: job.id, chunkCount: job.chunkCount, firstNumber: job.number,
     digests: [], spans: [], hashedBytes: job.position };
@@ -110,6 +132,7 @@ async function hashNextSlice(core, job) {
     used += take;
     if (sliceStart + used === chunkEnd) completeChunk(core, job, batch);
   }
+  job.reader.release(bytes);
   if (batch.digests.length > 0) self.postMessage(batch);
   if (!job.pendingSlice) {
     self.postMessage({ type: 'done', job: job.id, fileDigest: core.toHex(job.fileHasher.digest()) });
@@ -143,15 +166,69 @@ function finishJob(job) {
   if (job.chunkHasher) job.chunkHasher.dispose();
   if (job.fileHasher) job.fileHasher.dispose();
   job.chunkHasher = job.fileHasher = null;
-  job.pendingSlice = null;
+  if (job.reader) job.reader.cancel();
+  job.reader = job.pendingSlice = null;
   job.cancelled = true;
 }
 
-function readSlice(file, start, end) {
-  var slice = file.slice(start, end).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
-  // A prefetch abandoned by a cancel may still fail; whoever awaits it still sees the failure.
-  slice.catch(function () {});
-  return slice;
+// Reads a file from `start` on in slices (the last one shorter). next() starts reading the following
+// slice and promises its bytes (null once cancelled); call it again only after the previous slice
+// arrived, and hand each slice to release() once it has been hashed. Through a BYOB reader of the
+// file's stream the slices fill two buffers in turn, allocated once per file (fresh memory costs a
+// page fault per page). Without byte streams, one arrayBuffer() per slice.
+function openSliceReader(file, start) {
+  var size = file.size;
+  var position = start;
+  var reader = null;
+  var spare = []; // buffers released by the hasher, to be filled again
+  var cancelled = false;
+  if (start < size && typeof file.stream === 'function' && typeof ReadableStreamBYOBReader === 'function') {
+    var stream = null;
+    try {
+      stream = file.slice(start).stream();
+      reader = stream.getReader({ mode: 'byob' });
+    } catch (error) {
+      // Blob streams that are not byte streams (older Safari): read slices as ArrayBuffers.
+      if (stream) stream.cancel().catch(function () {});
+      reader = null;
+    }
+  }
+  var sliceBytes = reader ? STREAM_SLICE_BYTES : SLICE_BYTES;
+  var bufferBytes = Math.min(sliceBytes, size - start);
+
+  async function fill(buffer, length) {
+    var filled = 0;
+    while (filled < length) {
+      // A BYOB read transfers the buffer: the bytes arrive in result.value.buffer.
+      var result = await reader.read(new Uint8Array(buffer, filled, length - filled));
+      if (cancelled) return null;
+      if (result.done) throw new Error('The file ended before its size: it changed while being read.');
+      buffer = result.value.buffer;
+      filled += result.value.byteLength;
+    }
+    return new Uint8Array(buffer, 0, length);
+  }
+
+  return {
+    next: function () {
+      var length = Math.min(sliceBytes, size - position);
+      var slice;
+      if (reader) slice = fill(spare.length > 0 ? spare.pop() : new ArrayBuffer(bufferBytes), length);
+      else slice = file.slice(position, position + length).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+      position += length;
+      // A prefetch abandoned by a cancel may still fail; whoever awaits it still sees the failure.
+      slice.catch(function () {});
+      return slice;
+    },
+    release: function (bytes) {
+      if (reader && !cancelled && bytes.buffer.byteLength === bufferBytes) spare.push(bytes.buffer);
+    },
+    cancel: function () {
+      cancelled = true;
+      spare = [];
+      if (reader) reader.cancel().catch(function () {});
+    }
+  };
 }
 
 function describeError(error) {
