@@ -8,7 +8,7 @@ import { b2sum256, removeDir, scratchDir, writeRandomFile } from './harness.mjs'
 import { MiB, launchBrowser, openContext, startTestServer } from './widget_support.mjs';
 
 const FILE_SIZE = 37 * MiB + 4321;
-const CHUNK_SIZE = 3 * MiB + 1; // chunk boundaries fall inside the Worker's 16 MiB read slices
+const CHUNK_SIZE = 3 * MiB + 1; // chunk boundaries fall inside the Worker's read slices (1 MiB; 16 without byte streams)
 let dir, server, browser, context, filePath;
 
 before(async () => {
@@ -54,7 +54,7 @@ test('chunk and file digests equal b2sum, with chunk boundaries inside read slic
   assert.equal(result.fileDigest, b2sum256(filePath));
   const last = result.chunks.at(-1);
   assert.deepEqual([last.number, last.offset, last.size], [count, (count - 1) * CHUNK_SIZE, FILE_SIZE - (count - 1) * CHUNK_SIZE]);
-  for (const index of [0, 5, count - 1]) { // chunk 6 spans the first slice boundary at 16 MiB
+  for (const index of [0, 5, count - 1]) { // chunk 6 spans the 16 MiB mark (a slice boundary in either reading mode)
     const chunk = result.chunks[index];
     assert.equal(chunk.digest, b2sumOfRange(chunk.offset, chunk.size), `chunk ${chunk.number}`);
   }
