@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { MiB, median } from './common.mjs';
+import { MiB, descendantsCpuSeconds, median } from './common.mjs';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -135,23 +135,28 @@ export async function uploadInBrowser(browser, { client, server, tusServer, file
     await page.goto(`${server.url.replace(/\/$/, '')}/tests/bench/pages/e2e-${client === 'widget-hash' ? 'widget' : client}.html`);
     if (client === 'widget-hash') {
       const outcome = page.evaluate((o) => window.hashOnly(o), { chunkSize });
+      const cpu0 = descendantsCpuSeconds(process.pid);
       await page.setInputFiles('#picker', file.path);
       const result = await outcome;
+      const machineCpu = descendantsCpuSeconds(process.pid) - cpu0;
       if (result.event !== 'success' || result.fileDigest !== file.digest) throw new Error(`widget hashFile: ${JSON.stringify(result)}`);
       const longTasks = await page.evaluate(() => window.longTasks);
-      return { seconds: result.ms / 1000, longTaskTotal: longTasks.reduce((a, b) => a + b, 0),
+      return { seconds: result.ms / 1000, machineCpu, longTaskTotal: longTasks.reduce((a, b) => a + b, 0),
         longTaskMax: longTasks.length ? Math.max(...longTasks) : 0, longTaskCount: longTasks.length };
     }
     const options = client === 'widget' ? { chunkSize, simultaneousUploads: parallel }
       : client === 'resumable' ? { chunkSize, simultaneousUploads: parallel, method: 'octet', testChunks: false }
         : { endpoint: new URL('files', tusServer.url).href, chunkSize };
     const outcome = page.evaluate((o) => window.startUpload(o), options);
+    const cpu0 = descendantsCpuSeconds(process.pid);
     await page.setInputFiles('#picker', file.path);
     const result = await outcome;
+    const machineCpu = descendantsCpuSeconds(process.pid) - cpu0;
     if (result.event !== 'success') throw new Error(`${client} upload failed: ${result.message}; page errors: ${errors}`);
     const longTasks = await page.evaluate(() => window.longTasks);
     const measured = {
       seconds: result.ms / 1000,
+      machineCpu,
       longTaskTotal: longTasks.reduce((a, b) => a + b, 0),
       longTaskMax: longTasks.length ? Math.max(...longTasks) : 0,
       longTaskCount: longTasks.length,

@@ -2,7 +2,7 @@
 // Everything listens on and talks to 127.0.0.1 only; every wait is bounded.
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync, createWriteStream, existsSync, statSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync, createWriteStream, existsSync, statSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -65,6 +65,27 @@ const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
 export function ownCpuSeconds() {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
+}
+
+// CPU seconds used so far by every live descendant of `pid` (Chromium's processes, the servers this
+// benchmark started), found through the parent links in /proc.
+export function descendantsCpuSeconds(pid) {
+  const parent = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch { /* exited meanwhile */ }
+  }
+  let total = 0;
+  for (const candidate of parent.keys()) {
+    let up = parent.get(candidate);
+    while (up !== undefined && up !== pid && up > 1) up = parent.get(up);
+    if (up !== pid) continue;
+    try { total += cpuSecondsOf(candidate); } catch { /* exited meanwhile */ }
+  }
+  return total;
 }
 
 export function childPids(pid) {
