@@ -336,7 +336,7 @@ async function benchMemory(cfg, work, serverBin) {
   out(`### 2. Memory flatness: our server's peak RSS by file size`);
   out();
   out(`Sparse sources (4 KiB of random bytes at every MiB), ${formatSize(cfg.chunk)} raw chunks, 4 in parallel, digests verified, fsync off; a fresh server per row. ` +
-    'CivetWeb worker threads: 4 (as many as parallel requests) and 32 (the test server\'s default): body buffers come from the endpoint's pool; each worker that has served a request keeps its stack pages.');
+    'CivetWeb worker threads: 4 (as many as parallel requests) and 32 (the test server\'s default): body buffers come from the endpoint\'s pool; each worker that has served a request keeps its stack pages.');
   out();
   table(['file size', 'worker threads', 'peak RSS (VmHWM) MiB', 'RSS after MiB', 'MiB/s'], rows);
   const peak = Math.max(...Object.values(byThreads).flatMap((m) => Object.values(m)));
