@@ -10,8 +10,8 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  artifactsDir, b2sum256, demoSessionOf, demoVisitor, launchBrowser, postDemoForm, removeDir, sameBytes, scratchDir,
-  sendChunk, startDemo,
+  artifactsDir, b2sum256, demoSessionOf, demoVisitor, endDemoSession, launchBrowser, postDemoForm, sameBytes,
+  scratchDir, sendChunk, startDemo,
 } from './harness.mjs';
 
 const MiB = 1048576;
@@ -32,12 +32,7 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await demo?.stop();
-  removeDir(dir);
-  assert.equal(code, 0, 'the demo exits cleanly on SIGTERM');
-});
+after(() => endDemoSession({ browser, demo, dir }));
 
 const at = (path) => new URL(path, demo.url).href;
 const entries = (...parts) => readdirSync(join(dataDir, ...parts)).sort();

@@ -4,12 +4,12 @@
 // and save nothing; what visitors type is shown as text.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  artifactsDir, b2sum256, demoVisitor, launchBrowser, postDemoForm, removeDir, sameBytes, scratchDir, sendChunk,
-  startDemo, writeRandomFile,
+  artifactsDir, b2sum256, demoVisitor, endDemoSession, fileBytes, launchBrowser, postDemoForm, sameBytes,
+  scratchDir, sendChunk, startDemo, writeRandomFile,
 } from './harness.mjs';
 
 const MiB = 1048576;
@@ -25,23 +25,11 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await demo?.stop();
-  removeDir(dir);
-  assert.equal(code, 0, 'the demo exits cleanly on SIGTERM');
-});
+after(() => endDemoSession({ browser, demo, dir }));
 
 const at = (path) => new URL(path, demo.url).href;
 const dataPath = (...parts) => join(dir, 'data', ...parts);
 const entries = (...parts) => readdirSync(dataPath(...parts));
-
-function fileBytes(path, offset, size) {
-  const buffer = Buffer.alloc(size);
-  const fd = openSync(path, 'r');
-  try { readSync(fd, buffer, 0, size, offset); } finally { closeSync(fd); }
-  return buffer;
-}
 
 async function fetchRange(url, range) {
   const response = await fetch(url, { headers: { Range: range } });

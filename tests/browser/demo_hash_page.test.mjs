@@ -2,9 +2,11 @@
 // Worker; what it shows must equal coreutils b2sum for the whole file and for individual chunks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifactsDir, b2sum256, launchBrowser, removeDir, scratchDir, startDemo, writeRandomFile } from './harness.mjs';
+import {
+  artifactsDir, b2sum256, endDemoSession, fileBytes, launchBrowser, scratchDir, startDemo, writeRandomFile,
+} from './harness.mjs';
 
 const MiB = 1048576;
 const FILE_SIZE = 64 * MiB + 12345; // the last 1 MiB chunk absorbs the 12345-byte remainder
@@ -19,23 +21,11 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await demo?.stop();
-  removeDir(dir);
-  assert.equal(code, 0, 'the demo exits cleanly on SIGTERM');
-});
-
-function fileBytes(offset, size) {
-  const buffer = Buffer.alloc(size);
-  const fd = openSync(filePath, 'r');
-  try { readSync(fd, buffer, 0, size, offset); } finally { closeSync(fd); }
-  return buffer;
-}
+after(() => endDemoSession({ browser, demo, dir }));
 
 function b2sumOfRange(offset, size) {
   const piece = join(dir, `piece-${offset}-${size}`);
-  writeFileSync(piece, fileBytes(offset, size));
+  writeFileSync(piece, fileBytes(filePath, offset, size));
   return b2sum256(piece);
 }
 

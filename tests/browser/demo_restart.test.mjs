@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  b2sum256, demoSessionOf, launchBrowser, removeDir, sameBytes, scratchDir, startDemo, writeRandomFile,
+  b2sum256, demoSessionOf, endDemoSession, launchBrowser, sameBytes, scratchDir, startDemo, writeRandomFile,
 } from './harness.mjs';
 
 const MiB = 1048576;
@@ -37,12 +37,7 @@ before(async () => {
   context = await browser.newContext();
 });
 
-after(async () => {
-  await browser?.close();
-  const code = await demo?.stop();
-  removeDir(dir);
-  assert.equal(code, 0, 'the demo exits cleanly on SIGTERM');
-});
+after(() => endDemoSession({ browser, demo, dir }));
 
 const at = (path) => new URL(path, demo.url).href;
 

@@ -1,7 +1,8 @@
 // Shared by the browser tests: start the real demo server, launch Debian's Chromium through
 // playwright-core, make large test files and hash them with coreutils.
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { closeSync, createWriteStream, mkdtempSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,23 @@ export async function writeRandomFile(path, size) {
 
 export function b2sum256(path) {
   return execFileSync('b2sum', ['-l', '256', path], { encoding: 'utf8' }).split(' ')[0];
+}
+
+// `size` bytes of the file at `path` from `offset`.
+export function fileBytes(path, offset, size) {
+  const buffer = Buffer.alloc(size);
+  const fd = openSync(path, 'r');
+  try { readSync(fd, buffer, 0, size, offset); } finally { closeSync(fd); }
+  return buffer;
+}
+
+// The after() of the demo tests: close the browser, stop the demo (which must exit cleanly on
+// SIGTERM) and remove the scratch folder.
+export async function endDemoSession({ browser, demo, dir }) {
+  await browser?.close();
+  const code = await demo?.stop();
+  removeDir(dir);
+  assert.equal(code, 0, 'the demo exits cleanly on SIGTERM');
 }
 
 export function removeDir(dir) {

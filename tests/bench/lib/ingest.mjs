@@ -56,7 +56,34 @@ export async function chunkDigests(path, size, chunkSize) {
 // client then costs about a copy per byte, where a read stream allocates fresh buffers (fresh pages,
 // each a host page fault on this VM) and made the client the biggest CPU user of the machine.
 export function sendRange({ url, method = 'POST', headers = {}, path, offset, size, buffers }) {
-  if (buffers && size > 0) return sendFromBuffer({ url, method, headers, offset, size, buffers });
+  if (size === 0) return exchange({ url, method, headers, size }, (req) => req.end());
+  if (!buffers) {
+    return exchange({ url, method, headers, size }, (req, reject) => {
+      const body = createReadStream(path, { start: offset, end: offset + size - 1, highWaterMark: MiB });
+      body.on('error', reject);
+      body.pipe(req);
+    });
+  }
+  const buffer = buffers.take();
+  for (let at = 0; at < size;) {
+    const n = readSync(buffers.fd, buffer, at, size - at, offset + at);
+    if (n <= 0) throw new Error(`short read at ${offset + at}`);
+    at += n;
+  }
+  return exchange({ url, method, headers, size }, (req) => req.end(buffer.subarray(0, size)))
+    .finally(() => buffers.give(buffer));
+}
+
+// Reused body buffers for one upload: one per request in flight, read from one open descriptor.
+export class BufferShelf {
+  constructor(path, size) { this.fd = openSync(path, 'r'); this.size = size; this.free = []; }
+  take() { return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size); }
+  give(buffer) { this.free.push(buffer); }
+  close() { closeSync(this.fd); this.free = []; }
+}
+
+// One request whose body `send(req, reject)` writes; resolves as sendRange describes.
+function exchange({ url, method, headers, size }, send) {
   return new Promise((resolve, reject) => {
     let sentAt = NaN;
     const req = request(url, {
@@ -72,47 +99,7 @@ export function sendRange({ url, method = 'POST', headers = {}, path, offset, si
     req.setTimeout(120000, () => req.destroy(new Error(`no reply within 120 s from ${url}`)));
     req.on('finish', () => { sentAt = performance.now(); });
     req.on('error', reject);
-    if (size === 0) {
-      req.end();
-      return;
-    }
-    const body = createReadStream(path, { start: offset, end: offset + size - 1, highWaterMark: MiB });
-    body.on('error', reject);
-    body.pipe(req);
-  });
-}
-
-// Reused body buffers for one upload: one per request in flight, read from one open descriptor.
-export class BufferShelf {
-  constructor(path, size) { this.fd = openSync(path, 'r'); this.size = size; this.free = []; }
-  take() { return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size); }
-  give(buffer) { this.free.push(buffer); }
-  close() { closeSync(this.fd); this.free = []; }
-}
-
-function sendFromBuffer({ url, method, headers, offset, size, buffers }) {
-  const buffer = buffers.take();
-  for (let at = 0; at < size;) {
-    const n = readSync(buffers.fd, buffer, at, size - at, offset + at);
-    if (n <= 0) throw new Error(`short read at ${offset + at}`);
-    at += n;
-  }
-  return new Promise((resolve, reject) => {
-    let sentAt = NaN;
-    const req = request(url, {
-      agent: false, method,
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': size, ...headers },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { if (text.length < 65536) text += d; });
-      res.on('end', () => { buffers.give(buffer); resolve({ status: res.statusCode, text, sentAt, doneAt: performance.now() }); });
-      res.on('error', reject);
-    });
-    req.setTimeout(120000, () => req.destroy(new Error(`no reply within 120 s from ${url}`)));
-    req.on('finish', () => { sentAt = performance.now(); });
-    req.on('error', reject);
-    req.end(buffer.subarray(0, size));
+    send(req, reject);
   });
 }
 
