@@ -19,6 +19,7 @@
 
 #include "resumable/asset_handler.h"
 #include "resumable/digest.h"
+#include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
 #include "src/account_store.h"
 #include "src/admin_setup.h"
@@ -71,14 +72,15 @@ std::unique_ptr<UploadEndpoint> make_endpoint(const std::filesystem::path& folde
                                               const UploadAccess& upload_access, const UploadLimits& limits,
                                               bool serve_widget, const char* label) {
   EndpointOptions endpoint;
-  endpoint.chunk_dir = folder / "chunks";
-  endpoint.upload_to = folder / "files";  // one filesystem with documents/: adopting a file is a rename
+  std::string error;
+  // upload_to is on one filesystem with documents/: adopting a file is a rename.
+  endpoint.store = make_filesystem_store({folder / "chunks", folder / "files"}, &error);
+  if (!endpoint.store) throw std::runtime_error(std::string("cannot set up the ") + label + " upload store: " + error);
   endpoint.access = access;
   endpoint.authenticate = [&upload_access](mg_connection* connection) { return upload_access.principal_for(connection); };
   endpoint.limits = limits;
   endpoint.serve_widget = serve_widget;
   endpoint.log = [label](const std::string& message) { log_line(std::string(label) + " uploads: " + message); };
-  std::string error;
   auto created = UploadEndpoint::create(std::move(endpoint), &error);
   if (!created) throw std::runtime_error(std::string("cannot set up the ") + label + " upload endpoint: " + error);
   return created;

@@ -274,9 +274,10 @@ Html admin_uploads_page(const PageFrame& frame, const std::vector<UploadInProgre
     const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - summary.last_activity);
     content << "<tr>\n<td class=\"mount\">"_html << upload.mount << "</td>\n<td class=\"owner\"><code>"_html
             << short_principal(summary.principal) << "</code></td>\n<td class=\"file-name\">"_html << summary.file_name
-            << "</td>\n<td class=\"size\">"_html << format_size(summary.total_size)
-            << "</td>\n<td class=\"chunks\" data-received=\""_html << summary.received_chunks << "\" data-total=\""_html
-            << summary.chunk_count << "\">"_html << summary.received_chunks << " of "_html << summary.chunk_count
+            << "</td>\n<td class=\"size\">"_html << format_size(summary.total_size.value_or(0))
+            << "</td>\n<td class=\"chunks\" data-received=\""_html << summary.received_pieces << "\" data-total=\""_html
+            << summary.expected_pieces.value_or(0) << "\">"_html << summary.received_pieces << " of "_html
+            << summary.expected_pieces.value_or(0)
             << "</td>\n<td class=\"state\">"_html << (summary.complete ? "finished, form not sent yet" : "uploading")
             << "</td>\n<td class=\"age\">"_html << format_duration(std::max(age, std::chrono::seconds(0)))
             << " ago</td>\n</tr>\n"_html;

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
 
 using namespace resumable;
@@ -69,9 +70,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   root = fs::temp_directory_path() / ("rsm-fuzz-http-" + std::to_string(::getpid()));
   fs::remove_all(root);
   EndpointOptions options;
-  options.chunk_dir = root / "chunks";
-  options.upload_to = root / "files";
-  options.durable = false;
+  options.store = make_filesystem_store({root / "chunks", root / "files", false});
   options.access = Access::anonymous_allowed;
   options.authenticate = [](mg_connection* c) -> std::optional<Principal> {
     const char* user = mg_get_header(c, "X-Test-User");

@@ -6,16 +6,20 @@
 #include <cstring>
 #include <string>
 
+#include "query_params.h"
+#include "record_codec.h"
 #include "request_params.h"
 #include "resumable/chunk_geometry.h"
-#include "storage_codec.h"
 
 using namespace resumable;
+using namespace resumable::resumablejs;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
   UploadLimits limits;
-  const auto lookup = query_lookup(input.c_str(), limits.max_relative_path_bytes);
+  const http::ParamLookup lookup = [&](std::string_view name) {
+    return civetweb::query_param(input, name, limits.max_relative_path_bytes);
+  };
   const auto parsed = parse_chunk_request(lookup, limits);
   if (const auto* request = std::get_if<ChunkRequest>(&parsed)) {
     for (const std::string* text : {&request->identifier, &request->file_name}) {

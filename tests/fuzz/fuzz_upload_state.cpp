@@ -1,9 +1,9 @@
 // libFuzzer target: the persisted upload-state reader. Each input becomes one upload directory as a
-// crash (or a hostile disk) could leave it: manifest.json, chunks.log, hash-progress, final.json and the
-// data file, each either a valid template (made by a real upload at start-up) with fuzzed damage, or
-// raw fuzz bytes. The registry then loads it as a restarted server would, answers status, tries to
-// finish the upload (reading the whole-file hash progress), lists and collects it. Nothing may crash,
-// and a released file may only ever appear in upload_to under the server's own name.
+// crash (or a hostile disk) could leave it: manifest.json, pieces.log, hash-progress, final.json and
+// the data file, each either a valid template (made by a real upload at start-up) with fuzzed damage,
+// or raw fuzz bytes. The upload core then loads it as a restarted server would, answers status, tries
+// to finish the upload (reading the whole-file hash checkpoint), lists and collects it. Nothing may
+// crash, and a released file may only ever appear in upload_to under the server's own name.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <unistd.h>
 
@@ -13,9 +13,9 @@
 #include <sstream>
 #include <string>
 
-#include "resumable/chunk_geometry.h"
-#include "storage_codec.h"
-#include "upload_registry.h"
+#include "record_codec.h"
+#include "resumable/filesystem_store.h"
+#include "resumable/upload_core.h"
 
 using namespace resumable;
 namespace fs = std::filesystem;
@@ -49,35 +49,40 @@ UploadLimits limits() {
   return l;
 }
 
-std::shared_ptr<UploadStorage> storage_in(const fs::path& dir) {
-  return std::shared_ptr<UploadStorage>(
-      make_filesystem_storage(FilesystemStorageOptions{dir / "chunks", dir / "files", false, true}));
+std::shared_ptr<UploadStore> storage_in(const fs::path& dir) {
+  return make_filesystem_store({dir / "chunks", dir / "files", false, true});
+}
+
+const UploadCore::Hooks quiet{{}, [](const std::string&) {}};
+
+// Chunk `number` (1-based, 1 KiB chunks) of the template file, as the resumable.js front-end asks.
+PieceRequest chunk(const std::string& identifier, std::uint64_t number, std::uint64_t total,
+                   std::optional<core::Digest> file_digest) {
+  PieceRequest r;
+  r.upload.identifier = identifier;
+  r.upload.file_name = "t.bin";
+  r.upload.total_size = total;
+  r.upload.file_digest = file_digest;
+  r.upload.protocol_fields = {{"chunkSize", "1024"}, {"chunkCount", "3"}};
+  r.offset = (number - 1) * 1024;
+  r.size = number == 3 ? total - 2048 : 1024;
+  return r;
 }
 
 // A real upload of chunks 1 and 3 of 3 (hash progress saved after chunk 1), and a finished one.
 void make_templates() {
   const fs::path dir = root / "template";
   auto storage = storage_in(dir);
-  UploadRegistry registry(storage, limits(), {}, {});
+  UploadCore core(storage, limits(), quiet);
   std::vector<std::uint8_t> bytes(3 * 1024 + 100);
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 31 + 7);
-  std::vector<std::uint8_t> scratch(4096);
-  resumable::ReadBack read_back(scratch);
   auto send = [&](const std::string& identifier, std::uint64_t number) {
-    ChunkRequest r;
-    r.number = number;
-    r.chunk_size = 1024;
-    r.total_size = bytes.size();
-    r.chunk_count = 3;
-    r.current_size = number == 3 ? bytes.size() - 2048 : 1024;
-    r.identifier = identifier;
-    r.file_name = "t.bin";
-    r.file_digest = core::blake2b256(bytes.data(), bytes.size());
-    auto start = registry.begin_chunk("fuzz", r);
-    auto* writer = std::get_if<ChunkWriter>(&start);
+    const auto r = chunk(identifier, number, bytes.size(), core::blake2b256(bytes.data(), bytes.size()));
+    auto start = core.begin_piece("fuzz", r);
+    auto* writer = std::get_if<PieceWriter>(&start);
     if (writer == nullptr) std::abort();
-    writer->write(bytes.data() + (number - 1) * 1024, r.current_size);
-    writer->finish(read_back);
+    writer->write(std::span(bytes.data() + r.offset, r.size));
+    writer->finish();
   };
   send("f", 1);
   send("f", 3);
@@ -90,7 +95,7 @@ void make_templates() {
     } else {
       templates.upload_id = entry.path().filename().string();
       templates.manifest = slurp(entry.path() / "manifest.json");
-      templates.log = slurp(entry.path() / "chunks.log");
+      templates.log = slurp(entry.path() / "pieces.log");
       templates.progress = slurp(entry.path() / "hash-progress");
     }
   }
@@ -145,7 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fs::create_directories(upload);
   fs::create_directories(dir / "files");
   if (auto m = piece(fuzz, templates.manifest)) spit(upload / "manifest.json", *m);
-  if (auto l = piece(fuzz, templates.log)) spit(upload / "chunks.log", *l);
+  if (auto l = piece(fuzz, templates.log)) spit(upload / "pieces.log", *l);
   if (auto p = piece(fuzz, templates.progress)) spit(upload / "hash-progress", *p);
   if (fuzz.ConsumeBool()) {
     if (auto f = piece(fuzz, templates.final_record)) spit(upload / "final.json", *f);
@@ -157,32 +162,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   auto storage = storage_in(dir);
-  UploadRegistry registry(storage, limits(), {}, {});
-  registry.load();
-  std::vector<std::uint8_t> scratch(4096);
-  resumable::ReadBack read_back(scratch);
-  (void)registry.status("fuzz", "f");
-  (void)registry.resume_finalization("fuzz", "f", read_back);
-  for (const auto& summary : registry.list_uploads()) {
-    (void)registry.status(summary.principal, summary.identifier);
+  UploadCore core(storage, limits(), quiet);
+  core.load();
+  (void)core.status("fuzz", "f");
+  (void)core.resume_finalization("fuzz", "f");
+  for (const auto& summary : core.list_uploads()) {
+    (void)core.status(summary.principal, summary.identifier);
   }
   // A chunk arriving for the loaded upload (chunk 2 of the template's geometry).
-  ChunkRequest r;
-  r.number = 2;
-  r.chunk_size = 1024;
-  r.total_size = 3 * 1024 + 100;
-  r.chunk_count = 3;
-  r.current_size = 1024;
-  r.identifier = "f";
-  r.file_name = "t.bin";
-  auto start = registry.begin_chunk("fuzz", r);
-  if (auto* writer = std::get_if<ChunkWriter>(&start)) {
+  auto start = core.begin_piece("fuzz", chunk("f", 2, 3 * 1024 + 100, std::nullopt));
+  if (auto* writer = std::get_if<PieceWriter>(&start)) {
     std::vector<std::uint8_t> bytes(1024);
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>((i + 1024) * 31 + 7);
-    writer->write(bytes.data(), bytes.size());
-    (void)writer->finish(read_back);
+    writer->write(bytes);
+    (void)writer->finish();
   }
-  registry.collect_stale(UploadRegistry::Clock::now() + std::chrono::hours(24 * 365));
+  core.collect_stale(UploadCore::Clock::now() + std::chrono::hours(24 * 365));
   // Released files only ever carry the server's own names, inside upload_to.
   for (const auto& entry : fs::directory_iterator(dir / "files")) {
     const std::string name = entry.path().filename().string();

@@ -54,7 +54,7 @@ std::string upload_all(TestServer& server, const std::string& user, const TestFi
 }  // namespace
 
 TEST_CASE("many principals upload many files at once: every file is released once and identical", "[concurrency]") {
-  TestServer server([](EndpointOptions& o) { o.durable = false; });
+  TestServer server({}, not_durable);
   constexpr int users = 6, files_per_user = 3;
   std::vector<std::thread> threads;
   std::vector<std::string> finals(users * files_per_user);
@@ -92,9 +92,8 @@ TEST_CASE("many principals upload many files at once: every file is released onc
 
 TEST_CASE("cancel racing chunk writes, status and test GETs leaves nothing behind", "[concurrency]") {
   TestServer server([](EndpointOptions& o) {
-    o.durable = false;
     o.log = [](const std::string& m) { std::fprintf(stderr, "server log: %s\n", m.c_str()); };
-  });
+  }, not_durable);
   auto file = make_file("cancel-race", 24 * 8192 + 5, 77, 8192);
   std::atomic<bool> stop{false};
   std::atomic<int> stored{0}, completed{0};
@@ -156,10 +155,7 @@ TEST_CASE("cancel racing chunk writes, status and test GETs leaves nothing behin
 
 TEST_CASE("collection racing uploads never corrupts a file, collected uploads start afresh", "[concurrency]") {
   // stale_after = 0: every upload between two chunks is collectable, the harshest setting.
-  TestServer server([](EndpointOptions& o) {
-    o.durable = false;
-    o.limits.stale_after = std::chrono::seconds(0);
-  });
+  TestServer server([](EndpointOptions& o) { o.limits.stale_after = std::chrono::seconds(0); }, not_durable);
   std::atomic<bool> stop{false};
   std::atomic<int> collections{0};
   std::thread collector([&] {
@@ -210,7 +206,7 @@ TEST_CASE("collection racing uploads never corrupts a file, collected uploads st
 }
 
 TEST_CASE("claims racing each other and status requests: exactly one claim wins", "[concurrency]") {
-  TestServer server([](EndpointOptions& o) { o.durable = false; });
+  TestServer server({}, not_durable);
   for (int round = 0; round < 5; ++round) {
     auto file = make_file("claim-race-" + std::to_string(round), 3 * 4096 + 1, 500 + round, 4096);
     std::string final_body;

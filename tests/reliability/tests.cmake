@@ -10,8 +10,7 @@ set(RESUMABLE_RELIABILITY_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 # Concurrency tests in C++ (Catch2): run in every build, and under TSan by scripts/test.sh.
 add_executable(resumable_concurrency_tests ${RESUMABLE_RELIABILITY_DIR}/test_concurrency.cpp)
-target_include_directories(resumable_concurrency_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit
-  ${PROJECT_SOURCE_DIR}/server/src)
+target_include_directories(resumable_concurrency_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 target_link_libraries(resumable_concurrency_tests PRIVATE resumable_server nlohmann_json::nlohmann_json CURL::libcurl
   Catch2::Catch2WithMain)
 target_compile_definitions(resumable_concurrency_tests PRIVATE
@@ -71,12 +70,12 @@ if(RESUMABLE_FUZZ)
   endif()
   # Coverage instrumentation for the code under test, so that libFuzzer is guided by it; clang's
   # warnings differ from gcc's, and the fuzz build must not fail on a new one.
-  foreach(library resumable_server resumable_core)
+  foreach(library resumable_server resumable_store_filesystem resumable_upload resumable_core)
     target_compile_options(${library} PRIVATE -fsanitize=fuzzer-no-link -Wno-error)
   endforeach()
   foreach(target IN LISTS RESUMABLE_FUZZ_TARGETS)
     add_executable(${target} ${PROJECT_SOURCE_DIR}/tests/fuzz/${target}.cpp)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/server/src)
+    target_include_directories(${target} PRIVATE ${RESUMABLE_SERVER_INTERNAL_INCLUDES})
     target_link_libraries(${target} PRIVATE resumable_server nlohmann_json::nlohmann_json)
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer ${RESUMABLE_WARNINGS} -Wno-error)
     target_link_options(${target} PRIVATE -fsanitize=fuzzer)

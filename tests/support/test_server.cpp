@@ -23,7 +23,9 @@
 #include <string>
 #include <string_view>
 
+#include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
+#include "status_map.h"
 
 namespace {
 
@@ -60,9 +62,9 @@ int handle_claim(mg_connection* connection, void* endpoint_pointer) {
   }
   const auto claimed = endpoint->claim_upload(token, principal ? principal->id : std::string());
   if (const auto* error = std::get_if<resumable::ErrorCode>(&claimed)) {
-    const auto& e = resumable::error_info(*error);
-    send(connection, e.http_status, {{"error", e.id}});
-    return e.http_status;
+    const int status = resumable::resumablejs::http_status(*error);
+    send(connection, status, {{"error", resumable::error_info(*error).id}});
+    return status;
   }
   const auto& c = std::get<resumable::ClaimedUpload>(claimed);
   send(connection, 200,
@@ -83,7 +85,9 @@ int handle_uploads(mg_connection* connection, void* endpoint_pointer) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& u : endpoint->list_uploads()) {
     list.push_back({{"principal", u.principal}, {"identifier", u.identifier}, {"fileName", u.file_name},
-                    {"totalSize", u.total_size}, {"chunkCount", u.chunk_count}, {"received", u.received_chunks},
+                    {"totalSize", u.total_size ? nlohmann::json(*u.total_size) : nlohmann::json()},
+                    {"chunkCount", u.expected_pieces ? nlohmann::json(*u.expected_pieces) : nlohmann::json()},
+                    {"received", u.received_pieces},
                     {"complete", u.complete}});
   }
   send(connection, 200, list);
@@ -187,9 +191,16 @@ int main(int argc, char** argv) {
 
   const std::filesystem::path data_dir = get("data-dir", "");
   resumable::EndpointOptions options;
-  options.chunk_dir = data_dir / "chunks";
-  options.upload_to = data_dir / "files";
-  options.durable = get("durable", "1") != "0";
+  resumable::FilesystemStoreOptions filesystem;
+  filesystem.chunk_dir = data_dir / "chunks";
+  filesystem.upload_to = data_dir / "files";
+  filesystem.durable = get("durable", "1") != "0";
+  std::string store_error;
+  options.store = resumable::make_filesystem_store(filesystem, &store_error);
+  if (!options.store) {
+    std::fprintf(stderr, "test_server: %s\n", store_error.c_str());
+    return 1;
+  }
   const std::string access = get("access", "login");
   options.access = access == "anonymous" ? resumable::Access::anonymous_allowed
                    : access == "staff"   ? resumable::Access::staff_required

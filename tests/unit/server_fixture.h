@@ -17,6 +17,7 @@
 
 #include "http_client.h"
 #include "resumable/chunk_geometry.h"
+#include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
 #include "test_data.h"
 
@@ -55,10 +56,19 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// How a TestServer's store is made: the filesystem store in its temporary directory, optionally
+// not durable, optionally wrapped (e.g. by a store that injects faults).
+struct StoreSetup {
+  bool durable = true;
+  std::function<std::shared_ptr<UploadStore>(std::shared_ptr<UploadStore> filesystem)> wrap;
+};
+inline const StoreSetup not_durable{false, {}};
+
 class TestServer {
  public:
-  // `configure` adjusts the options (limits, access, storage) before each (re)start.
-  explicit TestServer(std::function<void(EndpointOptions&)> configure = {}) : configure_(std::move(configure)) {
+  // `configure` adjusts the options (limits, access) before each (re)start.
+  explicit TestServer(std::function<void(EndpointOptions&)> configure = {}, StoreSetup store = {})
+      : configure_(std::move(configure)), store_(std::move(store)) {
     start();
   }
   ~TestServer() { stop(); }
@@ -87,8 +97,14 @@ class TestServer {
  private:
   void start() {
     EndpointOptions options;
-    options.chunk_dir = chunk_dir();
-    options.upload_to = upload_to();
+    FilesystemStoreOptions filesystem;
+    filesystem.chunk_dir = chunk_dir();
+    filesystem.upload_to = upload_to();
+    filesystem.durable = store_.durable;
+    std::string store_error;
+    options.store = make_filesystem_store(filesystem, &store_error);
+    if (!options.store) throw std::runtime_error("store: " + store_error);
+    if (store_.wrap) options.store = store_.wrap(options.store);
     options.authenticate = principal_from_test_header;
     options.collect_interval = std::chrono::seconds(0);
     options.on_complete = [this](const CompletedUpload& upload) {
@@ -120,6 +136,7 @@ class TestServer {
   }
 
   std::function<void(EndpointOptions&)> configure_;
+  StoreSetup store_;
   TempDir dir_;
   std::unique_ptr<UploadEndpoint> endpoint_;
   mg_context* context_ = nullptr;

@@ -2,8 +2,10 @@
 // test GETs, status, cancel, final results and claims.
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <thread>
 
+#include "resumable/widget_assets.h"
 #include "server_fixture.h"
 
 using namespace resumable;
@@ -101,6 +103,13 @@ TEST_CASE("hash progress is saved once limits.hash_progress_interval_bytes are h
   CHECK(progress_files() == 1);  // 128 KiB: saved
   REQUIRE(send_chunk(server, file, 3).status == 200);
   server.restart();  // resumes from the saved progress (2 chunks), re-reading chunk 3
+  // Damage the stored bytes of chunks 1 and 2 behind the server's back: only a file hash that
+  // resumes from the saved progress (and never reads them again) still gives the file's digest.
+  for (const auto& entry : std::filesystem::directory_iterator(server.chunk_dir())) {
+    std::fstream data(entry.path() / "data", std::ios::in | std::ios::out | std::ios::binary);
+    data.seekp(1000);
+    data.put(static_cast<char>(file.bytes[1000] ^ 0x5a));  // a byte that differs
+  }
   for (std::uint64_t k = 4; k < file.chunk_count(); ++k) REQUIRE(send_chunk(server, file, k).status == 200);
   const auto last = send_chunk(server, file, file.chunk_count());
   CHECK(last.json()["blake2b256"] == file.file_digest_hex());
@@ -329,6 +338,28 @@ TEST_CASE("Expect: 100-continue is answered before the body is sent", "[endpoint
 
 TEST_CASE("the widget's files are served from memory below the mount", "[endpoint]") {
   TestServer server;
+  const auto assets = widget::embedded_assets();
+  // Builds with the widget compile it in (the WebAssembly build, RESUMABLE_WIDGET_ASSETS); the others
+  // serve nothing there. Either way the table must be what the build promised.
+#if RESUMABLE_EXPECT_WIDGET_ASSETS
+  std::set<std::string> paths;
+  for (const auto& asset : assets) paths.insert(std::string(asset.path));
+  for (const char* expected : {"/resumable-widget.js", "/resumable-widget.mjs", "/resumable-hash-worker.js",
+                               "/resumable-widget.css", "/resumable_core.js", "/resumable_core.wasm"}) {
+    CHECK(paths.count(expected) == 1);
+  }
+#else
+  CHECK(assets.empty());
+  CHECK(http.request("GET", server.url("/upload/widget/resumable-widget.js"), alice).status == 404);
+#endif
+  for (const auto& asset : assets) {
+    INFO(asset.path);
+    const auto reply = http.request("GET", server.url("/upload/widget" + std::string(asset.path)), alice);
+    CHECK(reply.status == 200);
+    CHECK(reply.body == std::string(reinterpret_cast<const char*>(asset.data), asset.size));
+    CHECK(asset.size > 0);
+    CHECK(reply.headers.find("Content-Type: " + std::string(asset.content_type)) != std::string::npos);
+  }
   const auto reply = http.request("GET", server.url("/upload/widget/no-such-file.js"), alice);
   CHECK(reply.status == 404);
   CHECK(reply.error_code() == "not_found");

@@ -120,7 +120,7 @@ TEST_CASE("a torn chunk record and a half-finished release are recovered after a
   // Simulate power loss in the middle of appending a record: a partial record at the end of the log.
   const auto upload_dir = *std::filesystem::directory_iterator(server.chunk_dir());
   {
-    std::ofstream log(upload_dir.path() / "chunks.log", std::ios::binary | std::ios::app);
+    std::ofstream log(upload_dir.path() / "pieces.log", std::ios::binary | std::ios::app);
     log << std::string(20, '\x7f');
   }
   server.restart();

@@ -1,5 +1,7 @@
 #include "resumable/digest.h"
 
+#include <cstring>
+
 namespace resumable::core {
 
 static_assert(crypto_generichash_BYTES_MIN <= digest_bytes && digest_bytes <= crypto_generichash_BYTES_MAX);
@@ -28,6 +30,25 @@ Digest Blake2b256::finish() {
   reset();
   return out;
 }
+
+Digest Blake2b256::peek() const {
+  crypto_generichash_state copy = state_;
+  Digest out{};
+  crypto_generichash_final(&copy, out.data(), out.size());
+  return out;
+}
+
+std::array<std::uint8_t, Blake2b256::saved_state_bytes> Blake2b256::save_state() const {
+  std::array<std::uint8_t, saved_state_bytes> saved{};
+  std::memcpy(saved.data(), &state_, saved.size());
+  return saved;
+}
+
+void Blake2b256::restore_state(std::span<const std::uint8_t, saved_state_bytes> saved) {
+  std::memcpy(&state_, saved.data(), saved.size());
+}
+
+std::string_view hash_implementation_id() { return sodium_version_string(); }
 
 Digest blake2b256(const void* data, std::size_t length) {
   Digest out{};

@@ -1,9 +1,10 @@
 // The resumable upload endpoint, mounted on any CivetWeb context: the C++ counterpart of
-// django2-resumable's `include(...)`. Speaks docs/protocol.md (resumable.js, flow.js and our widget).
+// django2-resumable's `include(...)`. It composes the upload core (resumable/upload_core.h) over a
+// store (resumable/upload_store.h; the filesystem one is resumable/filesystem_store.h), the
+// resumable.js / flow.js protocol front-end (docs/protocol.md) and the CivetWeb adapter.
 //
 //   resumable::EndpointOptions options;
-//   options.chunk_dir = "/var/lib/app/chunks";      // chunks_upload_to
-//   options.upload_to = "/var/lib/app/files";       // upload_to
+//   options.store = resumable::make_filesystem_store({"/var/lib/app/chunks", "/var/lib/app/files"});
 //   options.authenticate = [](mg_connection* c) -> std::optional<resumable::Principal> { ... };
 //   auto endpoint = resumable::UploadEndpoint::create(std::move(options), &error);
 //   endpoint->mount(context, "/upload");
@@ -25,69 +26,18 @@
 #include <variant>
 #include <vector>
 
+#include "resumable/access.h"
 #include "resumable/digest.h"
 #include "resumable/errors.h"
 #include "resumable/limits.h"
-#include "resumable/storage.h"
+#include "resumable/upload_records.h"
+#include "resumable/upload_store.h"
 
 namespace resumable {
 
-// Who is uploading. Uploads, status and tokens are scoped to `id`: one principal never sees another's.
-struct Principal {
-  std::string id;
-  bool is_staff = false;
-};
-
-enum class Access {
-  anonymous_allowed,  // unauthenticated requests upload as the anonymous principal (id "")
-  login_required,     // login_required: an authenticated principal (else 401)
-  staff_required,     // staff_member_required: an authenticated staff principal (else 401 / 403)
-};
-
-// Handed to the completion callback once per finished file, after it was verified and released.
-struct CompletedUpload {
-  std::string principal;
-  std::string identifier;
-  std::string file_name;  // client-supplied: display only, never a path
-  std::uint64_t size = 0;
-  core::Digest digest{};
-  std::string token;
-  std::string location;  // where the storage put the file (a path for the filesystem backend)
-};
-
-// What claim_upload hands the application: the file is now the application's.
-struct ClaimedUpload {
-  std::string location;
-  std::string file_name;
-  std::string identifier;
-  std::uint64_t size = 0;
-  core::Digest digest{};
-};
-
-struct CollectionReport {
-  std::size_t stale_removed = 0;      // incomplete uploads past stale_after
-  std::size_t unclaimed_removed = 0;  // finished, unclaimed uploads past unclaimed_after
-};
-
-// One upload as an admin view lists it.
-struct UploadSummary {
-  std::string principal;
-  std::string identifier;
-  std::string file_name;
-  std::uint64_t total_size = 0;
-  std::uint64_t chunk_count = 0;
-  std::uint64_t received_chunks = 0;
-  bool complete = false;
-  std::chrono::system_clock::time_point last_activity;
-};
-
 struct EndpointOptions {
-  // Filesystem backend settings, used when `storage` is null.
-  std::filesystem::path chunk_dir;
-  std::filesystem::path upload_to;
-  bool durable = true;  // fsync before a chunk is acknowledged
-  // A custom backend (RESUMABLE_STORAGE); when set, chunk_dir/upload_to/durable are ignored.
-  std::shared_ptr<UploadStorage> storage;
+  // Where uploads live (required): make_filesystem_store(...) or your own UploadStore.
+  std::shared_ptr<UploadStore> store;
 
   Access access = Access::login_required;
   // Maps a request to a principal; nullopt = not logged in (refused with 401 unless the mount allows
@@ -107,22 +57,22 @@ struct EndpointOptions {
   // Serve the widget's files from memory at <base>/widget/ (see widget_assets.h).
   bool serve_widget = true;
 
-  // Collect stale and unclaimed uploads this often in a background thread; zero disables it
-  // (call collect_stale() yourself).
+  // Collect stale and unclaimed uploads this often (on a background thread, or from requests in a
+  // build without it: RESUMABLE_COLLECTOR_THREAD); zero disables it (call collect_stale() yourself).
   std::chrono::seconds collect_interval = std::chrono::minutes(10);
 };
 
 class UploadEndpoint {
  public:
-  // Validates options, creates directories and loads uploads left by a previous run.
-  // nullptr (with `error` set) if the options are unusable.
+  // Validates options and loads uploads left by a previous run. nullptr (with `error` set) if the
+  // options are unusable.
   static std::unique_ptr<UploadEndpoint> create(EndpointOptions options, std::string* error = nullptr);
   ~UploadEndpoint();
   UploadEndpoint(const UploadEndpoint&) = delete;
   UploadEndpoint& operator=(const UploadEndpoint&) = delete;
 
-  // Registers handlers for `base` ("/upload"), `base`/status and, if enabled, `base`/widget/ on
-  // `context`. May be called for several contexts; each call's handlers share this endpoint.
+  // Registers handlers for `base` ("/upload"), everything below it and, if enabled, `base`/widget/
+  // on `context`. May be called for several contexts or bases; all share this endpoint's uploads.
   void mount(mg_context* context, const std::string& base);
 
   // One-time, owner-checked hand-over of a finished upload by its token (the form field's value).

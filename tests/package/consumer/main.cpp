@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
 
 int main(int argc, char** argv) {
@@ -20,8 +21,7 @@ int main(int argc, char** argv) {
   if (context == nullptr) return 1;
 
   resumable::EndpointOptions upload;
-  upload.chunk_dir = data + "/chunks";  // chunks_upload_to
-  upload.upload_to = data + "/files";   // upload_to
+  upload.store = resumable::make_filesystem_store({data + "/chunks", data + "/files"});  // chunks_upload_to, upload_to
   upload.access = resumable::Access::login_required;
   upload.authenticate = [](mg_connection* c) -> std::optional<resumable::Principal> {
     const char* user = mg_get_header(c, "X-User");  // the application's session check goes here

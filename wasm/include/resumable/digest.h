@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -32,12 +33,24 @@ class Blake2b256 {
   void update(const void* data, std::size_t length);
   // Writes the digest and resets the state, so the object can hash the next stream.
   Digest finish();
+  // The digest of what was hashed so far; the state goes on unchanged.
+  Digest peek() const;
+
+  // The running state as bytes, so that a checkpoint can be stored and hashing resumed later by
+  // the same implementation (a state saved by another one is meaningless: compare
+  // hash_implementation_id() before restoring).
+  static constexpr std::size_t saved_state_bytes = sizeof(crypto_generichash_state);
+  std::array<std::uint8_t, saved_state_bytes> save_state() const;
+  void restore_state(std::span<const std::uint8_t, saved_state_bytes> saved);
 
  private:
   crypto_generichash_state state_;  // CRYPTO_ALIGN(64) in libsodium's header
 };
 
 Digest blake2b256(const void* data, std::size_t length);
+
+// Names the implementation whose saved states Blake2b256::restore_state accepts (libsodium's version).
+std::string_view hash_implementation_id();
 
 // Lower-case hex, 64 characters.
 std::string to_hex(const Digest& digest);

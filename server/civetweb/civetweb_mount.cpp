@@ -1,0 +1,325 @@
+#include "civetweb_mount.h"
+
+#include <cstring>
+#include <map>
+
+#include "json_error.h"
+#include "query_params.h"
+#include "reply_writer.h"
+
+#if RESUMABLE_WITH_BODY_WATCHDOG
+#include "body_watchdog.h"
+#endif
+
+namespace resumable::civetweb {
+
+namespace {
+
+// A request as the front-end sees it.
+class ConnectionView final : public http::RequestView {
+ public:
+  ConnectionView(mg_connection* connection, std::string_view path)
+      : connection_(connection), info_(mg_get_request_info(connection)), path_(path) {}
+  std::string_view method() const override { return info_->request_method; }
+  std::string_view path() const override { return path_; }
+  std::optional<http::ParamValue> query_param(std::string_view name, std::size_t max_bytes) const override {
+    return civetweb::query_param(info_->query_string != nullptr ? info_->query_string : "", name, max_bytes);
+  }
+  std::optional<std::string_view> header(std::string_view name) const override {
+    const char* value = mg_get_header(connection_, std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string_view(value);
+  }
+  std::optional<std::uint64_t> content_length() const override {
+    if (info_->content_length < 0) return std::nullopt;
+    return static_cast<std::uint64_t>(info_->content_length);
+  }
+
+ private:
+  mg_connection* connection_;
+  const mg_request_info* info_;
+  std::string_view path_;
+};
+
+bool method_in(std::string_view method, std::string_view allowed) {
+  while (!allowed.empty()) {
+    const auto comma = allowed.find(',');
+    std::string_view item = allowed.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    if (item == method) return true;
+    if (comma == std::string_view::npos) break;
+    allowed.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// CivetWeb does not answer `Expect: 100-continue` for request handlers; clients such as curl then
+// wait a second before sending the body. Called only once the body is going to be read.
+void continue_if_expected(mg_connection* connection) {
+  const char* expect = mg_get_header(connection, "Expect");
+  if (expect != nullptr && mg_strcasecmp(expect, "100-continue") == 0) mg_printf(connection, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+// The mount's minimum body rate, kept on the request thread. mg_read returns only once all the
+// bytes it was asked for have arrived, so reads are sized to what the minimum rate delivers in
+// the time the body has left: a body on pace is read in whole buffers, one falling behind byte by
+// byte, and it is ended as soon as it is overdue (or, if the client sends nothing at all, when
+// CivetWeb's request_timeout_ms ends the read).
+class BodyPace {
+ public:
+  explicit BodyPace(const BodyPacing& pacing) : pacing_(pacing), started_(std::chrono::steady_clock::now()) {}
+  bool limited() const { return pacing_.min_rate > 0; }
+  std::chrono::steady_clock::time_point deadline(std::uint64_t received) const {
+    return started_ + pacing_.grace + std::chrono::milliseconds(received * 1000 / pacing_.min_rate);
+  }
+  bool overdue(std::uint64_t received) const {
+    // As the watchdog: progress is seen between reads only, so one more read's worth is allowed.
+    return limited() && std::chrono::steady_clock::now() > deadline(received + pacing_.read_size);
+  }
+  std::size_t read_size(std::uint64_t received, std::size_t buffer) const {
+    if (!limited()) return buffer;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline(received + pacing_.read_size) -
+                                                                            std::chrono::steady_clock::now());
+    const std::uint64_t bytes = left.count() <= 0 ? 1 : static_cast<std::uint64_t>(left.count()) * pacing_.min_rate / 1000;
+    return static_cast<std::size_t>(std::clamp<std::uint64_t>(bytes, 1, buffer));
+  }
+
+ private:
+  BodyPacing pacing_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// Watches one body: the watchdog thread where the build has one, else the pace on this thread.
+class BodyWatch {
+ public:
+  BodyWatch(BodyWatchdog* watchdog, const BodyPacing& pacing, const mg_connection* connection) : pace_(pacing) {
+#if RESUMABLE_WITH_BODY_WATCHDOG
+    if (watchdog != nullptr) watch_ = watchdog->watch(connection);
+#else
+    (void)watchdog;
+    (void)connection;
+#endif
+  }
+  std::size_t read_size(std::size_t buffer) const { return threaded() ? buffer : pace_.read_size(received_, buffer); }
+  void received(std::uint64_t total) {
+    received_ = total;
+#if RESUMABLE_WITH_BODY_WATCHDOG
+    if (watch_) watch_->received(total);
+#endif
+  }
+  bool expired() const {
+#if RESUMABLE_WITH_BODY_WATCHDOG
+    if (watch_) return watch_->expired();
+#endif
+    return pace_.overdue(received_);
+  }
+
+ private:
+  bool threaded() const {
+#if RESUMABLE_WITH_BODY_WATCHDOG
+    return watch_ != nullptr;
+#else
+    return false;
+#endif
+  }
+  BodyPace pace_;
+  std::uint64_t received_ = 0;
+#if RESUMABLE_WITH_BODY_WATCHDOG
+  std::unique_ptr<BodyWatchdog::Watch> watch_;
+#endif
+};
+
+}  // namespace
+
+CivetWebMount::CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, BodyPacing pacing, BodyWatchdog* watchdog,
+                             std::function<void(const std::string&)> log)
+    : front_end_(front_end), access_(std::move(access)), pacing_(pacing), watchdog_(watchdog), log_(std::move(log)) {}
+
+void CivetWebMount::mount(mg_context* context, const std::string& base, AssetHandler* assets) {
+  base_ = base;
+  // `$` anchors the pattern: "/upload" would otherwise also catch "/upload-form". CivetWeb copies
+  // the patterns and tries handlers in registration order, first match wins.
+  mg_set_request_handler(context, (base + "$").c_str(), &CivetWebMount::handle, this);
+  if (assets != nullptr) assets->mount(context);
+  mg_set_request_handler(context, (base + "/**").c_str(), &CivetWebMount::handle, this);
+}
+
+int CivetWebMount::handle(mg_connection* connection, void* self) {
+  auto* mount = static_cast<CivetWebMount*>(self);
+  try {
+    return mount->serve(connection);
+  } catch (const std::exception& e) {
+    mount->log_(std::string("request failed: ") + e.what());
+  } catch (...) {
+    mount->log_("request failed");
+  }
+  // Only allocation or JSON can throw here, before anything was sent for this request.
+  try {
+    return mount->send(connection, mount->front_end_.error_reply(ErrorCode::internal_error, true));
+  } catch (...) {
+    return 500;
+  }
+}
+
+int CivetWebMount::send(mg_connection* connection, const http::Reply& reply) {
+  write_reply(connection, reply);
+  return reply.status;
+}
+
+std::variant<std::string, ErrorCode> CivetWebMount::authorize(mg_connection* connection) const {
+  if (access_.verify_request && !access_.verify_request(connection)) return ErrorCode::forbidden;
+  std::optional<Principal> found;
+  if (access_.authenticate) found = access_.authenticate(connection);
+  const bool authenticated = found.has_value() && !found->id.empty();  // "" is reserved for anonymous
+  if (access_.access == Access::anonymous_allowed) return authenticated ? found->id : std::string();
+  if (!authenticated) return ErrorCode::unauthenticated;
+  if (access_.access == Access::staff_required && !found->is_staff) return ErrorCode::forbidden;
+  return found->id;
+}
+
+int CivetWebMount::serve(mg_connection* connection) {
+  front_end_.on_request();
+  // Authorization comes first, on every path of the mount.
+  const auto principal = authorize(connection);
+  if (const auto* refused = std::get_if<ErrorCode>(&principal)) {
+    return send(connection, front_end_.error_reply(*refused, true));
+  }
+
+  const mg_request_info* info = mg_get_request_info(connection);
+  std::string_view path = info->local_uri != nullptr ? info->local_uri : "";
+  path.remove_prefix(std::min(path.size(), base_.size()));
+  const auto allowed = front_end_.allowed_methods(path);
+  if (!allowed) return send(connection, front_end_.error_reply(ErrorCode::not_found, true));
+  if (!method_in(info->request_method, *allowed)) {
+    auto reply = front_end_.error_reply(ErrorCode::method_not_allowed, true);
+    reply.headers.push_back("Allow: " + *allowed);
+    return send(connection, reply);
+  }
+
+  ConnectionView view(connection, path);
+  const auto exchange = front_end_.exchange(view, std::get<std::string>(principal));
+  auto started = exchange->start();
+  if (auto* reply = std::get_if<http::Reply>(&started)) return send(connection, *reply);
+  return std::get<http::BodyKind>(started) == http::BodyKind::raw ? pump_raw(connection, *exchange)
+                                                                  : pump_multipart(connection, *exchange);
+}
+
+int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange) {
+  continue_if_expected(connection);
+  BodyWatch watch(watchdog_, pacing_, connection);
+  http::BodySink& sink = exchange.sink();
+  std::uint64_t received = 0;
+  http::BodyEnd end = http::BodyEnd::complete;
+  for (;;) {
+    const auto buffer = sink.next_buffer();
+    const int n = mg_read(connection, buffer.data(), watch.read_size(buffer.size()));
+    if (n > 0) watch.received(received += static_cast<std::uint64_t>(n));
+    if (watch.expired()) {
+      end = http::BodyEnd::too_slow;
+      break;
+    }
+    if (n < 0) {
+      end = http::BodyEnd::connection_lost;
+      break;
+    }
+    if (n == 0 || !sink.received(static_cast<std::size_t>(n))) break;
+  }
+  const auto reply = exchange.finish(end);
+  return reply ? send(connection, *reply) : 1;
+}
+
+namespace {
+
+// CivetWeb's form parser, feeding the exchange: the fields before the file part are collected,
+// the file part's bytes go to the sink, other file parts and fields after the file are skipped.
+struct MultipartPump {
+  http::Exchange* exchange;
+  http::MultipartRules rules;
+  BodyWatch* watch;
+  std::map<std::string, std::string> fields;
+  std::string current_field;
+  bool in_file = false;
+  bool file_seen = false;
+  bool aborted = false;
+  std::uint64_t received = 0;
+
+  int abort(std::optional<ErrorCode> code = std::nullopt) {
+    if (code) exchange->fail(*code);
+    aborted = true;
+    return MG_FORM_FIELD_STORAGE_ABORT;
+  }
+
+  static int on_field_found(const char* key, const char* filename, char*, std::size_t, void* user_data) {
+    auto& pump = *static_cast<MultipartPump*>(user_data);
+    pump.in_file = false;
+    if (pump.aborted) return MG_FORM_FIELD_STORAGE_ABORT;
+    const std::string name = key != nullptr ? key : "";
+    // CivetWeb passes "" (not NULL) as the file name of plain fields.
+    const bool has_file_name = filename != nullptr && *filename != '\0';
+    if (name == pump.rules.file_field) {
+      if (pump.file_seen) return MG_FORM_FIELD_STORAGE_SKIP;
+      pump.file_seen = true;
+      const http::ParamLookup lookup = [&pump](std::string_view field) -> std::optional<http::ParamValue> {
+        const auto it = pump.fields.find(std::string(field));
+        if (it == pump.fields.end()) return std::nullopt;
+        return http::ParamValue{it->second, false};
+      };
+      if (!pump.exchange->file_part(lookup)) return pump.abort();
+      pump.in_file = true;
+      return MG_FORM_FIELD_STORAGE_GET;
+    }
+    if (has_file_name || pump.file_seen) return MG_FORM_FIELD_STORAGE_SKIP;  // other files; late fields
+    if (pump.fields.size() >= pump.rules.max_fields) return pump.abort(ErrorCode::invalid_parameter);
+    pump.current_field = name;
+    pump.fields[name];
+    return MG_FORM_FIELD_STORAGE_GET;
+  }
+
+  static int on_field_get(const char*, const char* value, std::size_t length, void* user_data) {
+    auto& pump = *static_cast<MultipartPump*>(user_data);
+    if (pump.aborted) return MG_FORM_FIELD_HANDLE_ABORT;
+    if (!pump.in_file) {
+      auto& field = pump.fields[pump.current_field];
+      if (field.size() + length > pump.rules.max_field_bytes) {
+        pump.abort(ErrorCode::invalid_parameter);
+        return MG_FORM_FIELD_HANDLE_ABORT;
+      }
+      field.append(value, length);
+      return MG_FORM_FIELD_HANDLE_GET;
+    }
+    pump.watch->received(pump.received += length);
+    http::BodySink& sink = pump.exchange->sink();
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(value);
+    while (length > 0) {
+      const auto buffer = sink.next_buffer();
+      const std::size_t n = std::min(buffer.size(), length);
+      std::memcpy(buffer.data(), bytes, n);
+      if (!sink.received(n)) {
+        pump.aborted = true;
+        return MG_FORM_FIELD_HANDLE_ABORT;
+      }
+      bytes += n;
+      length -= n;
+    }
+    return MG_FORM_FIELD_HANDLE_GET;
+  }
+
+  static int on_field_stored(const char*, long long, void*) { return MG_FORM_FIELD_HANDLE_NEXT; }
+};
+
+}  // namespace
+
+int CivetWebMount::pump_multipart(mg_connection* connection, http::Exchange& exchange) {
+  continue_if_expected(connection);
+  BodyWatch watch(watchdog_, pacing_, connection);
+  MultipartPump pump{&exchange, front_end_.multipart_rules(), &watch, {}, {}, false, false, false, 0};
+  mg_form_data_handler handler{&MultipartPump::on_field_found, &MultipartPump::on_field_get,
+                               &MultipartPump::on_field_stored, &pump};
+  const int handled = mg_handle_form_request(connection, &handler);
+  http::BodyEnd end = handled < 0 ? http::BodyEnd::cut_short : http::BodyEnd::complete;
+  if (watch.expired()) end = http::BodyEnd::too_slow;
+  const auto reply = exchange.finish(end);
+  return reply ? send(connection, *reply) : 1;
+}
+
+}  // namespace resumable::civetweb

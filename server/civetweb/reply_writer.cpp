@@ -1,0 +1,33 @@
+#include "reply_writer.h"
+
+namespace resumable::civetweb {
+
+const char* connection_header(mg_connection* connection, bool close) {
+  const char* keep_alive = mg_get_option(mg_get_context(connection), "enable_keep_alive");
+  const bool kept = !close && keep_alive != nullptr && mg_strcasecmp(keep_alive, "yes") == 0;
+  return kept ? "" : "Connection: close\r\n";
+}
+
+void write_reply(mg_connection* connection, const http::Reply& reply) {
+  std::string extra;
+  for (const auto& header : reply.headers) extra += header + "\r\n";
+  const char* reason = mg_get_response_code_text(connection, reply.status);
+  if (reply.content_type.empty()) {
+    mg_printf(connection, "HTTP/1.1 %d %s\r\nCache-Control: no-store\r\n%s%s\r\n", reply.status, reason,
+              connection_header(connection, reply.close), extra.c_str());
+    return;
+  }
+  mg_printf(connection,
+            "HTTP/1.1 %d %s\r\n"
+            "Content-Type: %s\r\n"
+            "Content-Length: %zu\r\n"
+            "Cache-Control: no-store\r\n"
+            "X-Content-Type-Options: nosniff\r\n"
+            "%s%s"
+            "\r\n",
+            reply.status, reason, reply.content_type.c_str(), reply.body.size(),
+            connection_header(connection, reply.close), extra.c_str());
+  mg_write(connection, reply.body.data(), reply.body.size());
+}
+
+}  // namespace resumable::civetweb

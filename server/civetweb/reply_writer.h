@@ -1,0 +1,16 @@
+// Writes a front-end's Reply on a CivetWeb connection. Every reply states its length and says
+// `Connection: close` when the server will close the connection: when CivetWeb's keep-alive is
+// off, or when the reply asks for it (sent before the request body was read).
+#pragma once
+
+#include <civetweb.h>
+
+#include "front_end.h"
+
+namespace resumable::civetweb {
+
+void write_reply(mg_connection* connection, const http::Reply& reply);
+// "Connection: close\r\n" or "", as described above.
+const char* connection_header(mg_connection* connection, bool close);
+
+}  // namespace resumable::civetweb

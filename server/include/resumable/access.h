@@ -1,0 +1,32 @@
+// Who may use an upload mount: a request is mapped to a Principal by the application's hook, and
+// the mount's Access rule decides. Uploads, status and tokens are scoped to Principal::id: one
+// principal never sees another's.
+#pragma once
+
+#include <civetweb.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace resumable {
+
+struct Principal {
+  std::string id;
+  bool is_staff = false;
+};
+
+enum class Access {
+  anonymous_allowed,  // unauthenticated requests upload as the anonymous principal (id "")
+  login_required,     // login_required: an authenticated principal (else 401)
+  staff_required,     // staff_member_required: an authenticated staff principal (else 401 / 403)
+};
+
+// A mount's rule as EndpointOptions sets it (the fields are documented there).
+struct AccessPolicy {
+  Access access = Access::login_required;
+  std::function<std::optional<Principal>(mg_connection*)> authenticate;
+  std::function<bool(mg_connection*)> verify_request;
+};
+
+}  // namespace resumable

@@ -1,0 +1,38 @@
+// The local filesystem store (django2-resumable's chunks_upload_to and upload_to): every upload is
+// a directory of records beside one partial file whose pieces are written at their offsets;
+// release is a rename into `upload_to`. It offers both optional capabilities (read-back and hash
+// checkpoints). Layout, all names chosen by the server:
+//   <chunk_dir>/<upload_id>/manifest.json   written atomically (again when a digest is declared late)
+//   <chunk_dir>/<upload_id>/data            the partial file
+//   <chunk_dir>/<upload_id>/pieces.log      append-only records of committed pieces
+//   <chunk_dir>/<upload_id>/hash-progress   the whole-file hash's checkpoint (best effort)
+//   <chunk_dir>/<upload_id>/final.json      written before the release rename (intent record)
+//   <upload_to>/<upload_id>[.ext]           the released file
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "resumable/upload_store.h"
+
+namespace resumable {
+
+struct FilesystemStoreOptions {
+  std::filesystem::path chunk_dir;  // partial files and records
+  std::filesystem::path upload_to;  // released files; keep it on the same filesystem as chunk_dir
+  // fdatasync a piece's data before it is recorded and the record after: a committed piece
+  // survives power loss.
+  bool durable = true;
+  // Reserve each upload's full size when it is created, so that a full disk is reported up front.
+  bool preallocate = true;
+  // Write whole 4 KiB-aligned blocks with O_DIRECT, bypassing the page cache (falls back to
+  // buffered writes where the filesystem refuses it): pieces go to the device as they arrive
+  // instead of piling up as dirty pages; reading back then comes from the device.
+  bool direct_io = true;
+};
+
+// Creates both directories if needed; nullptr (with `error` set) if they cannot be created.
+std::shared_ptr<UploadStore> make_filesystem_store(const FilesystemStoreOptions& options, std::string* error = nullptr);
+
+}  // namespace resumable

@@ -1,0 +1,373 @@
+// The filesystem store (resumable/filesystem_store.h says what lies where).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "posix_io.h"
+#include "record_codec.h"
+#include "resumable/chunk_geometry.h"
+#include "resumable/filesystem_store.h"
+#include "unique_fd.h"
+
+namespace resumable {
+
+namespace fs = std::filesystem;
+using posix::errno_status;
+using posix::read_small_file;
+using posix::sync_directory;
+using posix::write_all;
+using posix::write_file_atomically;
+
+namespace {
+
+bool is_upload_id(const std::string& id) {
+  if (id.size() != 32) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Direct I/O needs the buffer address, the file offset and the length aligned to the device's
+// logical block size; 4096 covers every common device and the page size.
+constexpr std::size_t direct_alignment = 4096;
+
+bool direct_aligned(const void* data, std::size_t length, std::uint64_t offset) {
+  return reinterpret_cast<std::uintptr_t>(data) % direct_alignment == 0 && length % direct_alignment == 0 &&
+         offset % direct_alignment == 0;
+}
+
+// A second descriptor of the partial file that bypasses the page cache, or none where the
+// filesystem refuses O_DIRECT (e.g. some FUSE and network filesystems).
+UniqueFd open_direct(const fs::path& path, bool wanted) {
+  if (!wanted) return UniqueFd();
+  return UniqueFd(::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
+}
+
+// Version 1 of the store recorded resumable.js chunk numbers (chunks.log); their offsets follow
+// from the chunk size and count the manifest pinned. Read only: new records go to pieces.log.
+std::vector<PieceRecord> legacy_chunk_records(const fs::path& dir, const UploadManifest& manifest) {
+  std::vector<PieceRecord> pieces;
+  const auto contents = read_small_file(dir / "chunks.log");
+  if (!contents || !manifest.total_size) return pieces;
+  const auto field = [&](const char* name) -> std::uint64_t {
+    const auto it = manifest.protocol_fields.find(name);
+    if (it == manifest.protocol_fields.end()) return 0;
+    try {
+      return std::stoull(it->second);
+    } catch (...) {
+      return 0;
+    }
+  };
+  const auto geometry = core::ChunkGeometry::from_declared(*manifest.total_size, field("chunkSize"), field("chunkCount"));
+  if (!geometry) return pieces;
+  const std::size_t whole = contents->size() / chunk_record_v1_bytes;
+  for (std::size_t i = 0; i < whole; ++i) {
+    const auto record = decode_chunk_record_v1(std::span(
+        reinterpret_cast<const std::uint8_t*>(contents->data()) + i * chunk_record_v1_bytes, chunk_record_v1_bytes));
+    if (!record) break;  // torn or corrupt: everything after it is untrusted
+    const auto span = geometry->span(record->number);
+    if (span) pieces.push_back({span->offset, span->size, record->digest});
+  }
+  return pieces;
+}
+
+class FilesystemUpload final : public StoredUpload, public ReadBack, public HashCheckpoints {
+ public:
+  FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, UniqueFd data,
+                   UniqueFd direct, UniqueFd log)
+      : manifest_(std::move(manifest)),
+        dir_(std::move(dir)),
+        upload_to_(std::move(upload_to)),
+        durable_(durable),
+        data_(std::move(data)),
+        direct_(std::move(direct)),
+        log_(std::move(log)) {
+    direct_usable_ = static_cast<bool>(direct_);
+  }
+
+  ReadBack* read_back() override { return this; }
+  HashCheckpoints* hash_checkpoints() override { return this; }
+
+  // Whole aligned blocks bypass the page cache: an upload streams through at the device's pace
+  // without filling memory with dirty pages (and on VMs without a host page fault per fresh page).
+  // Everything else, e.g. the unaligned tail of a file, goes through the page cache; Linux keeps
+  // the two coherent.
+  StorageStatus write_at(std::uint64_t offset, const void* data, std::size_t length) override {
+    if (!data_) return {StorageCode::io_error, "upload already released"};
+    const auto* bytes = static_cast<const std::uint8_t*>(data);
+    while (length > 0 && direct_usable_.load(std::memory_order_relaxed) && direct_aligned(bytes, length, offset)) {
+      const ssize_t n = ::pwrite(direct_.get(), bytes, length, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL) {
+        direct_usable_ = false;  // refused after all (alignment rules of an unusual device)
+        break;
+      }
+      if (n < 0) return errno_status(errno, "write " + (dir_ / "data").string());
+      bytes += n;
+      length -= static_cast<std::size_t>(n);
+      offset += static_cast<std::uint64_t>(n);
+    }
+    if (length == 0) return StorageStatus::success();
+    return write_all(data_.get(), bytes, length, offset, dir_ / "data");
+  }
+
+  // Reads here are one pass over bytes the file hash has not seen (pieces that arrived ahead of
+  // it; the caller runs several at once to overlap the device with its hashing). Whole aligned
+  // blocks come straight from the device, as they were written; the rest through the page cache,
+  // whose pages are dropped right after so that later reads recycle them instead of taking fresh ones.
+  StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) override {
+    if (!data_) return {StorageCode::io_error, "upload already released"};
+    auto* bytes = static_cast<std::uint8_t*>(data);
+    while (length > 0 && direct_usable_.load(std::memory_order_relaxed) && direct_aligned(bytes, length, offset)) {
+      const ssize_t n = ::pread(direct_.get(), bytes, length, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL) {
+        direct_usable_ = false;
+        break;
+      }
+      if (n < 0) return errno_status(errno, "read " + (dir_ / "data").string());
+      if (n == 0) return {StorageCode::io_error, "unexpected end of " + (dir_ / "data").string()};
+      bytes += n;
+      length -= static_cast<std::size_t>(n);
+      offset += static_cast<std::uint64_t>(n);
+    }
+    if (length == 0) return StorageStatus::success();
+    if (auto status = posix::read_all(data_.get(), bytes, length, offset, dir_ / "data"); !status) return status;
+    ::posix_fadvise(data_.get(), static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_DONTNEED);
+    return StorageStatus::success();
+  }
+
+  StorageStatus commit_piece(const PieceRecord& piece) override {
+    // The bytes must be durable before the record says they are there.
+    if (durable_ && data_ && ::fdatasync(data_.get()) != 0) return errno_status(errno, "fdatasync data");
+    const auto bytes = encode_piece_record(piece);
+    if (auto status = posix::append_record(log_.get(), bytes.data(), bytes.size(), dir_ / "pieces.log"); !status) {
+      return status;
+    }
+    if (durable_ && ::fdatasync(log_.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
+    return StorageStatus::success();
+  }
+
+  StorageStatus update_manifest(const UploadManifest& manifest) override {
+    if (auto status = write_file_atomically(dir_ / "manifest.json", encode_manifest(manifest), durable_); !status) {
+      return status;
+    }
+    manifest_ = manifest;
+    return StorageStatus::success();
+  }
+
+  void save_hash_checkpoint(std::span<const std::uint8_t> blob) override {
+    // Best effort and not fsynced: losing it only costs re-reading the file.
+    write_file_atomically(dir_ / "hash-progress", std::string(blob.begin(), blob.end()), false);
+  }
+
+  std::optional<std::vector<std::uint8_t>> load_hash_checkpoint() override {
+    const auto contents = read_small_file(dir_ / "hash-progress", 1 << 16);
+    if (!contents) return std::nullopt;
+    return std::vector<std::uint8_t>(contents->begin(), contents->end());
+  }
+
+  std::string location_for_release() const {
+    return (upload_to_ / (manifest_.upload_id + safe_extension(manifest_.file_name))).string();
+  }
+
+  StorageStatus release(FinalRecord& final) override {
+    const fs::path destination = location_for_release();
+    if (final.location.empty()) final.location = destination.string();
+    if (final.location != destination.string()) return {StorageCode::io_error, "release to a foreign location"};
+    if (!fs::exists(dir_ / "final.json")) {
+      if (auto status = write_file_atomically(dir_ / "final.json", encode_final_record(final), durable_); !status) {
+        return status;
+      }
+    }
+    return finish_release(destination);
+  }
+
+  // Completes a release whose final record is written: move the data unless it is already there.
+  StorageStatus finish_release(const fs::path& destination) {
+    const fs::path data = dir_ / "data";
+    std::error_code error;
+    if (!fs::exists(data, error)) {
+      return fs::exists(destination, error) ? StorageStatus::success()
+                                            : StorageStatus{StorageCode::not_found, "released data is missing"};
+    }
+    if (durable_ && data_ && ::fsync(data_.get()) != 0) return errno_status(errno, "fsync data");
+    data_.reset();
+    direct_.reset();
+    if (::rename(data.c_str(), destination.c_str()) != 0) {
+      if (errno != EXDEV) return errno_status(errno, "rename to " + destination.string());
+      // Different filesystems: copy (O(size)), then drop the partial file. docs/embedding.md says why
+      // chunk_dir and upload_to belong on one filesystem.
+      if (auto status = posix::copy_file_durably(data, destination, durable_); !status) return status;
+      ::unlink(data.c_str());
+    }
+    return sync_directory(destination.parent_path(), durable_);
+  }
+
+  std::vector<PieceRecord> recorded_pieces() const {
+    std::vector<PieceRecord> pieces = legacy_chunk_records(dir_, manifest_);
+    const auto contents = read_small_file(dir_ / "pieces.log");
+    if (!contents) return pieces;
+    const std::size_t whole = contents->size() / piece_record_bytes;
+    pieces.reserve(pieces.size() + whole);
+    for (std::size_t i = 0; i < whole; ++i) {
+      const auto record = decode_piece_record(
+          std::span(reinterpret_cast<const std::uint8_t*>(contents->data()) + i * piece_record_bytes, piece_record_bytes));
+      if (!record) break;  // torn or corrupt: everything after it is untrusted
+      pieces.push_back(*record);
+    }
+    return pieces;
+  }
+
+  std::optional<FinalRecord> final_record() const {
+    const auto contents = read_small_file(dir_ / "final.json", 1 << 16);
+    if (!contents) return std::nullopt;
+    return decode_final_record(*contents);
+  }
+
+  std::chrono::system_clock::time_point last_activity() const {
+    struct stat info {};
+    std::int64_t newest = manifest_.created_unix;
+    for (const char* name : {"pieces.log", "chunks.log", "final.json"}) {
+      if (::stat((dir_ / name).c_str(), &info) == 0) newest = std::max<std::int64_t>(newest, info.st_mtime);
+    }
+    // File times are whatever the disk says; keep them where a time_point cannot overflow.
+    newest = std::clamp<std::int64_t>(newest, 0, std::int64_t{1} << 33);
+    return std::chrono::system_clock::time_point(std::chrono::seconds(newest));
+  }
+
+ private:
+  UploadManifest manifest_;
+  fs::path dir_;
+  fs::path upload_to_;
+  bool durable_;
+  UniqueFd data_;
+  UniqueFd direct_;
+  std::atomic<bool> direct_usable_{false};
+  UniqueFd log_;
+};
+
+class FilesystemStore final : public UploadStore {
+ public:
+  explicit FilesystemStore(FilesystemStoreOptions options) : options_(std::move(options)) {}
+
+  StorageStatus create(const UploadManifest& manifest, std::unique_ptr<StoredUpload>& out) override {
+    if (!is_upload_id(manifest.upload_id)) return {StorageCode::io_error, "invalid upload id"};
+    const fs::path dir = options_.chunk_dir / manifest.upload_id;
+    if (::mkdir(dir.c_str(), 0700) != 0) return errno_status(errno, "mkdir " + dir.string());
+    UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!data) return fail_create(dir, errno_status(errno, "create data"));
+    if (manifest.total_size && *manifest.total_size > 0) {
+      const auto total = static_cast<off_t>(*manifest.total_size);
+      // fallocate(2), not posix_fallocate: glibc's fallback would write every byte of an 8 GiB file.
+      int error = EOPNOTSUPP;
+      if (options_.preallocate && ::fallocate(data.get(), 0, 0, total) != 0) {
+        error = errno;
+      } else if (options_.preallocate) {
+        error = 0;
+      }
+      if (error == EOPNOTSUPP || error == EINVAL) error = ::ftruncate(data.get(), total) == 0 ? 0 : errno;
+      if (error != 0) {
+        return fail_create(dir, errno_status(error, "reserve " + std::to_string(*manifest.total_size) + " bytes"));
+      }
+    }
+    UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!log) return fail_create(dir, errno_status(errno, "create pieces.log"));
+    // The manifest is written last: an upload directory without one is an aborted create.
+    if (auto status = write_file_atomically(dir / "manifest.json", encode_manifest(manifest), options_.durable); !status) {
+      return fail_create(dir, status);
+    }
+    if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return fail_create(dir, status);
+    out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, std::move(data),
+                                             open_direct(dir / "data", options_.direct_io), std::move(log));
+    return StorageStatus::success();
+  }
+
+  StorageStatus open(const std::string& upload_id, RecordedUpload& out) override {
+    if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
+    const fs::path dir = options_.chunk_dir / upload_id;
+    const auto text = read_small_file(dir / "manifest.json", 1 << 20);
+    if (!text) return {StorageCode::not_found, "no manifest in " + dir.string()};
+    auto manifest = decode_manifest(*text);
+    if (!manifest || manifest->upload_id != upload_id) return {StorageCode::io_error, "corrupt manifest in " + dir.string()};
+    UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CLOEXEC));  // absent once released
+    UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!log) return errno_status(errno, "open pieces.log");
+    UniqueFd direct = data ? open_direct(dir / "data", options_.direct_io) : UniqueFd();
+    auto upload = std::make_unique<FilesystemUpload>(*manifest, dir, options_.upload_to, options_.durable,
+                                                     std::move(data), std::move(direct), std::move(log));
+    out.manifest = std::move(*manifest);
+    out.pieces = upload->recorded_pieces();
+    out.final = upload->final_record();
+    out.last_activity = upload->last_activity();
+    out.upload = std::move(upload);
+    return StorageStatus::success();
+  }
+
+  std::vector<std::string> list() override {
+    std::vector<std::string> ids;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(options_.chunk_dir, error)) {
+      const std::string name = entry.path().filename().string();
+      if (is_upload_id(name)) ids.push_back(name);
+    }
+    return ids;
+  }
+
+  StorageStatus remove(const std::string& upload_id, bool released_file) override {
+    if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
+    const fs::path dir = options_.chunk_dir / upload_id;
+    std::error_code error;
+    if (released_file) {
+      // Only ever the file this store would have released: upload_to/<id><ext>.
+      RecordedUpload recorded;
+      if (open(upload_id, recorded) && recorded.final) {
+        fs::remove(static_cast<FilesystemUpload&>(*recorded.upload).location_for_release(), error);
+      }
+    }
+    // A request still finishing (saving a hash checkpoint) may add an entry while the directory
+    // goes; remove_all then fails with ENOENT or ENOTEMPTY: try again (bounded).
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      error.clear();
+      fs::remove_all(dir, error);
+      if (!error) break;
+    }
+    if (error) return {StorageCode::io_error, "remove " + dir.string() + ": " + error.message()};
+    return sync_directory(options_.chunk_dir, options_.durable);
+  }
+
+ private:
+  StorageStatus fail_create(const fs::path& dir, StorageStatus status) {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+    return status;
+  }
+
+  FilesystemStoreOptions options_;
+};
+
+}  // namespace
+
+std::shared_ptr<UploadStore> make_filesystem_store(const FilesystemStoreOptions& options, std::string* error) {
+  std::error_code ec;
+  for (const auto& dir : {options.chunk_dir, options.upload_to}) {
+    if (dir.empty()) {
+      if (error != nullptr) *error = "chunk_dir and upload_to must be set";
+      return nullptr;
+    }
+    fs::create_directories(dir, ec);
+    if (ec) {
+      if (error != nullptr) *error = "cannot create " + dir.string() + ": " + ec.message();
+      return nullptr;
+    }
+  }
+  return std::make_shared<FilesystemStore>(options);
+}
+
+}  // namespace resumable

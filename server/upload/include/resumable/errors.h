@@ -1,0 +1,52 @@
+// Every refusal the library can give, in one table of {stable code, meaning, client action,
+// retryable}, shared by the upload core and every protocol front-end. The table is protocol-neutral:
+// each front-end maps codes to its own status (the resumable.js one: frontends/resumablejs). The
+// stable code is what clients see as "error"; docs/protocol.md mirrors the table with one status
+// column per front-end (a unit test compares them).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace resumable {
+
+enum class ErrorCode : std::uint8_t {
+  unauthenticated,
+  forbidden,
+  not_found,
+  method_not_allowed,
+  malformed_request,
+  invalid_parameter,
+  invalid_geometry,
+  chunk_size_not_allowed,
+  invalid_body,
+  upload_conflict,
+  chunk_conflict,
+  file_digest_mismatch,
+  file_too_large,
+  too_many_chunks,
+  type_not_allowed,
+  chunk_digest_mismatch,
+  incomplete_body,
+  body_too_slow,
+  too_many_uploads,
+  upload_not_found,
+  chunk_busy,
+  out_of_order,
+  insufficient_storage,
+  internal_error,
+};
+
+struct ErrorInfo {
+  ErrorCode code;
+  std::string_view id;  // stable, sent as "error" in the JSON body
+  std::string_view meaning;
+  std::string_view client_action;
+  bool retryable;  // sent as "retryable": whether retrying the same request can succeed
+};
+
+const ErrorInfo& error_info(ErrorCode code);
+std::span<const ErrorInfo> error_table();
+
+}  // namespace resumable

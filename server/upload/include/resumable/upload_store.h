@@ -1,0 +1,131 @@
+// The storage interface of the upload core: where an upload's bytes and its records live. A store
+// implements a small core (create, open, list, remove; write at an offset, commit a piece, update
+// the manifest, release) and may offer optional capabilities; where one is missing the core takes
+// another path, so a store that cannot read back (S3 during a multipart upload, a flash slot) or
+// keep hash checkpoints still works.
+//
+// Threads: a store is used by many request threads at once. For one StoredUpload, write_at and
+// ReadBack::read_at run concurrently on disjoint ranges, and commit_piece concurrently with both
+// and with itself (for different pieces); update_manifest and release are serialised by the core
+// and never run while a piece of the same upload is being committed. Nothing here may throw;
+// failures are StorageStatus values whose `detail` is for logs, never for clients.
+//
+// Durability: when commit_piece or release returns success, what it recorded survives a crash of
+// the process, and with a durable store a power loss too: open() after a restart reports it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "resumable/digest.h"
+
+namespace resumable {
+
+enum class StorageCode : std::uint8_t { ok, not_found, no_space, io_error };
+
+struct StorageStatus {
+  StorageCode code = StorageCode::ok;
+  std::string detail;  // for logs, never for clients
+  explicit operator bool() const { return code == StorageCode::ok; }
+  static StorageStatus success() { return {}; }
+};
+
+// What is fixed when an upload starts (its first piece); rewritten by update_manifest when the
+// client declares its file digest (or its size) later.
+struct UploadManifest {
+  std::string upload_id;  // server-chosen: 32 lower-case hex digits, random
+  std::string principal;
+  std::string identifier;     // the client's key for the upload, scoped by principal
+  std::string file_name;      // client-supplied, display only
+  std::string relative_path;  // client-supplied, display only
+  std::string mime_type;
+  std::optional<std::uint64_t> total_size;  // nullopt: the client has not said yet
+  std::optional<core::Digest> declared_file_digest;
+  // The front-end's own pinned values (resumable.js: chunk size and count), opaque to the core and
+  // the store; a later request must name the same ones.
+  std::map<std::string, std::string> protocol_fields;
+  std::int64_t created_unix = 0;
+};
+
+// One verified piece of an upload: the bytes [offset, offset + size) and their BLAKE2b-256.
+struct PieceRecord {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  core::Digest digest{};
+};
+
+// Written before the bytes are handed over, so that a restart can finish an interrupted release.
+struct FinalRecord {
+  std::string token;  // 64 hex digits, random; the claim secret
+  core::Digest file_digest{};
+  std::string location;  // chosen by the store at release (a path for the filesystem store)
+  std::int64_t completed_unix = 0;
+};
+
+// Optional capability: bytes already written can be read back. The core uses it to fold pieces
+// that arrived ahead of the whole-file hash into it; without it, pieces must arrive in order.
+class ReadBack {
+ public:
+  virtual ~ReadBack() = default;
+  virtual StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) = 0;
+};
+
+// Optional capability: opaque checkpoints of the whole-file hash, saved best effort, so that a
+// restart resumes hashing instead of re-reading. Without it (and without read-back) pieces the
+// restarted hash cannot reach are requested again.
+class HashCheckpoints {
+ public:
+  virtual ~HashCheckpoints() = default;
+  virtual void save_hash_checkpoint(std::span<const std::uint8_t> blob) = 0;
+  virtual std::optional<std::vector<std::uint8_t>> load_hash_checkpoint() = 0;
+};
+
+// One upload's bytes and records.
+class StoredUpload {
+ public:
+  virtual ~StoredUpload() = default;
+
+  // Writes bytes of a piece at their offset (not yet committed: a crash may lose them).
+  virtual StorageStatus write_at(std::uint64_t offset, const void* data, std::size_t length) = 0;
+  // Makes the piece's bytes durable, then records the piece durably (for durable stores).
+  virtual StorageStatus commit_piece(const PieceRecord& piece) = 0;
+  // Replaces the recorded manifest (upload_id and principal never change).
+  virtual StorageStatus update_manifest(const UploadManifest& manifest) = 0;
+  // Records `final` durably, its location chosen here, then hands the bytes over (a rename, a
+  // CompleteMultipartUpload, a slot hand-over). Idempotent: called again with the recorded final
+  // record after a crash, it completes the hand-over.
+  virtual StorageStatus release(FinalRecord& final) = 0;
+
+  // Optional capabilities: nullptr when the store lacks them. Owned by this object.
+  virtual ReadBack* read_back() { return nullptr; }
+  virtual HashCheckpoints* hash_checkpoints() { return nullptr; }
+};
+
+// What open() finds of an upload left by an earlier run.
+struct RecordedUpload {
+  UploadManifest manifest;
+  std::vector<PieceRecord> pieces;  // committed pieces; a torn last record is ignored
+  std::optional<FinalRecord> final;
+  std::chrono::system_clock::time_point last_activity;
+  std::unique_ptr<StoredUpload> upload;
+};
+
+class UploadStore {
+ public:
+  virtual ~UploadStore() = default;
+  // Creates an upload (with space for manifest.total_size bytes when known: no_space otherwise).
+  virtual StorageStatus create(const UploadManifest& manifest, std::unique_ptr<StoredUpload>& out) = 0;
+  // not_found: no such upload, or one whose creation never finished (the core removes it).
+  virtual StorageStatus open(const std::string& upload_id, RecordedUpload& out) = 0;
+  virtual std::vector<std::string> list() = 0;
+  // Deletes the upload's records and bytes, and its released file too if `released_file` is set.
+  virtual StorageStatus remove(const std::string& upload_id, bool released_file) = 0;
+};
+
+}  // namespace resumable

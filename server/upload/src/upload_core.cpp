@@ -1,0 +1,433 @@
+// The lifecycle of uploads: loading what a previous run left, starting pieces (creating uploads),
+// cancelling, one-time claims and the collection of abandoned uploads.
+#include <algorithm>
+#include <cstdio>
+
+#include "resumable/secure_random.h"
+#include "type_policy.h"
+#include "upload_core_impl.h"
+
+namespace resumable {
+
+namespace {
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+ErrorCode storage_error(const StorageStatus& status) {
+  return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
+}
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// [offset, offset + size) lies inside a file of `total` bytes (when known) without overflow, and an
+// empty piece is only the whole of an empty file.
+bool piece_fits(std::optional<std::uint64_t> total, std::uint64_t max_file_size, std::uint64_t offset,
+                std::uint64_t size) {
+  const std::uint64_t limit = total.value_or(max_file_size);
+  if (offset > limit || size > limit - offset) return false;
+  if (size == 0) return offset == 0 && total && *total == 0;
+  return true;
+}
+
+}  // namespace
+
+UploadCore::Impl::Impl(std::shared_ptr<UploadStore> store_, UploadLimits limits_, Hooks hooks_)
+    : store(std::move(store_)),
+      limits(std::move(limits_)),
+      hooks(std::move(hooks_)),
+      buffers(limits.io_buffer_bytes, limits.idle_io_buffers) {
+  if (!hooks.log) hooks.log = [](const std::string& message) { std::fprintf(stderr, "resumable: %s\n", message.c_str()); };
+#if RESUMABLE_WITH_WRITE_BEHIND
+  if (limits.write_threads > 0) write_pool = std::make_unique<WritePool>(limits.write_threads);
+#endif
+}
+
+UploadCore::Impl::~Impl() {
+  {
+    std::lock_guard lock(collector_mutex);
+    stopping = true;
+  }
+  collector_wake.notify_all();
+  if (collector.joinable()) collector.join();
+}
+
+std::unique_ptr<WriteBehind> UploadCore::Impl::make_ring() {
+  return std::make_unique<WriteBehind>(write_pool.get(), buffers, limits.io_buffers);
+}
+
+std::optional<ErrorCode> UploadCore::Impl::check_matches(const Upload& upload, const UploadDeclaration& declared) const {
+  const UploadManifest& m = upload.manifest;
+  if ((m.total_size && declared.total_size && *m.total_size != *declared.total_size) || m.file_name != declared.file_name ||
+      m.protocol_fields != declared.protocol_fields) {
+    return ErrorCode::upload_conflict;
+  }
+  if (declared.file_digest && m.declared_file_digest &&
+      !core::digests_equal(*declared.file_digest, *m.declared_file_digest)) {
+    return ErrorCode::upload_conflict;
+  }
+  return std::nullopt;
+}
+
+FinalResult UploadCore::Impl::final_result(const Upload& upload) const {
+  FinalResult result;
+  result.token = upload.final->token;
+  result.identifier = upload.manifest.identifier;
+  result.file_name = upload.manifest.file_name;
+  result.size = upload.manifest.total_size.value_or(0);
+  result.protocol_fields = upload.manifest.protocol_fields;
+  result.digest = upload.final->file_digest;
+  return result;
+}
+
+void UploadCore::Impl::forget(const std::shared_ptr<Upload>& upload, bool remove_released_file) {
+  std::string token;
+  {
+    std::lock_guard lock(upload->mutex);
+    if (upload->final) token = upload->final->token;
+  }
+  index.forget(upload, token);
+  if (auto status = store->remove(upload->manifest.upload_id, remove_released_file); !status) {
+    log("removing upload " + upload->manifest.upload_id + " failed: " + status.detail);
+  }
+}
+
+UploadCore::UploadCore(std::shared_ptr<UploadStore> store, UploadLimits limits, Hooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(store), std::move(limits), std::move(hooks))) {
+  impl_->owner = this;
+}
+
+UploadCore::~UploadCore() = default;
+
+const UploadLimits& UploadCore::limits() const { return impl_->limits; }
+
+void UploadCore::load() {
+  Impl& core = *impl_;
+  for (const auto& id : core.store->list()) {
+    RecordedUpload recorded;
+    const StorageStatus opened = core.store->open(id, recorded);
+    if (opened.code == StorageCode::not_found) {
+      core.store->remove(id, false);  // a create that never finished
+      continue;
+    }
+    if (!opened || !recorded.upload) {
+      core.log("skipping upload " + id + ": " + opened.detail);
+      continue;
+    }
+    auto upload = std::make_shared<Upload>();
+    upload->manifest = std::move(recorded.manifest);
+    const auto& total = upload->manifest.total_size;
+    if (total && *total > core.limits.max_file_size * 2 + (std::uint64_t{1} << 30)) {
+      core.log("skipping upload " + id + ": implausible size in its manifest");
+      continue;
+    }
+    for (const auto& piece : recorded.pieces) {
+      if (!piece_fits(total, core.limits.max_file_size, piece.offset, piece.size)) continue;
+      const PieceFit fit = upload->fit(piece.offset, piece.size);
+      if (fit == PieceFit::overlaps) continue;  // damaged records: keep what was consistent
+      Piece& entry = upload->pieces[piece.offset];
+      if (fit == PieceFit::free) {
+        ++upload->stored_pieces;
+        upload->stored_bytes += piece.size;
+      }
+      entry = {piece.size, PieceState::present, piece.digest};  // a repeated record: the last one counts
+    }
+    upload->final = std::move(recorded.final);
+    if (upload->final) {
+      // A release interrupted by a crash is finished now (idempotent).
+      if (auto status = recorded.upload->release(*upload->final); !status) {
+        core.log("finishing release of " + id + " failed: " + status.detail);
+      }
+    }
+    upload->last_activity = recorded.last_activity;
+    upload->data = std::move(recorded.upload);
+    if (!upload->final && upload->data->read_back() == nullptr) {
+      // The store cannot read back: resume the file hash from its checkpoint now, and ask again
+      // for the pieces beyond it (their bytes are rewritten in place).
+      core.load_file_hash(*upload);
+      for (auto it = upload->pieces.lower_bound(upload->hashed_bytes); it != upload->pieces.end();) {
+        --upload->stored_pieces;
+        upload->stored_bytes -= it->second.size;
+        it = upload->pieces.erase(it);
+      }
+    }
+    core.index.insert_loaded(upload);
+  }
+}
+
+std::optional<ErrorCode> UploadCore::check_size(std::optional<std::uint64_t> total_size) const {
+  if (total_size && *total_size > impl_->limits.max_file_size) return ErrorCode::file_too_large;
+  return std::nullopt;
+}
+
+std::optional<ErrorCode> UploadCore::check_type(const std::string& file_name, const std::string& mime_type) const {
+  if (!file_type_allowed(impl_->limits, file_name, mime_type)) return ErrorCode::type_not_allowed;
+  return std::nullopt;
+}
+
+std::optional<ErrorCode> UploadCore::check_declaration(const UploadDeclaration& upload) const {
+  if (auto error = check_size(upload.total_size)) return error;
+  return check_type(upload.file_name, upload.mime_type);
+}
+
+PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequest& request) {
+  Impl& core = *impl_;
+  if (auto error = check_declaration(request.upload)) return *error;
+  const UploadDeclaration& declared = request.upload;
+  if (!piece_fits(declared.total_size, core.limits.max_file_size, request.offset, request.size)) {
+    return ErrorCode::invalid_geometry;
+  }
+  const UploadIndex::Key key{principal, declared.identifier};
+  // An upload can be cancelled or collected between lookup and lock; then start over (bounded).
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    bool created = false;
+    bool over_limit = false;
+    StorageStatus create_status;
+    auto upload = core.index.find_or_create(key, core.limits.max_uploads_per_principal, created, over_limit,
+                                            [&]() -> std::shared_ptr<Upload> {
+      auto fresh = std::make_shared<Upload>();
+      UploadManifest& m = fresh->manifest;
+      m.upload_id = core::random_hex(16);
+      m.principal = principal;
+      m.identifier = declared.identifier;
+      m.file_name = declared.file_name;
+      m.relative_path = declared.relative_path;
+      m.mime_type = declared.mime_type;
+      m.total_size = declared.total_size;
+      m.declared_file_digest = declared.file_digest;
+      m.protocol_fields = declared.protocol_fields;
+      m.created_unix = unix_seconds(Clock::now());
+      create_status = core.store->create(m, fresh->data);
+      if (!create_status) return nullptr;
+      fresh->hash_loaded = true;  // nothing to load for a new upload
+      fresh->last_activity = Clock::now();
+      return fresh;
+    });
+    if (over_limit) return ErrorCode::too_many_uploads;
+    if (!upload) {
+      core.log("creating upload failed: " + create_status.detail);
+      return storage_error(create_status);
+    }
+
+    std::unique_lock lock(upload->mutex);
+    // A new upload this request made must not stay behind empty when the request is refused.
+    auto refuse = [&](ErrorCode code) -> PieceStart {
+      if (created && upload->stored_pieces == 0 && upload->active_writers == 0 && !upload->removed) {
+        upload->removed = true;
+        lock.unlock();
+        core.forget(upload, false);
+      }
+      return code;
+    };
+    // Removed (cancelled, collected, emptied) but maybe not yet out of the index: take it out here,
+    // so the next attempt creates a fresh upload instead of finding this one again.
+    if (upload->removed) {
+      lock.unlock();
+      core.index.drop_key(upload);
+      continue;
+    }
+    if (auto error = core.check_matches(*upload, declared)) return *error;
+    if (upload->final) return core.final_result(*upload);
+    const auto deadline = std::chrono::steady_clock::now() + core.limits.chunk_wait;
+    if (declared.file_digest && !upload->manifest.declared_file_digest) {
+      if (upload->fully_received()) {
+        // Declared while the file is being released: answer with what the release gives.
+        upload->changed.wait_until(lock, deadline, [&] { return upload->final || upload->removed || !upload->hashing; });
+        if (upload->final) {
+          if (!core::digests_equal(upload->final->file_digest, *declared.file_digest)) return ErrorCode::upload_conflict;
+          return core.final_result(*upload);
+        }
+        if (upload->removed || upload->hashing) return ErrorCode::chunk_busy;
+      }
+      // A client may learn the file's digest only after its first pieces (the widget hashes while
+      // it sends); from the first declaration on, the release is verified against it.
+      UploadManifest updated = upload->manifest;
+      updated.declared_file_digest = declared.file_digest;
+      if (auto status = upload->data->update_manifest(updated); !status) {
+        core.log("recording the declared file digest failed: " + status.detail);
+        return storage_error(status);
+      }
+      upload->manifest = std::move(updated);
+    }
+    if (!upload->manifest.total_size && declared.total_size) {
+      // The size, not known when the upload started, is known now.
+      const auto last = upload->pieces.empty() ? 0 : upload->pieces.rbegin()->first + upload->pieces.rbegin()->second.size;
+      if (last > *declared.total_size) return ErrorCode::upload_conflict;
+      UploadManifest updated = upload->manifest;
+      updated.total_size = declared.total_size;
+      if (auto status = upload->data->update_manifest(updated); !status) {
+        core.log("recording the declared size failed: " + status.detail);
+        return storage_error(status);
+      }
+      upload->manifest = std::move(updated);
+    }
+    // Two requests for one piece never write at once: the later one waits for the earlier.
+    PieceFit fit = upload->fit(request.offset, request.size);
+    auto being_written = [&] {
+      const auto it = upload->pieces.find(request.offset);
+      return fit == PieceFit::same && it->second.state == PieceState::writing;
+    };
+    while (being_written() && !upload->removed) {
+      if (upload->changed.wait_until(lock, deadline) == std::cv_status::timeout) {
+        fit = upload->fit(request.offset, request.size);
+        if (being_written()) return ErrorCode::chunk_busy;
+      }
+      fit = upload->fit(request.offset, request.size);
+    }
+    if (upload->removed) {
+      lock.unlock();
+      core.index.drop_key(upload);
+      continue;
+    }
+    if (upload->final) return core.final_result(*upload);
+    upload->last_activity = Clock::now();
+    if (fit == PieceFit::same) {
+      const Piece& stored = upload->pieces.find(request.offset)->second;
+      if (request.digest && !core::digests_equal(*request.digest, stored.digest)) return ErrorCode::chunk_conflict;
+      return PieceStored{request.offset, request.size, upload->stored_pieces, upload->stored_bytes, true};
+    }
+    if (fit == PieceFit::overlaps) return refuse(ErrorCode::invalid_geometry);
+    const bool next_in_line = !upload->hashing && upload->hash_loaded && upload->hashed_bytes == request.offset;
+    if (!next_in_line && upload->data->read_back() == nullptr) return refuse(ErrorCode::out_of_order);
+
+    return core.start_writer(upload, request, created, next_in_line);
+  }
+  return ErrorCode::chunk_busy;
+}
+
+std::optional<PieceOutcome> UploadCore::resume_finalization(const std::string& principal, const std::string& identifier) {
+  Impl& core = *impl_;
+  const auto upload = core.index.find({principal, identifier});
+  if (!upload) return std::nullopt;
+  {
+    std::lock_guard lock(upload->mutex);
+    if (upload->final) return core.final_result(*upload);
+    if (!upload->fully_received()) return std::nullopt;
+  }
+  auto ring = core.make_ring();
+  OrderedReader reader(*ring);
+  return core.advance_file_hash(upload, reader);
+}
+
+void UploadCore::cancel(const std::string& principal, const std::string& identifier) {
+  Impl& core = *impl_;
+  const auto upload = core.index.find({principal, identifier});
+  if (!upload) return;
+  {
+    std::unique_lock lock(upload->mutex);
+    if (upload->removed) return;
+    upload->removed = true;
+    upload->changed.notify_all();
+    // A thread folding pieces into the file hash stops at the next piece once it sees `removed`;
+    // one releasing the file finishes its hand-over first. Wait for it, so that a file released at
+    // this very moment is deleted below instead of being left behind.
+    upload->changed.wait_for(lock, std::chrono::seconds(120), [&] { return !upload->hashing; });
+  }
+  core.forget(upload, true);
+}
+
+std::variant<ErrorCode, ClaimedUpload> UploadCore::claim(const std::string& token, const std::string& principal) {
+  Impl& core = *impl_;
+  const auto upload = core.index.take_by_token(token, principal);
+  if (!upload) return ErrorCode::upload_not_found;
+  ClaimedUpload claimed;
+  {
+    std::lock_guard lock(upload->mutex);
+    upload->removed = true;
+    claimed.location = upload->final->location;
+    claimed.file_name = upload->manifest.file_name;
+    claimed.identifier = upload->manifest.identifier;
+    claimed.size = upload->manifest.total_size.value_or(0);
+    claimed.digest = upload->final->file_digest;
+  }
+  // The file now belongs to the application; only the record goes.
+  if (auto status = core.store->remove(upload->manifest.upload_id, false); !status) {
+    core.log("removing claimed upload record failed: " + status.detail);
+  }
+  return claimed;
+}
+
+CollectionReport UploadCore::collect_stale(Clock::time_point now) {
+  Impl& core = *impl_;
+  CollectionReport report;
+  for (const auto& upload : core.index.all()) {
+    bool remove = false;
+    bool released = false;
+    {
+      std::lock_guard lock(upload->mutex);
+      if (upload->removed || upload->active_writers > 0 || upload->hashing) continue;
+      if (upload->final) {
+        const auto completed = Clock::time_point(std::chrono::seconds(upload->final->completed_unix));
+        remove = released = completed + core.limits.unclaimed_after <= now;
+      } else {
+        remove = upload->last_activity + core.limits.stale_after <= now;
+      }
+      if (remove) {
+        upload->removed = true;
+        upload->changed.notify_all();
+      }
+    }
+    if (!remove) continue;
+    core.forget(upload, released);
+    ++(released ? report.unclaimed_removed : report.stale_removed);
+  }
+  return report;
+}
+
+void UploadCore::Impl::run_collector() {
+  std::unique_lock lock(collector_mutex);
+  while (!stopping) {
+    collector_wake.wait_for(lock, collect_interval, [&] { return stopping; });
+    if (stopping) break;
+    lock.unlock();
+    next_collection_ms = steady_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(collect_interval).count();
+    collect_and_log();
+    lock.lock();
+  }
+}
+
+void UploadCore::schedule_collection(std::chrono::seconds interval) {
+  Impl& core = *impl_;
+  if (interval.count() <= 0 || core.collect_interval.count() > 0) return;  // off, or already scheduled
+  core.collect_interval = interval;
+  core.next_collection_ms = steady_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+#if RESUMABLE_WITH_COLLECTOR_THREAD
+  core.collector = std::thread([&core] { core.run_collector(); });
+#endif
+}
+
+void UploadCore::collect_if_due() {
+#if !RESUMABLE_WITH_COLLECTOR_THREAD
+  Impl& core = *impl_;
+  if (core.collect_interval.count() <= 0) return;
+  std::int64_t due = core.next_collection_ms.load();
+  const std::int64_t now = steady_ms();
+  if (now < due) return;
+  // One request runs it; the others go on.
+  const std::int64_t next = now + std::chrono::duration_cast<std::chrono::milliseconds>(core.collect_interval).count();
+  if (!core.next_collection_ms.compare_exchange_strong(due, next)) return;
+  core.collect_and_log();
+#endif
+}
+
+void UploadCore::Impl::collect_and_log() {
+  // Collection is reached through the public entry point so that both schedules do the same.
+  const auto report = owner->collect_stale(Clock::now());
+  if (report.stale_removed + report.unclaimed_removed > 0) {
+    log("collected " + std::to_string(report.stale_removed) + " stale and " + std::to_string(report.unclaimed_removed) +
+        " unclaimed uploads");
+  }
+}
+
+BufferLease UploadCore::lease_buffer() { return BufferLease(impl_->buffers); }
+
+std::size_t UploadCore::per_request_buffer_bytes() const {
+  const auto& limits = impl_->limits;
+  return limits.io_buffer_bytes * (impl_->write_pool ? limits.io_buffers : 1);
+}
+
+}  // namespace resumable

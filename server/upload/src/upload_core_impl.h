@@ -1,0 +1,74 @@
+// UploadCore's state and the helpers its modules share (private to the core):
+//   upload_core.cpp    lifecycle: load, begin_piece, cancel, claim, collection
+//   piece_writer.cpp   one piece's bytes: digest, write-behind, commit
+//   file_digest.cpp    the whole-file hash as pieces become contiguous, and the release
+//   upload_queries.cpp status, find_piece, list_uploads
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "resumable/buffer_pool.h"
+#include "resumable/upload_core.h"
+#include "upload_index.h"
+#include "write_behind.h"
+
+namespace resumable {
+
+struct UploadCore::Impl {
+  Impl(std::shared_ptr<UploadStore> store, UploadLimits limits, Hooks hooks);
+  ~Impl();
+
+  std::shared_ptr<UploadStore> store;
+  const UploadLimits limits;
+  Hooks hooks;
+  BufferPool buffers;                     // body buffers of all requests
+  std::unique_ptr<WritePool> write_pool;  // null: pieces are hashed and written on request threads
+  UploadIndex index;
+
+  // Collection schedule (schedule_collection).
+  std::chrono::seconds collect_interval{0};
+  std::atomic<std::int64_t> next_collection_ms{0};  // steady clock; for collect_if_due
+  std::mutex collector_mutex;
+  std::condition_variable collector_wake;
+  bool stopping = false;
+  std::thread collector;
+
+  UploadCore* owner = nullptr;
+
+  void log(const std::string& message) const { hooks.log(message); }
+  std::unique_ptr<WriteBehind> make_ring();
+
+  // ---- upload_core.cpp
+  std::optional<ErrorCode> check_matches(const Upload& upload, const UploadDeclaration& declared) const;
+  FinalResult final_result(const Upload& upload) const;
+  // Takes a removed upload out of the index and deletes it from the store.
+  void forget(const std::shared_ptr<Upload>& upload, bool remove_released_file);
+  void run_collector();
+  void collect_and_log();
+
+  // ---- piece_writer.cpp
+  // Marks the piece as being written (upload locked) and hands out its writer; `inline_hash`: the
+  // piece is next in line for the whole-file hash, which this writer then holds.
+  PieceWriter start_writer(const std::shared_ptr<Upload>& upload, const PieceRequest& request, bool created_upload,
+                           bool inline_hash);
+
+  // ---- file_digest.cpp
+  // Restores the whole-file hash after a restart (from a checkpoint, or from zero). Upload locked.
+  void load_file_hash(Upload& upload);
+  // Folds contiguous stored pieces into the whole-file hash and releases the file once all are
+  // in. `holds_file_hash`: the caller already owns the hashing role (an inline-hashing writer).
+  std::optional<PieceOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, OrderedReader& reader,
+                                                bool holds_file_hash = false);
+  PieceOutcome release(const std::shared_ptr<Upload>& upload, const core::Digest& digest, OrderedReader& reader);
+  // A piece (just committed) is stored: advance the hash, release, or wait for the release.
+  PieceOutcome piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece, OrderedReader& reader,
+                            bool holds_file_hash);
+};
+
+}  // namespace resumable

@@ -1,0 +1,65 @@
+// Read-only questions about uploads: one upload's state (for resuming in one request), whether one
+// piece is stored (resumable.js test requests), and the list an admin view shows.
+#include "upload_core_impl.h"
+
+namespace resumable {
+
+PieceQuery UploadCore::find_piece(const std::string& principal, const PieceRequest& request) {
+  Impl& core = *impl_;
+  if (auto error = check_declaration(request.upload)) return *error;
+  const auto upload = core.index.find({principal, request.upload.identifier});
+  if (!upload) return PiecePresence::absent;
+  std::lock_guard lock(upload->mutex);
+  if (upload->removed) return PiecePresence::absent;
+  if (auto error = core.check_matches(*upload, request.upload)) return *error;
+  if (upload->final) return core.final_result(*upload);
+  const auto it = upload->pieces.find(request.offset);
+  if (it == upload->pieces.end() || it->second.state != PieceState::present || it->second.size != request.size) {
+    return PiecePresence::absent;
+  }
+  if (request.digest && !core::digests_equal(*request.digest, it->second.digest)) return PiecePresence::absent;
+  return PiecePresence::present;
+}
+
+StatusOutcome UploadCore::status(const std::string& principal, const std::string& identifier) {
+  Impl& core = *impl_;
+  const auto upload = core.index.find({principal, identifier});
+  if (!upload) return ErrorCode::upload_not_found;
+  std::lock_guard lock(upload->mutex);
+  if (upload->removed) return ErrorCode::upload_not_found;
+  if (upload->final) return core.final_result(*upload);
+  UploadState state;
+  state.identifier = upload->manifest.identifier;
+  state.file_name = upload->manifest.file_name;
+  state.total_size = upload->manifest.total_size;
+  state.protocol_fields = upload->manifest.protocol_fields;
+  state.declared_file_digest = upload->manifest.declared_file_digest;
+  state.stored_bytes = upload->stored_bytes;
+  state.pieces.reserve(upload->stored_pieces);
+  for (const auto& [offset, piece] : upload->pieces) {
+    if (piece.state == PieceState::present) state.pieces.push_back({offset, piece.size, piece.digest});
+  }
+  return state;
+}
+
+std::vector<UploadSummary> UploadCore::list_uploads() {
+  std::vector<UploadSummary> summaries;
+  for (const auto& upload : impl_->index.all()) {
+    std::lock_guard lock(upload->mutex);
+    if (upload->removed) continue;
+    UploadSummary summary;
+    summary.principal = upload->manifest.principal;
+    summary.identifier = upload->manifest.identifier;
+    summary.file_name = upload->manifest.file_name;
+    summary.total_size = upload->manifest.total_size;
+    summary.received_bytes = upload->stored_bytes;
+    summary.received_pieces = upload->stored_pieces;
+    summary.complete = upload->final.has_value();
+    summary.last_activity = upload->last_activity;
+    summary.protocol_fields = upload->manifest.protocol_fields;
+    summaries.push_back(std::move(summary));
+  }
+  return summaries;
+}
+
+}  // namespace resumable

@@ -1,0 +1,118 @@
+// Write-behind for piece bodies: while a request thread receives a part of a body and folds it
+// into the piece's digest, earlier parts are folded into the whole-file digest and written to the
+// store by pool threads. Receiving, the two BLAKE2b passes and writing thus overlap on all cores
+// instead of running one after another on the request thread.
+//
+// WritePool is shared by a core; WriteBehind belongs to one request (one thread uses it) and
+// leases a fixed ring of buffers from the core's BufferPool, so memory per request is bounded by
+// buffer_count × buffer_bytes. Writes run in any order, several at once; the whole-file hash takes
+// a request's parts strictly in order (one hashing task at a time per request).
+//
+// Built without RESUMABLE_WITH_WRITE_BEHIND there is no WritePool: the ring is one buffer and
+// every part is hashed and written on the request thread (the synchronous path).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "resumable/buffer_pool.h"
+#include "resumable/digest.h"
+#include "resumable/upload_store.h"
+
+namespace resumable {
+
+#if RESUMABLE_WITH_WRITE_BEHIND
+class WritePool {
+ public:
+  explicit WritePool(std::size_t threads);
+  ~WritePool();  // finishes queued tasks, then joins
+  WritePool(const WritePool&) = delete;
+  WritePool& operator=(const WritePool&) = delete;
+  void post(std::function<void()> task);
+
+ private:
+  void run();
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+#else
+class WritePool final {};  // not built: never made, every WriteBehind is synchronous
+#endif
+
+class WriteBehind {
+ public:
+  // pool == nullptr: every piece is hashed and written synchronously in write().
+  WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count);
+  ~WriteBehind();  // waits for queued writes, then gives the buffers back
+  WriteBehind(const WriteBehind&) = delete;
+  WriteBehind& operator=(const WriteBehind&) = delete;
+
+  // A free buffer to receive into; waits while all are queued for writing.
+  std::span<std::uint8_t> next_buffer();
+  // The buffer the last next_buffer() returned.
+  std::span<std::uint8_t> current_buffer() const { return buffers_[current_].span(); }
+  // Folds the first `length` bytes of the buffer last returned by next_buffer() into `file_hash`
+  // (unless null), then writes them at `offset`. The caller must not touch `file_hash` again
+  // before drain().
+  void write(StoredUpload& data, std::uint64_t offset, std::size_t length, core::Blake2b256* file_hash);
+  // Waits until every queued piece is done; the first failure, if any.
+  StorageStatus drain();
+  // After drain(): reads [offset, offset + length) of `data` back in pieces of one buffer, up to
+  // every buffer of the ring ahead on the pool, and hands them to `consume` in order on this
+  // thread. Stops at the first failed read and returns it.
+  StorageStatus read_in_order(ReadBack& source, std::uint64_t offset, std::uint64_t length,
+                              const std::function<void(std::span<const std::uint8_t>)>& consume);
+  // A queued write already failed (checked without waiting).
+  bool failed();
+
+ private:
+  struct HashPiece {
+    std::size_t buffer;
+    std::size_t length;
+    core::Blake2b256* file_hash;
+  };
+  void piece_done(std::size_t index);
+  void run_hasher();
+
+  WritePool* pool_;
+  BufferPool* buffer_pool_;
+  std::vector<PageBuffer> buffers_;  // leased on first use
+  std::vector<std::size_t> free_;    // indexes of free buffers
+  std::size_t current_ = 0;          // buffer handed out by next_buffer()
+  std::vector<int> pending_;          // per buffer: write and hash jobs not yet done
+  std::vector<std::uint64_t> read_piece_;   // per buffer: which piece a read-ahead fills
+  std::vector<char> read_done_;             // per buffer: that read has finished
+  std::vector<StorageStatus> read_status_;  // per buffer: and its outcome
+  std::deque<HashPiece> hash_queue_;
+  bool hashing_ = false;             // a pool task is working through hash_queue_
+  std::size_t in_flight_ = 0;        // buffers queued or being processed
+  StorageStatus first_error_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+};
+
+// Stored bytes read back in order, for the whole-file hash of pieces that arrived ahead of it:
+// through one buffer, one part after the other, or through a request's WriteBehind ring with
+// reads running ahead on the pool while the caller hashes.
+class OrderedReader {
+ public:
+  explicit OrderedReader(std::span<std::uint8_t> buffer) : buffer_(buffer) {}
+  explicit OrderedReader(WriteBehind& ring) : ring_(&ring) {}
+  StorageStatus read(ReadBack& source, std::uint64_t offset, std::uint64_t length,
+                     const std::function<void(std::span<const std::uint8_t>)>& consume);
+
+ private:
+  std::span<std::uint8_t> buffer_;
+  WriteBehind* ring_ = nullptr;
+};
+
+}  // namespace resumable

@@ -1,0 +1,298 @@
+// The upload core on its own, against the in-memory store: no CivetWeb, no HTTP, no chunk
+// numbers. Pieces at byte offsets, verified, released once; the paths the core takes when the
+// store lacks read-back or hash checkpoints; restarts; sizes declared late; claims and collection.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "resumable/memory_store.h"
+#include "resumable/upload_core.h"
+
+using namespace resumable;
+
+namespace {
+
+std::vector<std::uint8_t> bytes_of(std::size_t size, std::uint32_t seed) {
+  std::vector<std::uint8_t> bytes(size);
+  std::mt19937 random(seed);
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(random());
+  return bytes;
+}
+
+UploadLimits small_limits() {
+  UploadLimits limits;
+  limits.io_buffer_bytes = 4096;
+  limits.io_buffers = 4;
+  limits.write_threads = 2;
+  limits.chunk_wait = std::chrono::milliseconds(200);
+  limits.hash_progress_interval_bytes = 8192;
+  return limits;
+}
+
+// One file and the core it goes to, with every completion counted.
+struct Harness {
+  explicit Harness(MemoryStoreOptions options = {}, UploadLimits limits = small_limits())
+      : store(std::make_shared<MemoryStore>(options)), limits(limits) {
+    start();
+  }
+  void start() {
+    core = std::make_unique<UploadCore>(store, limits, UploadCore::Hooks{[this](const CompletedUpload& done) {
+      completed.push_back(done);
+    }, [this](const std::string& line) { log.push_back(line); }});
+    core->load();
+  }
+  void restart() {
+    core.reset();
+    start();
+  }
+
+  PieceRequest piece(const std::string& identifier, const std::vector<std::uint8_t>& file, std::uint64_t offset,
+                     std::uint64_t size, bool with_digest = true) const {
+    PieceRequest request;
+    request.upload.identifier = identifier;
+    request.upload.file_name = "file.bin";
+    request.upload.total_size = file.size();
+    request.offset = offset;
+    request.size = size;
+    if (with_digest) request.digest = core::blake2b256(file.data() + offset, size);
+    return request;
+  }
+
+  // Sends one piece with the bytes it names; the outcome.
+  PieceOutcome send(const PieceRequest& request, const std::vector<std::uint8_t>& file,
+                    const std::string& principal = "alice") {
+    auto start = core->begin_piece(principal, request);
+    if (auto* error = std::get_if<ErrorCode>(&start)) return *error;
+    if (auto* stored = std::get_if<PieceStored>(&start)) return *stored;
+    if (auto* final = std::get_if<FinalResult>(&start)) return *final;
+    auto& writer = std::get<PieceWriter>(start);
+    writer.write(std::span(file.data() + request.offset, request.size));
+    return writer.finish();
+  }
+
+  // Every piece of `file` in `order` (piece indexes of `piece_size` pieces); the last outcome.
+  PieceOutcome send_all(const std::string& identifier, const std::vector<std::uint8_t>& file, std::uint64_t piece_size,
+                        std::vector<std::uint64_t> order = {}) {
+    const std::uint64_t count = (file.size() + piece_size - 1) / piece_size;
+    if (order.empty()) {
+      order.resize(count);
+      std::iota(order.begin(), order.end(), 0);
+    }
+    PieceOutcome last = ErrorCode::internal_error;
+    for (const auto index : order) {
+      const std::uint64_t offset = index * piece_size;
+      last = send(piece(identifier, file, offset, std::min<std::uint64_t>(piece_size, file.size() - offset)), file);
+    }
+    return last;
+  }
+
+  std::shared_ptr<MemoryStore> store;
+  UploadLimits limits;
+  std::unique_ptr<UploadCore> core;
+  std::vector<CompletedUpload> completed;
+  std::vector<std::string> log;
+};
+
+ErrorCode error_of(const PieceOutcome& outcome) {
+  REQUIRE(std::holds_alternative<ErrorCode>(outcome));
+  return std::get<ErrorCode>(outcome);
+}
+
+FinalResult final_of(const PieceOutcome& outcome) {
+  REQUIRE(std::holds_alternative<FinalResult>(outcome));
+  return std::get<FinalResult>(outcome);
+}
+
+}  // namespace
+
+TEST_CASE("pieces in order are released once, verified, with nothing read back", "[core]") {
+  Harness h;
+  const auto file = bytes_of(10 * 4096 + 123, 1);
+  const auto final = final_of(h.send_all("in-order", file, 4096));
+  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  CHECK(final.size == file.size());
+  REQUIRE(h.completed.size() == 1);
+  CHECK(h.completed[0].token == final.token);
+  CHECK(h.store->released(h.completed[0].location) == file);
+  CHECK(h.store->bytes_read_back() == 0);  // every piece was hashed while it streamed
+  // Every later request for the upload gets the same final result.
+  const auto again = h.send(h.piece("in-order", file, 0, 4096), file);
+  CHECK(final_of(again).token == final.token);
+  CHECK(h.completed.size() == 1);
+}
+
+TEST_CASE("pieces out of order are read back once they become contiguous", "[core]") {
+  Harness h;
+  const auto file = bytes_of(8 * 4096, 2);
+  const auto final = final_of(h.send_all("reverse", file, 4096, {7, 6, 5, 4, 3, 2, 1, 0}));
+  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  CHECK(h.store->bytes_read_back() == 7 * 4096);  // all but the first, which was hashed inline
+  CHECK(h.store->released(h.completed.at(0).location) == file);
+}
+
+TEST_CASE("a store without read-back takes pieces in order only, and says so", "[core]") {
+  Harness h({.read_back = false, .hash_checkpoints = true});
+  const auto file = bytes_of(4 * 4096, 3);
+  CHECK(error_of(h.send(h.piece("strict", file, 4096, 4096), file)) == ErrorCode::out_of_order);
+  CHECK(h.store->upload_count() == 0);  // the refused first piece left no upload behind
+  REQUIRE(std::holds_alternative<PieceStored>(h.send(h.piece("strict", file, 0, 4096), file)));
+  CHECK(error_of(h.send(h.piece("strict", file, 2 * 4096, 4096), file)) == ErrorCode::out_of_order);
+  const auto final = final_of(h.send_all("strict", file, 4096, {1, 2, 3}));
+  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  CHECK(h.store->bytes_read_back() == 0);
+}
+
+TEST_CASE("a restart resumes the file hash from its checkpoint", "[core]") {
+  Harness h;
+  const auto file = bytes_of(8 * 4096, 4);
+  h.send_all("restart", file, 4096, {0, 1, 2, 5});  // 12 KiB hashed, a checkpoint saved at 8 KiB
+  h.restart();
+  const auto state = h.core->status("alice", "restart");
+  REQUIRE(std::holds_alternative<UploadState>(state));
+  CHECK(std::get<UploadState>(state).pieces.size() == 4);
+  CHECK(std::get<UploadState>(state).stored_bytes == 4 * 4096);
+  const auto read_before = h.store->bytes_read_back();
+  const auto final = final_of(h.send_all("restart", file, 4096, {3, 4, 6, 7}));
+  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  // From the checkpoint (8 KiB) on: pieces 2 and 3 are read back, 4 streams inline, 5 is read back
+  // once it is next; without the checkpoint pieces 0 and 1 would be read again too.
+  CHECK(h.store->bytes_read_back() - read_before == 3 * 4096);
+}
+
+TEST_CASE("without read-back, a restart keeps what the checkpoint covers and asks for the rest", "[core]") {
+  SECTION("with checkpoints: one after every piece, so nothing is asked again") {
+    Harness h({.read_back = false, .hash_checkpoints = true});
+    const auto file = bytes_of(6 * 4096, 5);
+    h.send_all("resume", file, 4096, {0, 1, 2});
+    h.restart();
+    const auto state = h.core->status("alice", "resume");
+    REQUIRE(std::holds_alternative<UploadState>(state));
+    CHECK(std::get<UploadState>(state).stored_bytes == 3 * 4096);
+    const auto final = final_of(h.send_all("resume", file, 4096, {3, 4, 5}));
+    CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  }
+  SECTION("without checkpoints: every piece is asked again, and the file still verifies") {
+    Harness h({.read_back = false, .hash_checkpoints = false});
+    const auto file = bytes_of(6 * 4096, 6);
+    h.send_all("again", file, 4096, {0, 1, 2});
+    h.restart();
+    const auto state = h.core->status("alice", "again");
+    REQUIRE(std::holds_alternative<UploadState>(state));
+    CHECK(std::get<UploadState>(state).pieces.empty());
+    const auto final = final_of(h.send_all("again", file, 4096));
+    CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+    CHECK(h.store->released(h.completed.at(0).location) == file);
+  }
+}
+
+TEST_CASE("a size declared later completes the upload, a size too small for what is stored conflicts", "[core]") {
+  Harness h;
+  const auto file = bytes_of(3 * 4096 + 10, 7);
+  auto first = h.piece("deferred", file, 0, 4096);
+  first.upload.total_size.reset();
+  const auto stored = h.send(first, file);
+  REQUIRE(std::holds_alternative<PieceStored>(stored));
+  auto second = h.piece("deferred", file, 4096, 4096);
+  second.upload.total_size.reset();
+  REQUIRE(std::holds_alternative<PieceStored>(h.send(second, file)));
+  const auto state = h.core->status("alice", "deferred");
+  REQUIRE(std::holds_alternative<UploadState>(state));
+  CHECK_FALSE(std::get<UploadState>(state).total_size.has_value());
+  auto too_small = h.piece("deferred", file, 0, 4096);
+  too_small.upload.total_size = 6000;  // 8 KiB are stored already
+  CHECK(error_of(h.send(too_small, file)) == ErrorCode::upload_conflict);
+  const auto final = final_of(h.send(h.piece("deferred", file, 2 * 4096, 4096 + 10), file));
+  CHECK(final.size == file.size());
+  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+}
+
+TEST_CASE("duplicates, conflicts, overlaps and bad digests", "[core]") {
+  Harness h;
+  const auto file = bytes_of(4 * 4096, 8);
+  REQUIRE(std::holds_alternative<PieceStored>(h.send(h.piece("rules", file, 0, 4096), file)));
+  const auto duplicate = h.send(h.piece("rules", file, 0, 4096), file);
+  REQUIRE(std::holds_alternative<PieceStored>(duplicate));
+  CHECK(std::get<PieceStored>(duplicate).duplicate);
+  auto changed = h.piece("rules", file, 0, 4096);
+  changed.digest = core::blake2b256(file.data() + 4096, 4096);
+  CHECK(error_of(h.send(changed, file)) == ErrorCode::chunk_conflict);
+  CHECK(error_of(h.send(h.piece("rules", file, 2048, 4096), file)) == ErrorCode::invalid_geometry);
+  CHECK(error_of(h.send(h.piece("rules", file, 3 * 4096, 4096 + 1), file)) == ErrorCode::invalid_geometry);
+  auto lying = h.piece("rules", file, 4096, 4096);
+  lying.digest = core::blake2b256(file.data(), 4096);
+  CHECK(error_of(h.send(lying, file)) == ErrorCode::chunk_digest_mismatch);
+  auto other_name = h.piece("rules", file, 4096, 4096);
+  other_name.upload.file_name = "other.bin";
+  CHECK(error_of(h.send(other_name, file)) == ErrorCode::upload_conflict);
+  const auto state = h.core->status("alice", "rules");
+  REQUIRE(std::holds_alternative<UploadState>(state));
+  CHECK(std::get<UploadState>(state).pieces.size() == 1);  // nothing of the refused pieces was recorded
+}
+
+TEST_CASE("a declared file digest is verified: a mismatch discards the upload", "[core]") {
+  Harness h;
+  const auto file = bytes_of(2 * 4096, 9);
+  auto first = h.piece("declared", file, 0, 4096);
+  first.upload.file_digest = core::blake2b256(file.data(), 4096);  // not the file's
+  REQUIRE(std::holds_alternative<PieceStored>(h.send(first, file)));
+  auto last = h.piece("declared", file, 4096, 4096);
+  last.upload.file_digest = first.upload.file_digest;
+  CHECK(error_of(h.send(last, file)) == ErrorCode::file_digest_mismatch);
+  CHECK(std::get<ErrorCode>(h.core->status("alice", "declared")) == ErrorCode::upload_not_found);
+  CHECK(h.completed.empty());
+  CHECK(h.store->upload_count() == 0);
+}
+
+TEST_CASE("an empty file is one empty piece", "[core]") {
+  Harness h;
+  const std::vector<std::uint8_t> empty;
+  const auto final = final_of(h.send(h.piece("empty", empty, 0, 0), empty));
+  CHECK(final.size == 0);
+  CHECK(final.digest == core::blake2b256(nullptr, 0));
+}
+
+TEST_CASE("claims are one-time and owner-checked; cancel and collection remove uploads", "[core]") {
+  Harness h;
+  const auto file = bytes_of(4096, 10);
+  const std::string token = final_of(h.send_all("claimed", file, 4096)).token;
+  CHECK(std::get<ErrorCode>(h.core->claim(token, "mallory")) == ErrorCode::upload_not_found);
+  const auto claimed = h.core->claim(token, "alice");
+  REQUIRE(std::holds_alternative<ClaimedUpload>(claimed));
+  CHECK(h.store->released(std::get<ClaimedUpload>(claimed).location) == file);  // the file stays the application's
+  CHECK(std::get<ErrorCode>(h.core->claim(token, "alice")) == ErrorCode::upload_not_found);
+
+  h.send(h.piece("cancelled", file, 0, 2048), file);
+  h.core->cancel("alice", "cancelled");
+  CHECK(std::get<ErrorCode>(h.core->status("alice", "cancelled")) == ErrorCode::upload_not_found);
+
+  h.send(h.piece("stale", file, 0, 2048), file);
+  const auto report = h.core->collect_stale(UploadCore::Clock::now() + h.limits.stale_after + std::chrono::seconds(1));
+  CHECK(report.stale_removed == 1);
+  CHECK(h.store->upload_count() == 0);
+}
+
+TEST_CASE("uploads are scoped to their principal", "[core]") {
+  Harness h;
+  const auto file = bytes_of(2 * 4096, 11);
+  REQUIRE(std::holds_alternative<PieceStored>(h.send(h.piece("same-name", file, 0, 4096), file, "alice")));
+  CHECK(std::get<ErrorCode>(h.core->status("bob", "same-name")) == ErrorCode::upload_not_found);
+  const auto bobs = h.send(h.piece("same-name", file, 0, 4096), file, "bob");
+  REQUIRE(std::holds_alternative<PieceStored>(bobs));
+  CHECK_FALSE(std::get<PieceStored>(bobs).duplicate);
+}
+
+TEST_CASE("the mount's policy: file size and type are checked before an upload exists", "[core]") {
+  UploadLimits limits = small_limits();
+  limits.max_file_size = 8192;
+  limits.allowed_extensions = {"bin"};
+  Harness h({}, limits);
+  const auto file = bytes_of(8193, 12);
+  CHECK(error_of(h.send(h.piece("big", file, 0, 4096), file)) == ErrorCode::file_too_large);
+  auto exe = h.piece("exe", file, 0, 4096);
+  exe.upload.total_size = 4096;
+  exe.upload.file_name = "setup.exe";
+  CHECK(error_of(h.send(exe, file)) == ErrorCode::type_not_allowed);
+  CHECK(h.store->upload_count() == 0);
+}
