@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up everything, builds, and runs every test: first the Catch2 unit tests under ASan+UBSan
-# (build-sanitize/), then the concurrency tests under ThreadSanitizer (build-tsan/), then the whole
-# suite (build/): unit, golden vectors, wasm in node, and the
-# browser tests in Chromium. Exits non-zero on any failure; the last lines are ctest's summary.
+# (build-sanitize/), then the same in a build with every optional part switched off, so that the
+# synchronous paths are tested (build-minimal/, also under ASan+UBSan), then the concurrency tests
+# under ThreadSanitizer (build-tsan/), then the whole suite (build/): unit, golden vectors, wasm in
+# node, and the browser tests in Chromium. Exits non-zero on any failure; the last lines are
+# ctest's summary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup.sh"
@@ -14,6 +16,13 @@ BUILD_DIR="$root/build-sanitize" bash "$root/scripts/build.sh" -DRESUMABLE_SANIT
   -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-sanitize" -L unit --output-on-failure -j "$jobs"
+
+echo "== unit tests with every optional part switched off (no writer, collector or watchdog threads, no mmap pool, no widget files)"
+BUILD_DIR="$root/build-minimal" bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=address,undefined \
+  -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF -DRESUMABLE_WRITE_BEHIND=OFF -DRESUMABLE_BUFFER_POOL=OFF \
+  -DRESUMABLE_COLLECTOR_THREAD=OFF -DRESUMABLE_BODY_WATCHDOG=OFF -DRESUMABLE_WIDGET_ASSETS=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$root/build-minimal" -L unit --output-on-failure -j "$jobs"
 
 echo "== concurrency tests under ThreadSanitizer"
 # CivetWeb (Debian's build) is not instrumented; tests/reliability/tsan.supp suppresses reports whose

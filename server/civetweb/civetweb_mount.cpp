@@ -60,49 +60,18 @@ void continue_if_expected(mg_connection* connection) {
   if (expect != nullptr && mg_strcasecmp(expect, "100-continue") == 0) mg_printf(connection, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
-// The mount's minimum body rate, kept on the request thread. mg_read returns only once all the
-// bytes it was asked for have arrived, so reads are sized to what the minimum rate delivers in
-// the time the body has left: a body on pace is read in whole buffers, one falling behind byte by
-// byte, and it is ended as soon as it is overdue (or, if the client sends nothing at all, when
-// CivetWeb's request_timeout_ms ends the read).
-class BodyPace {
- public:
-  explicit BodyPace(const BodyPacing& pacing) : pacing_(pacing), started_(std::chrono::steady_clock::now()) {}
-  bool limited() const { return pacing_.min_rate > 0; }
-  std::chrono::steady_clock::time_point deadline(std::uint64_t received) const {
-    return started_ + pacing_.grace + std::chrono::milliseconds(received * 1000 / pacing_.min_rate);
-  }
-  bool overdue(std::uint64_t received) const {
-    // As the watchdog: progress is seen between reads only, so one more read's worth is allowed.
-    return limited() && std::chrono::steady_clock::now() > deadline(received + pacing_.read_size);
-  }
-  std::size_t read_size(std::uint64_t received, std::size_t buffer) const {
-    if (!limited()) return buffer;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline(received + pacing_.read_size) -
-                                                                            std::chrono::steady_clock::now());
-    const std::uint64_t bytes = left.count() <= 0 ? 1 : static_cast<std::uint64_t>(left.count()) * pacing_.min_rate / 1000;
-    return static_cast<std::size_t>(std::clamp<std::uint64_t>(bytes, 1, buffer));
-  }
-
- private:
-  BodyPacing pacing_;
-  std::chrono::steady_clock::time_point started_;
-};
-
-// Watches one body: the watchdog thread where the build has one, else the pace on this thread.
+// Watches one body through the watchdog thread, where the build has one and the mount a minimum
+// rate. Without it a body is bounded only by CivetWeb's own request_timeout_ms (a client that stops
+// sending); mg_read blocks until all the bytes it was asked for arrive, so nothing on the request
+// thread can notice a body that still drips in.
 class BodyWatch {
  public:
-  BodyWatch(BodyWatchdog* watchdog, const BodyPacing& pacing, const mg_connection* connection) : pace_(pacing) {
+  BodyWatch([[maybe_unused]] BodyWatchdog* watchdog, [[maybe_unused]] const mg_connection* connection) {
 #if RESUMABLE_WITH_BODY_WATCHDOG
     if (watchdog != nullptr) watch_ = watchdog->watch(connection);
-#else
-    (void)watchdog;
-    (void)connection;
 #endif
   }
-  std::size_t read_size(std::size_t buffer) const { return threaded() ? buffer : pace_.read_size(received_, buffer); }
-  void received(std::uint64_t total) {
-    received_ = total;
+  void received([[maybe_unused]] std::uint64_t total) {
 #if RESUMABLE_WITH_BODY_WATCHDOG
     if (watch_) watch_->received(total);
 #endif
@@ -111,19 +80,10 @@ class BodyWatch {
 #if RESUMABLE_WITH_BODY_WATCHDOG
     if (watch_) return watch_->expired();
 #endif
-    return pace_.overdue(received_);
+    return false;
   }
 
  private:
-  bool threaded() const {
-#if RESUMABLE_WITH_BODY_WATCHDOG
-    return watch_ != nullptr;
-#else
-    return false;
-#endif
-  }
-  BodyPace pace_;
-  std::uint64_t received_ = 0;
 #if RESUMABLE_WITH_BODY_WATCHDOG
   std::unique_ptr<BodyWatchdog::Watch> watch_;
 #endif
@@ -131,9 +91,9 @@ class BodyWatch {
 
 }  // namespace
 
-CivetWebMount::CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, BodyPacing pacing, BodyWatchdog* watchdog,
+CivetWebMount::CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, BodyWatchdog* watchdog,
                              std::function<void(const std::string&)> log)
-    : front_end_(front_end), access_(std::move(access)), pacing_(pacing), watchdog_(watchdog), log_(std::move(log)) {}
+    : front_end_(front_end), access_(std::move(access)), watchdog_(watchdog), log_(std::move(log)) {}
 
 void CivetWebMount::mount(mg_context* context, const std::string& base, AssetHandler* assets) {
   base_ = base;
@@ -206,13 +166,13 @@ int CivetWebMount::serve(mg_connection* connection) {
 
 int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange) {
   continue_if_expected(connection);
-  BodyWatch watch(watchdog_, pacing_, connection);
+  BodyWatch watch(watchdog_, connection);
   http::BodySink& sink = exchange.sink();
   std::uint64_t received = 0;
   http::BodyEnd end = http::BodyEnd::complete;
   for (;;) {
     const auto buffer = sink.next_buffer();
-    const int n = mg_read(connection, buffer.data(), watch.read_size(buffer.size()));
+    const int n = mg_read(connection, buffer.data(), buffer.size());
     if (n > 0) watch.received(received += static_cast<std::uint64_t>(n));
     if (watch.expired()) {
       end = http::BodyEnd::too_slow;
@@ -311,7 +271,7 @@ struct MultipartPump {
 
 int CivetWebMount::pump_multipart(mg_connection* connection, http::Exchange& exchange) {
   continue_if_expected(connection);
-  BodyWatch watch(watchdog_, pacing_, connection);
+  BodyWatch watch(watchdog_, connection);
   MultipartPump pump{&exchange, front_end_.multipart_rules(), &watch, {}, {}, false, false, false, 0};
   mg_form_data_handler handler{&MultipartPump::on_field_found, &MultipartPump::on_field_get,
                                &MultipartPump::on_field_stored, &pump};

@@ -4,15 +4,13 @@
 //   2. routes: 404 for paths the front-end does not know, 405 with Allow for methods it refuses;
 //   3. lets the front-end's Exchange answer, or pumps the body into its BodySink: raw bodies
 //      through mg_read, multipart ones through CivetWeb's form parser, both into the same sink,
-//      after answering `Expect: 100-continue`, under the mount's minimum body rate;
+//      after answering `Expect: 100-continue`, under the body watchdog (if any);
 //   4. writes the reply; no exception ever reaches CivetWeb.
 // The mount must outlive the contexts it is registered on (mg_stop first).
 #pragma once
 
 #include <civetweb.h>
 
-#include <chrono>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,19 +24,11 @@ namespace resumable::civetweb {
 
 class BodyWatchdog;
 
-// A body must keep arriving: within `grace` plus the time its bytes take at `min_rate` bytes per
-// second (0: no limit). `read_size`: the largest piece one read asks for.
-struct BodyPacing {
-  std::chrono::milliseconds grace{0};
-  std::uint64_t min_rate = 0;
-  std::size_t read_size = 0;
-};
-
 class CivetWebMount {
  public:
-  // `watchdog` may be null (a build without it, or no minimum rate): the pace is then kept by
-  // reading in pieces small enough to notice a slow body between reads.
-  CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, BodyPacing pacing, BodyWatchdog* watchdog,
+  // `watchdog` may be null (a build without it, or no minimum rate): bodies are then bounded by
+  // CivetWeb's request_timeout_ms only.
+  CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, BodyWatchdog* watchdog,
                 std::function<void(const std::string&)> log);
   CivetWebMount(const CivetWebMount&) = delete;
   CivetWebMount& operator=(const CivetWebMount&) = delete;
@@ -57,7 +47,6 @@ class CivetWebMount {
 
   http::FrontEnd& front_end_;
   AccessPolicy access_;
-  BodyPacing pacing_;
   BodyWatchdog* watchdog_;
   std::function<void(const std::string&)> log_;
   std::string base_;

@@ -88,12 +88,10 @@ UploadEndpoint::~UploadEndpoint() = default;
 void UploadEndpoint::mount(mg_context* context, const std::string& base) {
   const auto& options = impl_->options;
   AccessPolicy access{options.access, options.authenticate, options.verify_request};
-  const civetweb::BodyPacing pacing{options.limits.body_grace, options.limits.body_min_rate,
-                                    options.limits.io_buffer_bytes};
   Impl* raw = impl_.get();
   std::lock_guard lock(impl_->mounts_mutex);
   auto& mount = impl_->mounts.emplace_back(std::make_unique<civetweb::CivetWebMount>(
-      *impl_->front_end, std::move(access), pacing, impl_->watchdog(),
+      *impl_->front_end, std::move(access), impl_->watchdog(),
       [raw](const std::string& message) { raw->log(message); }));
   AssetHandler* assets = nullptr;
   if (options.serve_widget) {

@@ -219,7 +219,7 @@ TEST_CASE("duplicates, conflicts, overlaps and bad digests", "[core]") {
   changed.digest = core::blake2b256(file.data() + 4096, 4096);
   CHECK(error_of(h.send(changed, file)) == ErrorCode::chunk_conflict);
   CHECK(error_of(h.send(h.piece("rules", file, 2048, 4096), file)) == ErrorCode::invalid_geometry);
-  CHECK(error_of(h.send(h.piece("rules", file, 3 * 4096, 4096 + 1), file)) == ErrorCode::invalid_geometry);
+  CHECK(error_of(h.send(h.piece("rules", file, 3 * 4096, 4096 + 1, false), file)) == ErrorCode::invalid_geometry);
   auto lying = h.piece("rules", file, 4096, 4096);
   lying.digest = core::blake2b256(file.data(), 4096);
   CHECK(error_of(h.send(lying, file)) == ErrorCode::chunk_digest_mismatch);

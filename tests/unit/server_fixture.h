@@ -56,19 +56,21 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// How a TestServer's store is made: the filesystem store in its temporary directory, optionally
-// not durable, optionally wrapped (e.g. by a store that injects faults).
-struct StoreSetup {
+// How a TestServer is set up beyond the endpoint's options: its store is the filesystem store in
+// its temporary directory, optionally not durable, optionally wrapped (e.g. by a store that
+// injects faults); CivetWeb's request_timeout_ms.
+struct ServerSetup {
   bool durable = true;
   std::function<std::shared_ptr<UploadStore>(std::shared_ptr<UploadStore> filesystem)> wrap;
+  int request_timeout_ms = 20000;
 };
-inline const StoreSetup not_durable{false, {}};
+inline const ServerSetup not_durable{false, {}};
 
 class TestServer {
  public:
   // `configure` adjusts the options (limits, access) before each (re)start.
-  explicit TestServer(std::function<void(EndpointOptions&)> configure = {}, StoreSetup store = {})
-      : configure_(std::move(configure)), store_(std::move(store)) {
+  explicit TestServer(std::function<void(EndpointOptions&)> configure = {}, ServerSetup setup = {})
+      : configure_(std::move(configure)), setup_(std::move(setup)) {
     start();
   }
   ~TestServer() { stop(); }
@@ -100,11 +102,11 @@ class TestServer {
     FilesystemStoreOptions filesystem;
     filesystem.chunk_dir = chunk_dir();
     filesystem.upload_to = upload_to();
-    filesystem.durable = store_.durable;
+    filesystem.durable = setup_.durable;
     std::string store_error;
     options.store = make_filesystem_store(filesystem, &store_error);
     if (!options.store) throw std::runtime_error("store: " + store_error);
-    if (store_.wrap) options.store = store_.wrap(options.store);
+    if (setup_.wrap) options.store = setup_.wrap(options.store);
     options.authenticate = principal_from_test_header;
     options.collect_interval = std::chrono::seconds(0);
     options.on_complete = [this](const CompletedUpload& upload) {
@@ -117,8 +119,9 @@ class TestServer {
     std::string error;
     endpoint_ = UploadEndpoint::create(std::move(options), &error);
     if (!endpoint_) throw std::runtime_error("endpoint: " + error);
+    const std::string timeout = std::to_string(setup_.request_timeout_ms);
     const char* civetweb_options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "24", "request_timeout_ms",
-                                      "20000", nullptr};
+                                      timeout.c_str(), nullptr};
     mg_callbacks callbacks{};
     callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
     callbacks.http_error = json_http_error;
@@ -136,7 +139,7 @@ class TestServer {
   }
 
   std::function<void(EndpointOptions&)> configure_;
-  StoreSetup store_;
+  ServerSetup setup_;
   TempDir dir_;
   std::unique_ptr<UploadEndpoint> endpoint_;
   mg_context* context_ = nullptr;

@@ -79,9 +79,9 @@ void configure_limits(EndpointOptions& options) {
 }
 
 // The limits above over a store with 6 × 64 KiB of space.
-const StoreSetup faulty_store{false, [](std::shared_ptr<UploadStore> filesystem) -> std::shared_ptr<UploadStore> {
+const ServerSetup faulty_store{false, [](std::shared_ptr<UploadStore> filesystem) -> std::shared_ptr<UploadStore> {
                                 return std::make_shared<FaultyStore>(std::move(filesystem), 6 * 65536);
-                              }};
+                              }, 20000};
 
 HttpResponse post(TestServer& server, const TestFile& file, std::uint64_t number, const std::vector<std::string>& overrides = {},
                   const std::vector<std::string>& headers = alice) {
@@ -330,6 +330,9 @@ std::pair<std::string, double> drip_body(int port, const std::string& head, cons
   return {reply, seconds};
 }
 
+#if RESUMABLE_EXPECT_BODY_WATCHDOG
+// Only the watchdog thread can end a body that still drips in (mg_read returns once all the bytes
+// it was asked for have arrived); a build without it bounds bodies by request_timeout_ms only.
 TEST_CASE("body_too_slow ends a dripping body, raw or multipart, while others are served", "[errors]") {
   TestServer server([](EndpointOptions& options) {
     options.limits.body_grace = std::chrono::milliseconds(500);
@@ -366,6 +369,31 @@ TEST_CASE("body_too_slow ends a dripping body, raw or multipart, while others ar
   CHECK((status.status == 404 || status.json()["received"].empty()));
   CHECK(post(server, file, 1).status == 200);
   CHECK(post(server, file, 2).json()["status"] == "complete");
+}
+#endif
+
+TEST_CASE("a body that stops arriving is ended by request_timeout_ms, nothing recorded, others served", "[errors]") {
+  TestServer server({}, {true, {}, 1000});
+  auto file = make_file("stalled", 2 * 65536, 8);
+  RawConnection stalled(server.port());
+  REQUIRE(stalled.connected());
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE(stalled.send("POST /upload" + file.query(1) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n" +
+                       "Content-Type: application/octet-stream\r\nContent-Length: 65536\r\n\r\n" +
+                       file.chunk_bytes(1).substr(0, 1000)));
+  // Meanwhile another client uploads a whole file.
+  auto other = make_file("meanwhile-stalled", 3 * 65536 + 1, 9);
+  HttpResponse last;
+  for (std::uint64_t k = 1; k <= other.chunk_count(); ++k) last = post(server, other, k);
+  CHECK(last.json()["status"] == "complete");
+  const std::string reply = stalled.receive_until("}");  // the server closes the connection
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(reply);
+  CHECK(seconds < 10.0);
+  CHECK(reply.find("chunk_stored") == std::string::npos);
+  const auto status = http.request("GET", server.url("/upload/status?identifier=stalled"), alice);
+  CHECK((status.status == 404 || status.json()["received"].empty()));
+  CHECK(post(server, file, 1).status == 200);  // the retry stores it
 }
 
 // A reply read off a raw connection, as HttpClient would give it.
@@ -468,6 +496,7 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
          const auto file = fresh(3 * 4096);
          return http.request("POST", server.url("/upload" + file.query(1)), user, file.chunk_bytes(1).substr(1), true);
        }},
+#if RESUMABLE_EXPECT_BODY_WATCHDOG
       {ErrorCode::body_too_slow,
        [&] {
          const auto file = fresh(2 * 65536, 65536);
@@ -475,6 +504,7 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
                                   "Content-Type: application/octet-stream\r\nContent-Length: 65536\r\n\r\n";
          return parse_raw_reply(drip_body(slow.port(), head, file.chunk_bytes(1), 100).first);
        }},
+#endif
       {ErrorCode::too_many_uploads,
        [&] {
          TestServer limited([](EndpointOptions& o) { o.limits.max_uploads_per_principal = 1; });
@@ -515,9 +545,12 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
   };
   for (const auto& row : error_table()) {
     INFO("error code " << row.id);
+#if !RESUMABLE_EXPECT_BODY_WATCHDOG
+    if (row.code == ErrorCode::body_too_slow) continue;  // only the watchdog gives it (see above)
+#endif
     const auto provoker = provokers.find(row.code);
     REQUIRE(provoker != provokers.end());
     expect_error(provoker->second(), row.code);
   }
-  CHECK(provokers.size() == error_table().size());
+  CHECK(provokers.size() == error_table().size() - (RESUMABLE_EXPECT_BODY_WATCHDOG ? 0 : 1));
 }

@@ -148,3 +148,21 @@ TEST_CASE("stale incomplete uploads and old unclaimed files are collected", "[ra
   CHECK(std::filesystem::is_empty(server.upload_to()));
   CHECK(server.endpoint().list_uploads().empty());
 }
+
+TEST_CASE("collection runs every collect_interval on its own, with or without a collector thread", "[races][collect]") {
+  // With RESUMABLE_COLLECTOR_THREAD a thread collects; without it the first request after the
+  // interval does. Either way a stale upload goes without anyone calling collect_stale().
+  TestServer server([](EndpointOptions& o) {
+    o.collect_interval = std::chrono::seconds(1);
+    o.limits.stale_after = std::chrono::seconds(0);
+  });
+  auto file = make_file("collected-on-schedule", 3 * 4096, 92, 4096);
+  REQUIRE(post(server, file, 1).status == 200);
+  int status = 0;
+  for (int i = 0; i < 60 && status != 404; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = static_cast<int>(http.request("GET", server.url("/upload/status?identifier=collected-on-schedule"), alice).status);
+  }
+  CHECK(status == 404);
+  CHECK(std::filesystem::is_empty(server.chunk_dir()));
+}

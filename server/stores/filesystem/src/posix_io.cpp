@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -109,16 +110,22 @@ std::optional<std::string> read_small_file(const fs::path& path, std::size_t max
   if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode) || static_cast<std::uint64_t>(info.st_size) > max_bytes) {
     return std::nullopt;
   }
-  std::string contents;
-  char buffer[65536];
+  // Sized from fstat, but read to the end: the file may still grow (an append in flight).
+  std::string contents(static_cast<std::size_t>(info.st_size) + 1, '\0');
+  std::size_t filled = 0;
   for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (filled == contents.size()) {
+      if (contents.size() > max_bytes) return std::nullopt;
+      contents.resize(std::min(contents.size() * 2, max_bytes + 1));
+    }
+    const ssize_t n = ::read(fd.get(), contents.data() + filled, contents.size() - filled);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return std::nullopt;
     if (n == 0) break;
-    contents.append(buffer, static_cast<std::size_t>(n));
-    if (contents.size() > max_bytes) return std::nullopt;
+    filled += static_cast<std::size_t>(n);
   }
+  if (filled > max_bytes) return std::nullopt;
+  contents.resize(filled);
   return contents;
 }
 

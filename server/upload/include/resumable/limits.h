@@ -48,7 +48,9 @@ struct UploadLimits {
   // A request body must keep arriving: within `body_grace` plus the time its bytes take at
   // `body_min_rate` bytes per second (0: no limit). Slower bodies are ended with 408 body_too_slow,
   // so a client dripping bytes cannot hold a server thread. With the defaults an 8 MiB chunk may
-  // take up to 17 minutes (a 64 kbit/s link); use smaller chunks on slower links.
+  // take up to 17 minutes (a 64 kbit/s link); use smaller chunks on slower links. Enforced by the
+  // body watchdog thread: a build without it (RESUMABLE_BODY_WATCHDOG=OFF) ignores these two, and
+  // a body is then bounded by CivetWeb's request_timeout_ms only (a client that stops sending).
   std::chrono::milliseconds body_grace = std::chrono::seconds(30);
   std::uint64_t body_min_rate = 8 * 1024;
   // How long a request waits for a concurrent request writing the same chunk before `chunk_busy`.
