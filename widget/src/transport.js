@@ -1,9 +1,13 @@
 // HTTP, knowing nothing of the upload protocol: URLs relative to the page, and one XMLHttpRequest
 // per request with the stall and response timeouts.
-// Contract: sendRequest(request, onDone) calls onDone exactly once with {status, body (parsed JSON
-// or null), text, retryAfter, timedOut} (status 0 when no reply arrived), unless the handle's
-// abort() comes first: then never, since whoever aborts does the accounting.
+// Contract: sendRequest(request, onDone) sends {method, url, headers, body (a Blob or null),
+// contentType, withCredentials, stallTimeout, responseTimeout, onUploadProgress(loaded)} and calls
+// onDone exactly once with {status, body (parsed JSON or null), text, retryAfter (the header's
+// text), timedOut} (status 0 when no reply arrived), unless the handle's abort() comes first: then
+// never, since whoever aborts does the accounting.
 
+// The endpoint resolved against the page, with `suffix` appended to its path and `params` (those
+// not undefined or null) set in its query.
 export function endpointUrl(endpoint, suffix, params) {
   var base = typeof document !== 'undefined' ? document.baseURI : globalThis.location && globalThis.location.href;
   var url = new URL(endpoint, base);
@@ -19,8 +23,6 @@ function parseJson(text) {
   try { return JSON.parse(text); } catch (error) { return null; }
 }
 
-// One request. The callback gets {status, body, text, retryAfter, timedOut} exactly once, unless
-// the returned handle's abort() is called first (then never: whoever aborts does the accounting).
 export function sendRequest(request, onDone) {
   var xhr = new XMLHttpRequest();
   var finished = false;
@@ -45,7 +47,8 @@ export function sendRequest(request, onDone) {
   var headers = request.headers || {};
   for (var name in headers) xhr.setRequestHeader(name, headers[name]);
   if (request.body) {
-    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    // After the caller's headers, as the body's own type.
+    if (request.contentType) xhr.setRequestHeader('Content-Type', request.contentType);
     xhr.upload.onprogress = function (event) {
       expireAfter(request.stallTimeout);
       if (request.onUploadProgress) request.onUploadProgress(event.loaded);

@@ -2,22 +2,23 @@
 // simultaneousUploads at once), resumes from the server's status, retries with backoff, checks the
 // final result against its own digest, and reports everything as events (see README.md).
 // Contract: the public methods and events are those of resumable-widget.d.ts; every state change of
-// an UploadFile goes through here.
+// an UploadFile goes through here. What goes over the wire, and what replies mean, is the
+// protocol's business (protocol.js): the Uploader asks it for a file's status, sends chunks and
+// deletes uploads through it, and acts on the outcomes it reports.
 import { Emitter } from './emitter.js';
-import { assign, acceptsFile, parseAccept, resolveAssetBase, globalConfig, DEFAULT_OPTIONS } from './options.js';
+import { assign, acceptsFile, parseAccept, resolveAssetBase, DEFAULT_OPTIONS } from './options.js';
 import { DEFAULT_MESSAGES, messageText } from './messages.js';
 import { hashPool } from './hash-pool.js';
-import { endpointUrl, sendRequest } from './transport.js';
-import { describeFailure } from './protocol.js';
+import { ResumableProtocol } from './protocol.js';
 import { UploadFile } from './upload-file.js';
 
 // Exponential backoff with "equal jitter": the wait doubles per attempt up to maxDelay, and a
 // random half of it keeps many clients that failed together from retrying together.
-function retryDelay(attempt, baseDelay, maxDelay, retryAfterHeader) {
+// The server may ask for a longer wait (serverAskedMs; NaN or 0 when it did not).
+function retryDelay(attempt, baseDelay, maxDelay, serverAskedMs) {
   var ceiling = Math.min(maxDelay, baseDelay * Math.pow(2, Math.max(0, attempt - 1)));
   var delay = ceiling / 2 + Math.random() * ceiling / 2;
-  var serverAsked = Number(retryAfterHeader) * 1000;
-  if (serverAsked > delay) delay = Math.min(maxDelay, serverAsked);
+  if (serverAskedMs > delay) delay = Math.min(maxDelay, serverAskedMs);
   return Math.round(delay);
 }
 
@@ -29,6 +30,8 @@ export function Uploader(options) {
   if (!this.options.endpoint) throw new Error('resumable widget: the endpoint option is required');
   if (!(this.options.chunkSize >= 1)) throw new Error('resumable widget: chunkSize must be at least 1 byte');
   this.assetBase = resolveAssetBase(this.options.assetBase, this.options.endpoint);
+  // Reads this.options at every request, so later changes to them (updateQuery) apply.
+  this.protocol = new ResumableProtocol(this.options, this.messages);
   this.files = [];
   this.activeRequests = 0;
   this.progressTimer = null;
@@ -158,47 +161,35 @@ Uploader.prototype.requestStatus = function (uploadFile) {
   if (uploadFile.statusKnown || uploadFile.statusRequest || uploadFile.statusTimer || !uploadFile.identifier) return;
   if (!uploadFile.started || uploadFile.paused || uploadFile.isTerminal()) return;
   var self = this;
-  uploadFile.statusRequest = this.request(uploadFile, 'GET', '/status', { identifier: uploadFile.identifier }, null,
-    function (response) {
-      uploadFile.statusRequest = null;
-      self.onStatus(uploadFile, response);
-    });
+  uploadFile.statusRequest = this.protocol.requestStatus(uploadFile, function (outcome) {
+    uploadFile.statusRequest = null;
+    self.onStatus(uploadFile, outcome);
+  });
 };
 
-Uploader.prototype.onStatus = function (uploadFile, response) {
-  var body = response.body;
-  if (response.status === 200 && body && body.status === 'complete') {
+Uploader.prototype.onStatus = function (uploadFile, outcome) {
+  if (outcome.kind === 'complete') {
     uploadFile.statusKnown = true;
-    this.handleFinalResult(uploadFile, body);
+    this.handleFinalResult(uploadFile, outcome.result);
     return;
   }
-  if (response.status === 200 && body && body.status === 'partial') {
-    if (body.totalSize !== uploadFile.size || body.chunkSize !== uploadFile.chunkSize || body.chunkCount !== uploadFile.chunkCount) {
-      this.restartChangedFile(uploadFile);
-      return;
-    }
-    var held = {};
-    var heldCount = 0;
-    var ranges = body.received || [];
-    for (var r = 0; r < ranges.length; r++) {
-      for (var number = ranges[r][0]; number <= ranges[r][1]; number++) held[number] = body.digests[heldCount++];
-    }
-    if (uploadFile.fileDigest && body.fileDigest && body.fileDigest !== uploadFile.fileDigest) {
-      this.restartChangedFile(uploadFile);
-      return;
-    }
-    this.markKnownStatus(uploadFile, held, heldCount, body.fileDigest || null);
+  if (outcome.kind === 'differs') {
+    this.restartChangedFile(uploadFile);
     return;
   }
-  if (response.status === 404 && body && body.error === 'upload_not_found') {
+  if (outcome.kind === 'partial') {
+    this.markKnownStatus(uploadFile, outcome.held, outcome.heldCount, outcome.fileDigest);
+    return;
+  }
+  if (outcome.kind === 'absent') {
     this.markKnownStatus(uploadFile, null, 0, null);
     return;
   }
-  var failure = describeFailure(response, this.messages);
+  var failure = outcome.failure;
   if (failure.retryable && uploadFile.statusAttempts < this.options.maxRetries) {
     var self = this;
     uploadFile.statusAttempts++;
-    var delay = retryDelay(uploadFile.statusAttempts, this.options.retryDelay, this.options.maxRetryDelay, response.retryAfter);
+    var delay = retryDelay(uploadFile.statusAttempts, this.options.retryDelay, this.options.maxRetryDelay, outcome.retryAfterMs);
     uploadFile.backoffCount++;
     uploadFile.statusTimer = setTimeout(function () {
       uploadFile.statusTimer = null;
@@ -252,7 +243,7 @@ Uploader.prototype.restartChangedFile = function (uploadFile) {
   uploadFile.phase = 'hashing';
   var self = this;
   // Until the server confirms the old part is gone, nothing is sent, so no chunk can meet it.
-  uploadFile.statusRequest = this.request(uploadFile, 'DELETE', '', { identifier: uploadFile.identifier }, null, function () {
+  uploadFile.statusRequest = this.protocol.deleteUpload(uploadFile, function () {
     uploadFile.statusRequest = null;
     if (!uploadFile.isTerminal()) self.markKnownStatus(uploadFile, null, 0, null);
   });
@@ -295,28 +286,14 @@ Uploader.prototype.nextChunkToSend = function (uploadFile) {
 
 Uploader.prototype.sendChunk = function (uploadFile, chunk) {
   var self = this;
-  var params = {
-    resumableChunkNumber: chunk.number,
-    resumableChunkSize: uploadFile.chunkSize,
-    resumableCurrentChunkSize: chunk.size,
-    resumableTotalSize: uploadFile.size,
-    resumableTotalChunks: uploadFile.chunkCount,
-    resumableIdentifier: uploadFile.identifier,
-    resumableFilename: uploadFile.name,
-    resumableRelativePath: uploadFile.relativePath,
-    resumableType: uploadFile.type || undefined,
-    chunkDigest: chunk.digest,
-    fileDigest: uploadFile.fileDigest || undefined
-  };
   uploadFile.unsentCount--;
   uploadFile.inflightCount++;
   this.activeRequests++;
   chunk.loaded = 0;
-  uploadFile.inflight[chunk.number] = this.request(uploadFile, 'POST', '', params,
-    uploadFile.file.slice(chunk.offset, chunk.offset + chunk.size),
-    function (response) {
+  uploadFile.inflight[chunk.number] = this.protocol.sendChunk(uploadFile, chunk,
+    function (outcome) {
       self.releaseChunkRequest(uploadFile, chunk);
-      self.onChunkResponse(uploadFile, chunk, response);
+      self.onChunkOutcome(uploadFile, chunk, outcome);
     },
     function (loaded) {
       uploadFile.bytesSent += loaded - chunk.loaded;
@@ -333,17 +310,16 @@ Uploader.prototype.releaseChunkRequest = function (uploadFile, chunk) {
   chunk.loaded = 0;
 };
 
-Uploader.prototype.onChunkResponse = function (uploadFile, chunk, response) {
-  var body = response.body;
-  if (response.status === 200 && body && body.status === 'complete') {
-    this.handleFinalResult(uploadFile, body);
+Uploader.prototype.onChunkOutcome = function (uploadFile, chunk, outcome) {
+  if (outcome.kind === 'complete') {
+    this.handleFinalResult(uploadFile, outcome.result);
     this.pump();
     return;
   }
-  if (response.status === 200 && body && body.status === 'chunk_stored') {
+  if (outcome.kind === 'stored') {
     chunk.attempts = 0;
     this.markStored(uploadFile, chunk);
-    this.emit('chunk-stored', { file: uploadFile, chunk: chunk.number, duplicate: !!body.duplicate });
+    this.emit('chunk-stored', { file: uploadFile, chunk: chunk.number, duplicate: outcome.duplicate });
     // Every chunk stored yet no final result (it went missing): ask for it.
     if (uploadFile.storedCount === uploadFile.chunkCount && !uploadFile.result) {
       uploadFile.phase = 'verifying';
@@ -355,19 +331,19 @@ Uploader.prototype.onChunkResponse = function (uploadFile, chunk, response) {
     return;
   }
   uploadFile.unsentCount++;
-  var failure = describeFailure(response, this.messages);
+  var failure = outcome.failure;
   if (failure.retryable && chunk.attempts < this.options.maxRetries) {
     chunk.attempts++;
-    this.retryChunkLater(uploadFile, chunk, failure, response.retryAfter);
+    this.retryChunkLater(uploadFile, chunk, failure, outcome.retryAfterMs);
   } else {
     this.fail(uploadFile, failure);
   }
   this.pump();
 };
 
-Uploader.prototype.retryChunkLater = function (uploadFile, chunk, failure, retryAfter) {
+Uploader.prototype.retryChunkLater = function (uploadFile, chunk, failure, retryAfterMs) {
   var self = this;
-  var delay = retryDelay(chunk.attempts, this.options.retryDelay, this.options.maxRetryDelay, retryAfter);
+  var delay = retryDelay(chunk.attempts, this.options.retryDelay, this.options.maxRetryDelay, retryAfterMs);
   uploadFile.backoffCount++;
   chunk.retryTimer = setTimeout(function () { self.retryChunkNow(uploadFile, chunk); }, delay);
   this.emit('file-retry', { file: uploadFile, chunk: chunk.number, attempt: chunk.attempts, delay: delay, error: failure });
@@ -413,7 +389,7 @@ Uploader.prototype.handleFinalResult = function (uploadFile, result) {
 // (fresh upload, resume, or an upload another tab finished).
 Uploader.prototype.verifyResult = function (uploadFile) {
   var result = uploadFile.result;
-  if (result.blake2b256 !== uploadFile.fileDigest || result.size !== uploadFile.size) {
+  if (!this.protocol.resultMatches(result, uploadFile)) {
     this.fail(uploadFile, { code: 'file_digest_mismatch', status: 0, message: this.messages.serverCopyDiffers, retryable: false });
     return;
   }
@@ -461,26 +437,6 @@ Uploader.prototype.stopTransfers = function (uploadFile) {
   uploadFile.backoffCount = 0;
   uploadFile.speedSamples = [];
   uploadFile.speed = 0;
-};
-
-Uploader.prototype.request = function (uploadFile, method, suffix, params, body, onDone, onUploadProgress) {
-  var options = this.options;
-  var extraQuery = typeof options.query === 'function' ? options.query(uploadFile) : options.query;
-  // Page-wide headers (configure({headers})) first, then this uploader's: read at every request, so
-  // a page may configure them before or after its inputs were enhanced (e.g. a CSRF token).
-  var pageHeaders = typeof globalConfig.headers === 'function' ? globalConfig.headers(uploadFile) : globalConfig.headers;
-  var ownHeaders = typeof options.headers === 'function' ? options.headers(uploadFile) : options.headers;
-  var headers = assign({}, pageHeaders, ownHeaders);
-  return sendRequest({
-    method: method,
-    url: endpointUrl(options.endpoint, suffix, assign({}, extraQuery, params)),
-    headers: headers,
-    body: body,
-    withCredentials: options.withCredentials,
-    stallTimeout: options.stallTimeout,
-    responseTimeout: options.responseTimeout,
-    onUploadProgress: onUploadProgress
-  }, onDone);
 };
 
 // ---- Control --------------------------------------------------------------------------------------
@@ -548,11 +504,10 @@ Uploader.prototype.discard = function (uploadFile) {
 
 Uploader.prototype.deleteOnServer = function (uploadFile, attemptsLeft) {
   var self = this;
-  this.request(uploadFile, 'DELETE', '', { identifier: uploadFile.identifier }, null, function (response) {
-    var failure = response.status === 204 || response.status === 200 ? null : describeFailure(response, self.messages);
-    if (failure && failure.retryable && attemptsLeft > 1) {
+  this.protocol.deleteUpload(uploadFile, function (outcome) {
+    if (outcome.kind === 'failed' && outcome.failure.retryable && attemptsLeft > 1) {
       setTimeout(function () { self.deleteOnServer(uploadFile, attemptsLeft - 1); },
-        retryDelay(4 - attemptsLeft, self.options.retryDelay, self.options.maxRetryDelay, response.retryAfter));
+        retryDelay(4 - attemptsLeft, self.options.retryDelay, self.options.maxRetryDelay, outcome.retryAfterMs));
     }
   });
 };
