@@ -2,7 +2,8 @@
 // Contract: hashPool.start(assetBase, file, chunkSize, forceChunkSize, handler) returns a job id;
 // handler gets the Worker's messages for that job ('chunks' batches, then 'done' or 'error', after
 // which it is called no more); control('pause' | 'resume' | 'cancel', job) steers it, and after
-// 'cancel' the handler is never called again. The Worker is created on first use, once per page.
+// 'cancel' the handler is never called again. The Worker is created on first use, and again after
+// it failed to start (every job then got an 'error').
 import { assign, DEFAULT_OPTIONS, resolveAssetBase } from './options.js';
 
 // One Worker per page hashes files one after another (see resumable-hash-worker.js); each job

@@ -1,6 +1,7 @@
 // Every string users see, and the formatting of sizes and durations inside them.
-// Contract: DEFAULT_MESSAGES holds strings and functions returning strings (never markup: the widget
-// puts them into the page as text); messageText(messages, key, ...args) resolves either kind.
+// Contract: DEFAULT_MESSAGES holds strings, functions returning strings, and the state names
+// (`states`); never markup, since the widget puts them into the page as text.
+// messageText(messages, key, ...args) resolves a string or a function alike.
 
 // Every string users see, in one place; pass `messages` to replace any of them.
 export const DEFAULT_MESSAGES = {

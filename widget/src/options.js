@@ -10,7 +10,7 @@ export const MiB = 1048576;
 const currentScript = typeof document !== 'undefined' ? document.currentScript : null;
 export const globalConfig = {
   // Where the Worker, the wasm core and the stylesheet live: next to this script when loaded by a
-  // tag; the module wrapper sets it from import.meta.url; otherwise <endpoint>/widget/.
+  // tag; the ES module sets it from import.meta.url; otherwise <endpoint>/widget/.
   assetBase: currentScript && currentScript.src ? new URL('./', currentScript.src).href : null,
   stylesheet: true,
   headers: {}
