@@ -84,6 +84,18 @@ FinalResult UploadCore::Impl::final_result(const Upload& upload) const {
   return result;
 }
 
+std::optional<ErrorCode> UploadCore::Impl::update_manifest(Upload& upload, const std::function<void(UploadManifest&)>& change,
+                                                          const char* what) {
+  UploadManifest updated = upload.manifest;
+  change(updated);
+  if (auto status = upload.data->update_manifest(updated); !status) {
+    log(std::string("recording ") + what + " failed: " + status.detail);
+    return storage_error(status);
+  }
+  upload.manifest = std::move(updated);
+  return std::nullopt;
+}
+
 void UploadCore::Impl::forget(const std::shared_ptr<Upload>& upload, bool remove_released_file) {
   std::string token;
   {
@@ -245,25 +257,19 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
       }
       // A client may learn the file's digest only after its first pieces (the widget hashes while
       // it sends); from the first declaration on, the release is verified against it.
-      UploadManifest updated = upload->manifest;
-      updated.declared_file_digest = declared.file_digest;
-      if (auto status = upload->data->update_manifest(updated); !status) {
-        core.log("recording the declared file digest failed: " + status.detail);
-        return storage_error(status);
+      if (auto error = core.update_manifest(*upload, [&](UploadManifest& m) { m.declared_file_digest = declared.file_digest; },
+                                            "the declared file digest")) {
+        return *error;
       }
-      upload->manifest = std::move(updated);
     }
     if (!upload->manifest.total_size && declared.total_size) {
       // The size, not known when the upload started, is known now.
       const auto last = upload->pieces.empty() ? 0 : upload->pieces.rbegin()->first + upload->pieces.rbegin()->second.size;
       if (last > *declared.total_size) return ErrorCode::upload_conflict;
-      UploadManifest updated = upload->manifest;
-      updated.total_size = declared.total_size;
-      if (auto status = upload->data->update_manifest(updated); !status) {
-        core.log("recording the declared size failed: " + status.detail);
-        return storage_error(status);
+      if (auto error = core.update_manifest(*upload, [&](UploadManifest& m) { m.total_size = declared.total_size; },
+                                            "the declared size")) {
+        return *error;
       }
-      upload->manifest = std::move(updated);
     }
     // Two requests for one piece never write at once: the later one waits for the earlier.
     PieceFit fit = upload->fit(request.offset, request.size);

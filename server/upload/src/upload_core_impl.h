@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,6 +48,10 @@ struct UploadCore::Impl {
   // ---- upload_core.cpp
   std::optional<ErrorCode> check_matches(const Upload& upload, const UploadDeclaration& declared) const;
   FinalResult final_result(const Upload& upload) const;
+  // Records a change of the manifest in the store, then in memory (upload locked); the error if
+  // the store refused it.
+  std::optional<ErrorCode> update_manifest(Upload& upload, const std::function<void(UploadManifest&)>& change,
+                                           const char* what);
   // Takes a removed upload out of the index and deletes it from the store.
   void forget(const std::shared_ptr<Upload>& upload, bool remove_released_file);
   void run_collector();

@@ -6,9 +6,10 @@
 //
 // Threads: a store is used by many request threads at once. For one StoredUpload, write_at and
 // ReadBack::read_at run concurrently on disjoint ranges, and commit_piece concurrently with both
-// and with itself (for different pieces); update_manifest and release are serialised by the core
-// and never run while a piece of the same upload is being committed. Nothing here may throw;
-// failures are StorageStatus values whose `detail` is for logs, never for clients.
+// and with itself (for different pieces). update_manifest is serialised with itself and with
+// release, but may run while pieces are written or committed; release runs once every piece is
+// committed, and nothing is written after it. Nothing here may throw; failures are StorageStatus
+// values whose `detail` is for logs, never for clients.
 //
 // Durability: when commit_piece or release returns success, what it recorded survives a crash of
 // the process, and with a durable store a power loss too: open() after a restart reports it.
