@@ -118,7 +118,9 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
 
   const std::string listening = options.host + ":" + std::to_string(options.port);
   const char* civetweb_options[] = {"listening_ports", listening.c_str(), "num_threads", "16",
-                                    "request_timeout_ms", "30000", nullptr};
+                                    "request_timeout_ms", "30000",
+                                    // CivetWeb would answer CORS preflights itself, for every origin
+                                    "access_control_allow_methods", "", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_civetweb_message;
   callbacks.http_error = resumable::json_http_error;

@@ -61,7 +61,10 @@ int AssetHandler::serve(mg_connection* connection) const {
   }
   mg_printf(connection,
             "HTTP/1.1 200 OK\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\nETag: %s\r\n"
-            "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+            "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"
+            // The same public files for every page: any origin may load them, e.g. the wasm core
+            // that the widget's Worker fetches when the page is on another origin than the mount.
+            "Access-Control-Allow-Origin: *\r\nCross-Origin-Resource-Policy: cross-origin\r\n%s\r\n",
             static_cast<int>(asset->content_type.size()), asset->content_type.data(), asset->size, etag.c_str(),
             civetweb::connection_header(connection, false));
   if (!head) mg_write(connection, asset->data, asset->size);

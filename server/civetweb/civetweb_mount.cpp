@@ -1,5 +1,6 @@
 #include "civetweb_mount.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -91,12 +92,23 @@ class BodyWatch {
 
 }  // namespace
 
-CivetWebMount::CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, BodyWatchdog* watchdog,
-                             std::function<void(const std::string&)> log)
-    : front_end_(front_end), access_(std::move(access)), watchdog_(watchdog), log_(std::move(log)) {}
+CivetWebMount::CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, CrossOriginPolicy cross_origin,
+                             BodyWatchdog* watchdog, std::function<void(const std::string&)> log)
+    : front_end_(front_end),
+      access_(std::move(access)),
+      cross_origin_(std::move(cross_origin)),
+      watchdog_(watchdog),
+      log_(std::move(log)) {}
 
 void CivetWebMount::mount(mg_context* context, const std::string& base, AssetHandler* assets) {
   base_ = base;
+  // CivetWeb answers CORS preflights before any handler runs, allowing every origin, unless its
+  // access_control_allow_methods option is empty: then the mount answers them by its own policy.
+  if (const char* methods = mg_get_option(context, "access_control_allow_methods"); methods != nullptr && *methods != 0) {
+    log_("CivetWeb's access_control_allow_methods is \"" + std::string(methods) + "\": CivetWeb answers CORS " +
+         "preflights for " + base + " itself, for every origin; set it to \"\" so that the mount's cross_origin " +
+         "policy applies");
+  }
   // `$` anchors the pattern: "/upload" would otherwise also catch "/upload-form". CivetWeb copies
   // the patterns and tries handlers in registration order, first match wins.
   mg_set_request_handler(context, (base + "$").c_str(), &CivetWebMount::handle, this);
@@ -121,9 +133,47 @@ int CivetWebMount::handle(mg_connection* connection, void* self) {
   }
 }
 
-int CivetWebMount::send(mg_connection* connection, const http::Reply& reply) {
+int CivetWebMount::send(mg_connection* connection, http::Reply reply, const std::vector<std::string>& cors) {
+  reply.headers.insert(reply.headers.end(), cors.begin(), cors.end());
   write_reply(connection, reply);
   return reply.status;
+}
+
+std::vector<std::string> CivetWebMount::cors_headers(mg_connection* connection) const {
+  const char* origin = mg_get_header(connection, "Origin");
+  if (origin == nullptr || cross_origin_.allowed_origins.empty()) return {};
+  const auto& allowed = cross_origin_.allowed_origins;
+  const bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+  const bool listed = std::find(allowed.begin(), allowed.end(), origin) != allowed.end();
+  if (!listed && !any) return {};
+  std::vector<std::string> headers;
+  if (listed && cross_origin_.allow_credentials) {
+    headers.push_back(std::string("Access-Control-Allow-Origin: ") + origin);
+    headers.push_back("Access-Control-Allow-Credentials: true");
+  } else if (listed && !any) {
+    headers.push_back(std::string("Access-Control-Allow-Origin: ") + origin);
+  } else {
+    headers.push_back("Access-Control-Allow-Origin: *");  // no credentials with a wildcard
+  }
+  headers.push_back("Vary: Origin");
+  headers.push_back("Access-Control-Expose-Headers: Retry-After");
+  return headers;
+}
+
+int CivetWebMount::preflight(mg_connection* connection, std::string_view path) {
+  // A preflight carries no credentials: it is answered before authorization, and says only what
+  // the page may send. A request it allows is then authorized like any other.
+  auto cors = cors_headers(connection);
+  const auto allowed = front_end_.allowed_methods(path);
+  if (cors.empty() || !allowed) return send(connection, front_end_.error_reply(ErrorCode::forbidden, true));
+  http::Reply reply;
+  reply.status = 204;
+  reply.headers.push_back("Access-Control-Allow-Methods: " + *allowed);
+  if (const char* requested = mg_get_header(connection, "Access-Control-Request-Headers")) {
+    reply.headers.push_back(std::string("Access-Control-Allow-Headers: ") + requested);
+  }
+  reply.headers.push_back("Access-Control-Max-Age: " + std::to_string(cross_origin_.preflight_max_age));
+  return send(connection, std::move(reply), cors);
 }
 
 std::variant<std::string, ErrorCode> CivetWebMount::authorize(mg_connection* connection) const {
@@ -139,32 +189,37 @@ std::variant<std::string, ErrorCode> CivetWebMount::authorize(mg_connection* con
 
 int CivetWebMount::serve(mg_connection* connection) {
   front_end_.on_request();
-  // Authorization comes first, on every path of the mount.
-  const auto principal = authorize(connection);
-  if (const auto* refused = std::get_if<ErrorCode>(&principal)) {
-    return send(connection, front_end_.error_reply(*refused, true));
-  }
-
   const mg_request_info* info = mg_get_request_info(connection);
   std::string_view path = info->local_uri != nullptr ? info->local_uri : "";
   path.remove_prefix(std::min(path.size(), base_.size()));
+  if (std::strcmp(info->request_method, "OPTIONS") == 0 && mg_get_header(connection, "Origin") != nullptr &&
+      mg_get_header(connection, "Access-Control-Request-Method") != nullptr) {
+    return preflight(connection, path);
+  }
+  const auto cors = cors_headers(connection);
+  // Authorization comes first, on every path of the mount.
+  const auto principal = authorize(connection);
+  if (const auto* refused = std::get_if<ErrorCode>(&principal)) {
+    return send(connection, front_end_.error_reply(*refused, true), cors);
+  }
+
   const auto allowed = front_end_.allowed_methods(path);
-  if (!allowed) return send(connection, front_end_.error_reply(ErrorCode::not_found, true));
+  if (!allowed) return send(connection, front_end_.error_reply(ErrorCode::not_found, true), cors);
   if (!method_in(info->request_method, *allowed)) {
     auto reply = front_end_.error_reply(ErrorCode::method_not_allowed, true);
     reply.headers.push_back("Allow: " + *allowed);
-    return send(connection, reply);
+    return send(connection, std::move(reply), cors);
   }
 
   ConnectionView view(connection, path);
   const auto exchange = front_end_.exchange(view, std::get<std::string>(principal));
   auto started = exchange->start();
-  if (auto* reply = std::get_if<http::Reply>(&started)) return send(connection, *reply);
-  return std::get<http::BodyKind>(started) == http::BodyKind::raw ? pump_raw(connection, *exchange)
-                                                                  : pump_multipart(connection, *exchange);
+  if (auto* reply = std::get_if<http::Reply>(&started)) return send(connection, std::move(*reply), cors);
+  return std::get<http::BodyKind>(started) == http::BodyKind::raw ? pump_raw(connection, *exchange, cors)
+                                                                  : pump_multipart(connection, *exchange, cors);
 }
 
-int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange) {
+int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& cors) {
   continue_if_expected(connection);
   BodyWatch watch(watchdog_, connection);
   http::BodySink& sink = exchange.sink();
@@ -184,8 +239,8 @@ int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange)
     }
     if (n == 0 || !sink.received(static_cast<std::size_t>(n))) break;
   }
-  const auto reply = exchange.finish(end);
-  return reply ? send(connection, *reply) : 1;
+  auto reply = exchange.finish(end);
+  return reply ? send(connection, std::move(*reply), cors) : 1;
 }
 
 namespace {
@@ -269,7 +324,8 @@ struct MultipartPump {
 
 }  // namespace
 
-int CivetWebMount::pump_multipart(mg_connection* connection, http::Exchange& exchange) {
+int CivetWebMount::pump_multipart(mg_connection* connection, http::Exchange& exchange,
+                                  const std::vector<std::string>& cors) {
   continue_if_expected(connection);
   BodyWatch watch(watchdog_, connection);
   MultipartPump pump{&exchange, front_end_.multipart_rules(), &watch, {}, {}, false, false, false, 0};
@@ -278,8 +334,8 @@ int CivetWebMount::pump_multipart(mg_connection* connection, http::Exchange& exc
   const int handled = mg_handle_form_request(connection, &handler);
   http::BodyEnd end = handled < 0 ? http::BodyEnd::cut_short : http::BodyEnd::complete;
   if (watch.expired()) end = http::BodyEnd::too_slow;
-  const auto reply = exchange.finish(end);
-  return reply ? send(connection, *reply) : 1;
+  auto reply = exchange.finish(end);
+  return reply ? send(connection, std::move(*reply), cors) : 1;
 }
 
 }  // namespace resumable::civetweb

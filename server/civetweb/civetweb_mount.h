@@ -1,4 +1,6 @@
 // The CivetWeb adapter: one mount of a protocol front-end below a base path. For every request it
+//   0. answers CORS preflights (OPTIONS from an allowed origin) and adds CORS headers to every reply
+//      to an allowed origin (CrossOriginPolicy);
 //   1. authorizes (verify_request, authenticate, the Access rule) before anything else, on every
 //      path of the mount (unknown paths and wrong methods included);
 //   2. routes: 404 for paths the front-end does not know, 405 with Allow for methods it refuses;
@@ -15,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "front_end.h"
 #include "resumable/access.h"
@@ -28,8 +31,8 @@ class CivetWebMount {
  public:
   // `watchdog` may be null (a build without it, or no minimum rate): bodies are then bounded by
   // CivetWeb's request_timeout_ms only.
-  CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, BodyWatchdog* watchdog,
-                std::function<void(const std::string&)> log);
+  CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, CrossOriginPolicy cross_origin,
+                BodyWatchdog* watchdog, std::function<void(const std::string&)> log);
   CivetWebMount(const CivetWebMount&) = delete;
   CivetWebMount& operator=(const CivetWebMount&) = delete;
 
@@ -41,12 +44,16 @@ class CivetWebMount {
   int serve(mg_connection* connection);
   // The principal's id, or why the request is refused.
   std::variant<std::string, ErrorCode> authorize(mg_connection* connection) const;
-  int pump_raw(mg_connection* connection, http::Exchange& exchange);
-  int pump_multipart(mg_connection* connection, http::Exchange& exchange);
-  int send(mg_connection* connection, const http::Reply& reply);
+  // The CORS headers every reply to this request carries (none for a same-origin or foreign page).
+  std::vector<std::string> cors_headers(mg_connection* connection) const;
+  int preflight(mg_connection* connection, std::string_view path);
+  int pump_raw(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& cors);
+  int pump_multipart(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& cors);
+  int send(mg_connection* connection, http::Reply reply, const std::vector<std::string>& cors = {});
 
   http::FrontEnd& front_end_;
   AccessPolicy access_;
+  CrossOriginPolicy cross_origin_;
   BodyWatchdog* watchdog_;
   std::function<void(const std::string&)> log_;
   std::string base_;

@@ -91,7 +91,7 @@ void UploadEndpoint::mount(mg_context* context, const std::string& base) {
   Impl* raw = impl_.get();
   std::lock_guard lock(impl_->mounts_mutex);
   auto& mount = impl_->mounts.emplace_back(std::make_unique<civetweb::CivetWebMount>(
-      *impl_->front_end, std::move(access), impl_->watchdog(),
+      *impl_->front_end, std::move(access), options.cross_origin, impl_->watchdog(),
       [raw](const std::string& message) { raw->log(message); }));
   AssetHandler* assets = nullptr;
   if (options.serve_widget) {

@@ -45,6 +45,7 @@ UploadLimits limits() {
   UploadLimits l;
   l.max_chunks = 64;
   l.io_buffer_bytes = 4096;
+  l.write_threads = 0;  // a core per input: no writer threads to start and join each time
   l.hash_progress_interval_bytes = 0;  // save hash progress after every chunk: the template needs one
   return l;
 }

@@ -21,6 +21,9 @@ if(RESUMABLE_SANITIZE MATCHES "thread")
   # Under TSan the server suite's own race and restart tests join the concurrency label.
   add_test(NAME concurrency.server_races_tagged COMMAND resumable_server_tests "[races]")
   set_tests_properties(concurrency.server_races_tagged PROPERTIES LABELS concurrency TIMEOUT 900)
+  # And the upload core's own tests, whose writer threads run beside the test thread.
+  add_test(NAME concurrency.upload_core COMMAND resumable_upload_core_tests)
+  set_tests_properties(concurrency.upload_core PROPERTIES LABELS concurrency TIMEOUT 600)
 endif()
 
 # Regression tests for server bugs the reliability work found (label reliability).

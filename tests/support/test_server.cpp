@@ -206,6 +206,16 @@ int main(int argc, char** argv) {
                    : access == "staff"   ? resumable::Access::staff_required
                                          : resumable::Access::login_required;
   options.authenticate = principal_from_header;
+  if (const auto origins = get("allowed-origins", ""); !origins.empty()) {
+    std::size_t start = 0;
+    while (start <= origins.size()) {
+      const auto comma = origins.find(',', start);
+      options.cross_origin.allowed_origins.push_back(origins.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  options.cross_origin.allow_credentials = get("cors-credentials", "0") == "1";
   options.collect_interval = std::chrono::seconds(0);  // collection only when a test asks
   auto& limits = options.limits;
   limits.max_file_size = number("max-file-size", limits.max_file_size);
@@ -244,7 +254,7 @@ int main(int argc, char** argv) {
   const char* civetweb_options[] = {"listening_ports", listening.c_str(), "num_threads", threads.c_str(),
                                     "document_root", root.c_str(), "request_timeout_ms", timeout.c_str(),
                                     "max_request_size", max_request_size.c_str(), "connection_queue", queue.c_str(),
-                                    nullptr};
+                                    "access_control_allow_methods", "", nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_message;
   callbacks.http_error = resumable::json_http_error;

@@ -121,7 +121,7 @@ class TestServer {
     if (!endpoint_) throw std::runtime_error("endpoint: " + error);
     const std::string timeout = std::to_string(setup_.request_timeout_ms);
     const char* civetweb_options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "24", "request_timeout_ms",
-                                      timeout.c_str(), nullptr};
+                                      timeout.c_str(), "access_control_allow_methods", "", nullptr};
     mg_callbacks callbacks{};
     callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
     callbacks.http_error = json_http_error;

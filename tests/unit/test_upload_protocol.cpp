@@ -365,3 +365,62 @@ TEST_CASE("the widget's files are served from memory below the mount", "[endpoin
   CHECK(reply.error_code() == "not_found");
   CHECK(http.request("GET", server.url("/upload/elsewhere"), alice).error_code() == "not_found");
 }
+
+TEST_CASE("pages on allowed origins get CORS answers; others get none", "[endpoint][cors]") {
+  TestServer server([](EndpointOptions& o) {
+    o.cross_origin.allowed_origins = {"http://pages.example"};
+    o.cross_origin.allow_credentials = true;
+  });
+  auto file = make_file("cors", 2 * 4096, 41, 4096);
+  const std::vector<std::string> from_page = {"X-Test-User: alice", "Origin: http://pages.example"};
+  // Preflight: answered before authorization (browsers send no credentials with it).
+  const auto preflight = http.request("OPTIONS", server.url("/upload"), {"Origin: http://pages.example",
+      "Access-Control-Request-Method: POST", "Access-Control-Request-Headers: x-csrf-token, content-type"});
+  CHECK(preflight.status == 204);
+  CHECK(preflight.headers.find("Access-Control-Allow-Origin: http://pages.example\r\n") != std::string::npos);
+  CHECK(preflight.headers.find("Access-Control-Allow-Credentials: true\r\n") != std::string::npos);
+  CHECK(preflight.headers.find("Access-Control-Allow-Methods: GET, POST, PUT, DELETE\r\n") != std::string::npos);
+  CHECK(preflight.headers.find("Access-Control-Allow-Headers: x-csrf-token, content-type\r\n") != std::string::npos);
+  const auto foreign_preflight = http.request("OPTIONS", server.url("/upload"),
+                                              {"Origin: http://elsewhere.example", "Access-Control-Request-Method: POST"});
+  CHECK(foreign_preflight.status == 403);
+  CHECK(foreign_preflight.headers.find("Access-Control-Allow-Origin") == std::string::npos);
+  // Every reply to the allowed page carries them, errors included, so that the page can read them.
+  const auto stored = http.request("POST", server.url("/upload" + file.query(1)), from_page, file.chunk_bytes(1));
+  CHECK(stored.status == 200);
+  CHECK(stored.headers.find("Access-Control-Allow-Origin: http://pages.example\r\n") != std::string::npos);
+  CHECK(stored.headers.find("Vary: Origin\r\n") != std::string::npos);
+  const auto refused = http.request("GET", server.url("/upload/status?identifier=cors"), {"Origin: http://pages.example"});
+  CHECK(refused.status == 401);
+  CHECK(refused.headers.find("Access-Control-Allow-Origin: http://pages.example\r\n") != std::string::npos);
+  // Another origin's page gets the same reply without them: its browser keeps it from the page.
+  const auto foreign = http.request("GET", server.url("/upload/status?identifier=cors"),
+                                    {"X-Test-User: alice", "Origin: http://elsewhere.example"});
+  CHECK(foreign.status == 200);
+  CHECK(foreign.headers.find("Access-Control-Allow-Origin") == std::string::npos);
+}
+
+TEST_CASE("without allowed origins no CORS header is sent; widget files allow any origin", "[endpoint][cors]") {
+  TestServer server;
+  const auto preflight = http.request("OPTIONS", server.url("/upload"),
+                                      {"Origin: http://pages.example", "Access-Control-Request-Method: POST"});
+  CHECK(preflight.status == 403);
+  const auto status = http.request("GET", server.url("/upload/status?identifier=x"),
+                                   {"X-Test-User: alice", "Origin: http://pages.example"});
+  CHECK(status.headers.find("Access-Control-Allow-Origin") == std::string::npos);
+  for (const auto& asset : widget::embedded_assets()) {
+    const auto reply = http.request("GET", server.url("/upload/widget" + std::string(asset.path)), {});
+    CHECK(reply.headers.find("Access-Control-Allow-Origin: *\r\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("a wildcard origin is answered with * and never with credentials", "[endpoint][cors]") {
+  TestServer server([](EndpointOptions& o) {
+    o.cross_origin.allowed_origins = {"*"};
+    o.cross_origin.allow_credentials = true;  // ignored for a wildcard
+  });
+  const auto reply = http.request("GET", server.url("/upload/status?identifier=x"),
+                                  {"X-Test-User: alice", "Origin: http://anywhere.example"});
+  CHECK(reply.headers.find("Access-Control-Allow-Origin: *\r\n") != std::string::npos);
+  CHECK(reply.headers.find("Access-Control-Allow-Credentials") == std::string::npos);
+}

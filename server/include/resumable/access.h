@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace resumable {
 
@@ -27,6 +28,17 @@ struct AccessPolicy {
   Access access = Access::login_required;
   std::function<std::optional<Principal>(mg_connection*)> authenticate;
   std::function<bool(mg_connection*)> verify_request;
+};
+
+// Which other origins' pages may call a mount (CORS). Requests from any other origin get no CORS
+// headers, so browsers keep their replies from the page; same-origin pages need nothing here.
+struct CrossOriginPolicy {
+  // Exact origins ("https://www.example.com"), or "*" for any origin (then never with credentials).
+  std::vector<std::string> allowed_origins;
+  // Let those pages send cookies or HTTP authentication (Access-Control-Allow-Credentials).
+  bool allow_credentials = false;
+  // Seconds a browser may cache a preflight's answer.
+  int preflight_max_age = 600;
 };
 
 }  // namespace resumable

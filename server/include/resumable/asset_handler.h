@@ -1,6 +1,7 @@
 // Serves a table of embedded assets below a URI prefix on a CivetWeb server (GET and HEAD only).
 // Replies carry Content-Type, Content-Length, an ETag (the asset's BLAKE2b-256) and
-// `X-Content-Type-Options: nosniff`; a matching If-None-Match gets 304.
+// `X-Content-Type-Options: nosniff`; a matching If-None-Match gets 304. They are public: every
+// reply allows any origin (`Access-Control-Allow-Origin: *`).
 #pragma once
 
 #include <civetweb.h>

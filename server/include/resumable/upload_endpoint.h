@@ -47,6 +47,9 @@ struct EndpointOptions {
   // it with 403 `forbidden`, whatever `access` allows.
   std::function<bool(mg_connection*)> verify_request;
 
+  // Pages on other origins allowed to use the mount (none by default); see CrossOriginPolicy.
+  CrossOriginPolicy cross_origin;
+
   UploadLimits limits;
 
   // Called once per finished upload, on the request thread that finished it, without locks held.

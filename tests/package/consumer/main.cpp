@@ -13,7 +13,9 @@ int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::string data = argv[1];
 
-  const char* options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4", nullptr};
+  const char* options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4",
+                           "access_control_allow_methods", "",  // the endpoint answers CORS preflights
+                           nullptr};
   mg_init_library(0);
   mg_callbacks callbacks{};
   callbacks.http_error = resumable::json_http_error;  // JSON errors for heads CivetWeb refuses
