@@ -1,6 +1,7 @@
 # Reliability and security tests (issue 7; docs/RELIABILITY.md). Included by tests/CMakeLists.txt.
 #   reliability  node tests driving resumable_test_server over loopback: fault proxy, crash and
-#                restart, disk full, abuse and limits, hostile names, access (label reliability)
+#                restart, power loss (LD_PRELOAD journal shim), disk full, abuse and limits, hostile
+#                names, access (label reliability)
 #   browser      the widget in Chromium through the fault proxy and with hostile names
 #   concurrency  Catch2 concurrency tests; scripts/test.sh also runs them under ThreadSanitizer
 #   fuzz         libFuzzer targets, built with clang in their own build dir and run briefly
@@ -41,6 +42,7 @@ catch_discover_tests(resumable_findings_tests TEST_PREFIX "reliability.findings.
 # (Chromium + the widget compiled into the server).
 set(reliability_env
   "RESUMABLE_RELIABILITY_SERVER_BIN=$<TARGET_FILE:resumable_test_server>"
+  "RESUMABLE_POWER_LOSS_SHIM=$<TARGET_FILE:resumable_power_loss_shim>"
   "RESUMABLE_ARTIFACTS_DIR=${CMAKE_BINARY_DIR}/test-artifacts"
   "RESUMABLE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
   "RESUMABLE_WASM_DIR=${RESUMABLE_WASM_DIR}")
