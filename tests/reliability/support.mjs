@@ -56,11 +56,14 @@ export function rng(seed) {
 
 // ---- the server ------------------------------------------------------------------------------
 
-// Starts resumable_test_server; resolves once it prints its URL. kill() sends SIGKILL.
-export async function startServer({ dataDir, args = [], port = 0, cwd } = {}) {
+// Starts resumable_test_server; resolves once it prints its URL. kill() sends SIGKILL. `env` is
+// added to this process's environment (e.g. LD_PRELOAD for the power-loss shim).
+export async function startServer({ dataDir, args = [], port = 0, cwd, env } = {}) {
   const bin = process.env.RESUMABLE_RELIABILITY_SERVER_BIN;
   if (!bin) throw new Error('RESUMABLE_RELIABILITY_SERVER_BIN must name the reliability server executable');
-  const child = spawn(bin, ['--port', String(port), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
+  const child = spawn(bin, ['--port', String(port), '--data-dir', dataDir, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'], cwd, env: env ? { ...process.env, ...env } : undefined,
+  });
   let output = '';
   child.stderr.on('data', (d) => { output += d; if (output.length > 1e6) output = output.slice(-5e5); });
   const exited = once(child, 'exit');
@@ -78,6 +81,7 @@ export async function startServer({ dataDir, args = [], port = 0, cwd } = {}) {
     port: Number(new URL(url).port),
     pid: child.pid,
     child,
+    exited,
     output: () => output,
     alive: () => child.exitCode === null && child.signalCode === null,
     async stop() {

@@ -140,7 +140,8 @@ void usage() {
                "  [--allow-anonymous] [--access anonymous|login|staff] [--durable 0|1] [--request-timeout-ms N] [--max-request-size N]\n"
                "  [--max-file-size N] [--min-chunk-size N] [--max-chunk-size N] [--max-chunks N]\n"
                "  [--max-uploads-per-principal N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
-               "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n");
+               "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
+               "  [--hash-progress-interval-bytes N]\n");
 }
 
 }  // namespace
@@ -163,7 +164,7 @@ int main(int argc, char** argv) {
                                 "request-timeout-ms", "max-request-size", "max-file-size", "min-chunk-size",
                                 "max-chunk-size", "max-chunks", "max-uploads-per-principal", "stale-after-s",
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
-                                "body-min-rate"};
+                                "body-min-rate", "hash-progress-interval-bytes"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
@@ -229,6 +230,7 @@ int main(int argc, char** argv) {
   limits.chunk_wait = std::chrono::milliseconds(number("chunk-wait-ms", 10000));
   limits.body_grace = std::chrono::milliseconds(number("body-grace-ms", static_cast<std::uint64_t>(limits.body_grace.count())));
   limits.body_min_rate = number("body-min-rate", limits.body_min_rate);
+  limits.hash_progress_interval_bytes = number("hash-progress-interval-bytes", limits.hash_progress_interval_bytes);
   if (const auto extensions = get("allowed-extensions", ""); !extensions.empty()) {
     std::size_t start = 0;
     while (start <= extensions.size()) {
