@@ -6,8 +6,9 @@
 //   - a file's bytes and size are durable as of its last fsync or fdatasync (both persist the data
 //     and the size: the size is metadata needed to read the data back);
 //   - a directory's entries (create, mkdir, rename, unlink, rmdir) are durable as of the last fsync
-//     of that directory; an fsync of a file does not make its name durable, and a rename is two
-//     entry changes, each as durable as its own directory;
+//     of that directory; an fsync of a file does not make its name durable; a rename between two
+//     directories is atomic across the crash (both halves or neither, as journaling Linux file
+//     systems commit it) and durable once either directory is synced after it;
 //   - O_DIRECT writes are like any other write (the device's cache may still lose them);
 //   - sync/syncfs make everything durable.
 // Two ways of losing the rest:
@@ -15,7 +16,8 @@
 //   - 'torn': on top of the synced state, some un-synced changes survive: each un-synced write
 //     survives or not per 4 KiB block, a lost block past the end may still extend the file with
 //     zeros (size written before data, as ext4 data=writeback or XFS can leave it), size changes
-//     survive or not, and each directory keeps a random prefix of its un-synced entry changes.
+//     survive or not, and each directory keeps a random prefix of its un-synced entry changes
+//     (a rename kept by one of its directories is kept by both).
 // Both are permitted outcomes of a power loss on a POSIX file system; 'strict' is what the store
 // must survive with nothing but its syncs, 'torn' adds the partial states real file systems leave
 // (e.g. ext4 in its default data=ordered mode can lose an un-synced rename, or commit a log record
@@ -147,6 +149,11 @@ function applyDirOp(entries, op) {
 
 // ---- the model ---------------------------------------------------------------------------------
 
+// A directory: its entries now (`cur`), when the snapshot was taken or it was made (`base`), the
+// entry changes that touch it (indices into the model's global list) and how many of that list's
+// changes its last fsync covers.
+function newDir() { return { kind: 'dir', cur: new Map(), base: new Map(), ops: [], synced: 0 }; }
+
 // The tree below `root` as the process found it: everything in it counts as durable. Inode ids are
 // the inode numbers (the shim names inodes that existed at its start so).
 export function snapshotTree(root) {
@@ -156,10 +163,10 @@ export function snapshotTree(root) {
     const id = info.ino;
     if (inodes.has(id)) return id;
     if (info.isDirectory()) {
-      const node = { kind: 'dir', cur: new Map(), dur: null, pending: [] };
+      const node = newDir();
       inodes.set(id, node);
       for (const name of readdirSync(path)) node.cur.set(name, visit(join(path, name)));
-      node.dur = new Map(node.cur);
+      node.base = new Map(node.cur);
     } else if (info.isFile()) {
       const data = readFileSync(path);
       inodes.set(id, { kind: 'file', cur: new Content(Buffer.from(data)), dur: new Content(Buffer.from(data)), pending: [] });
@@ -177,6 +184,7 @@ export class PowerModel {
     this.rootId = snapshot.rootId;
     this.inodes = snapshot.inodes;
     this.counts = {};
+    this.dirOps = [];  // every entry change, in order: [{dir, op}, ...]
     this.last = null;  // the last record applied: where the power failed
   }
 
@@ -187,10 +195,16 @@ export class PowerModel {
     return node;
   }
 
-  dirOp(id, op) {
-    const node = this.node(id, 'dir');
-    applyDirOp(node.cur, op);
-    node.pending.push(op);
+  // One entry change, in one directory or (a rename between directories) in two at once: a rename
+  // is atomic across a crash (both halves or neither), as every journaling Linux file system makes it.
+  dirOp(...halves) {
+    const k = this.dirOps.length;
+    this.dirOps.push(halves);
+    for (const half of halves) {
+      const node = this.node(half.dir, 'dir');
+      applyDirOp(node.cur, half.op);
+      if (node.ops[node.ops.length - 1] !== k) node.ops.push(k);
+    }
   }
 
   fileOp(id, op) {
@@ -201,11 +215,11 @@ export class PowerModel {
 
   sync(node) {
     if (node.kind === 'dir') {
-      node.dur = new Map(node.cur);
+      node.synced = this.dirOps.length;
     } else {
       for (const op of node.pending) applyFileOp(node.dur, op);
+      node.pending = [];
     }
-    node.pending = [];
   }
 
   apply(records) {
@@ -220,11 +234,11 @@ export class PowerModel {
           break;
         case 'create':
           this.inodes.set(r.id, { kind: 'file', cur: new Content(), dur: new Content(), pending: [] });
-          this.dirOp(r.parent, { set: [r.name, r.id] });
+          this.dirOp({ dir: r.parent, op: { set: [r.name, r.id] } });
           break;
         case 'mkdir':
-          this.inodes.set(r.id, { kind: 'dir', cur: new Map(), dur: new Map(), pending: [] });
-          this.dirOp(r.parent, { set: [r.name, r.id] });
+          this.inodes.set(r.id, newDir());
+          this.dirOp({ dir: r.parent, op: { set: [r.name, r.id] } });
           break;
         case 'write': case 'size': case 'falloc':
           this.fileOp(r.id, r);
@@ -239,16 +253,16 @@ export class PowerModel {
           const from = this.node(r.fromDir, 'dir');
           const id = from.cur.get(r.from);
           if (id === undefined) throw new Error(`rename of ${r.from}, which the model does not have`);
-          if (r.toDir === 0n) { this.dirOp(r.fromDir, { del: r.from }); break; }
+          if (r.toDir === 0n) { this.dirOp({ dir: r.fromDir, op: { del: r.from } }); break; }
           const to = this.node(r.toDir, 'dir');
           if (to.cur.get(r.to) === id) break;  // two names of one inode: rename does nothing (POSIX)
-          if (r.fromDir === r.toDir) this.dirOp(r.fromDir, { ren: [r.from, r.to, id] });
-          else { this.dirOp(r.fromDir, { del: r.from }); this.dirOp(r.toDir, { set: [r.to, id] }); }
+          if (r.fromDir === r.toDir) this.dirOp({ dir: r.fromDir, op: { ren: [r.from, r.to, id] } });
+          else this.dirOp({ dir: r.fromDir, op: { del: r.from } }, { dir: r.toDir, op: { set: [r.to, id] } });
           break;
         }
         case 'unlink': case 'rmdir':
           if (!this.node(r.parent, 'dir').cur.has(r.name)) throw new Error(`${r.type} of ${r.name}, which the model does not have`);
-          this.dirOp(r.parent, { del: r.name });
+          this.dirOp({ dir: r.parent, op: { del: r.name } });
           break;
         case 'unsupported':
           throw new Error(`the process did something the power-loss model does not cover: ${r.what}`);
@@ -291,14 +305,31 @@ export class PowerModel {
       files.set(id, file);
       return file;
     };
+    // Entry changes up to `cut` of a directory survive: its last fsync, or in 'torn' a random
+    // later point. A rename between directories survives in both when it survives in either.
+    const cuts = new Map();
+    const cutOf = (id) => {
+      if (!cuts.has(id)) {
+        const node = this.node(id, 'dir');
+        const later = node.ops.filter((k) => k >= node.synced);
+        let cut = node.synced;
+        if (mode === 'torn' && later.length > 0) {
+          const keep = Math.floor(random() * (later.length + 1));
+          if (keep > 0) cut = later[keep - 1] + 1;
+        }
+        cuts.set(id, cut);
+      }
+      return cuts.get(id);
+    };
+    const survives = (k) => this.dirOps[k].some((half) => k < cutOf(half.dir));
     const dirAfterLoss = (id) => {
       if (dirs.has(id)) throw new Error(`directory ${id} is reachable twice after the power loss`);
       dirs.add(id);
       const node = this.node(id, 'dir');
-      const entries = new Map(node.dur);
-      if (mode === 'torn' && node.pending.length > 0) {
-        const keep = Math.floor(random() * (node.pending.length + 1));
-        for (const op of node.pending.slice(0, keep)) applyDirOp(entries, op);
+      const entries = new Map(node.base);
+      for (const k of node.ops) {
+        if (!survives(k)) continue;
+        for (const half of this.dirOps[k]) if (half.dir === id) applyDirOp(entries, half.op);
       }
       const out = new Map();
       for (const [name, child] of [...entries].sort(([a], [b]) => (a < b ? -1 : 1))) {

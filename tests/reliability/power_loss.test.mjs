@@ -36,6 +36,7 @@ const SHIM = process.env.RESUMABLE_POWER_LOSS_SHIM;
 const SERVER = process.env.RESUMABLE_RELIABILITY_SERVER_BIN;
 const USER = 'pat';
 const MAX_CUTS_PER_ROUND = 10;
+const EPOCH_SECONDS = 30;  // an upload phase that takes longer is stuck
 
 const serverArgs = (durable) => [
   '--durable', durable ? '1' : '0', '--threads', '16', '--request-timeout-ms', '10000',
@@ -205,7 +206,13 @@ async function uploadSome(server, f, held, random, tally) {
     const span = chunkSpan(f.size, f.chunkSize, f.hashes.count, k);
     const query = new URLSearchParams({ ...common, resumableChunkNumber: k, resumableCurrentChunkSize: span.size, chunkDigest: f.hashes.chunks[k - 1] });
     if (f.fileDigest) query.set('fileDigest', f.hashes.file);
+    let failures = 0;
     for (let attempt = 0; attempt < 200 && !stop; attempt++) {
+      if (Date.now() > tally.deadline) {
+        tally.stuck.push(`${f.identifier} chunk ${k}: no progress for ${EPOCH_SECONDS} s`);
+        stop = true;
+        return;
+      }
       tally.requests++;
       const reply = await http(`${server.url}/upload?${query}`, {
         method: 'POST', headers: { 'X-Test-User': USER, 'Content-Type': 'application/octet-stream' },
@@ -233,6 +240,11 @@ async function uploadSome(server, f, held, random, tally) {
         return;
       }
       if (reply.json?.retryable === false) throw new Error(`${f.identifier} chunk ${k}: ${reply.status} ${reply.text}`);
+      if (reply.status >= 500 && reply.status !== 503 && ++failures >= 10) {
+        tally.stuck.push(`${f.identifier} chunk ${k}: ${reply.status} ${reply.json?.error} ${failures} times`);
+        stop = true;
+        return;
+      }
       await sleep(15);
     }
   };
@@ -256,8 +268,8 @@ async function campaign({ durable, minCuts, t }) {
     cutPoints: {}, epochs: 0, calmEpochs: 0, rounds: 0, uploads: 0, chunkRequests: 0, acks: 0,
     ackedVerified: 0, ackedLost: 0, finalsVerified: 0, finalsLost: 0, recordsChecked: 0,
     recordsWithoutTheirBytes: 0, releasedChecked: 0, releasedCorrupt: 0, releasedCorruptUndetected: 0,
-    releasesFinishedByARepeatedChunk: 0, claimed: 0, claimedIdentical: 0, claimsUndone: 0, claimedFilesLost: 0, discardedAtRelease: 0,
-    finalDigestWrong: 0, serverComplaints: 0, journalRecords: 0, journalMiB: 0,
+    releasesFinishedByARepeatedChunk: 0, claimed: 0, claimsWithLostReply: 0, claimedIdentical: 0, claimsUndone: 0, claimedFilesLost: 0, discardedAtRelease: 0,
+    finalDigestWrong: 0, serverComplaints: 0, stuck: 0, journalRecords: 0, journalMiB: 0,
   };
   const trouble = [];  // durable on: every entry fails the test
   const complain = (message) => { if (durable) trouble.push(message); };
@@ -287,7 +299,8 @@ async function campaign({ durable, minCuts, t }) {
       cut = { kind: 'none' };
       figures.calmEpochs++;
     } else {
-      const choice = random.pick(['signal', 'signal', 'ops', 'rename', 'sync']);
+      // (durable off syncs nothing: no cut counts syncs there)
+      const choice = random.pick(durable ? ['signal', 'signal', 'ops', 'rename', 'sync'] : ['signal', 'signal', 'ops', 'rename']);
       const span = Math.max(1, remaining + 2);
       if (choice === 'signal') cut = { kind: 'signal', acks: random.int(0, span), delay: random.int(0, 20) };
       else if (choice === 'ops') cut = { kind: 'ops', n: random.int(1, Math.ceil(perAck('all') * span)) };
@@ -302,7 +315,10 @@ async function campaign({ durable, minCuts, t }) {
     const server = await startPowered({ dataDir, journal, durable, cut });
     live.add(server);
     server.exited.then(() => live.delete(server));
-    const tally = { requests: 0, acks: 0, nudges: 0, discarded: [], finalDigestWrong: [] };
+    const tally = {
+      requests: 0, acks: 0, nudges: 0, discarded: [], finalDigestWrong: [], stuck: [],
+      deadline: Date.now() + EPOCH_SECONDS * 1000,
+    };
     let cutAt = null;
 
     if (server.url) {
@@ -312,6 +328,19 @@ async function campaign({ durable, minCuts, t }) {
         const s = await status(server.url, f).catch((e) => { if (server.alive()) throw e; return null; });
         if (!s) break;
         if (process.env.RESUMABLE_POWER_DEBUG) t.diagnostic(`  ${f.identifier}: ${s.kind} ${s.stored.size} held, ${f.acked.size} acked, final ${!!f.final}, claimed ${!!f.claimedPath}`);
+        if (f.claimInFlight) {
+          // The power failed during this upload's claim: the claim took effect (its reply was lost)
+          // or it did not; anything in between is a half-removed upload.
+          f.claimInFlight = false;
+          if (s.kind === 'absent') {
+            f.claimedPath = f.location;
+            figures.claimsWithLostReply++;
+            figures.claimed++;
+            if (existsSync(f.claimedPath) && readFileSync(f.claimedPath).equals(f.bytes)) figures.claimedIdentical++;
+          } else if (s.kind === 'partial') {
+            complain(`${f.identifier}: a claim cut short left the upload half removed (${s.stored.size} chunks held, no final result)`);
+          }
+        }
         if (f.claimedPath) {
           if (s.kind !== 'absent') { figures.claimsUndone++; complain(`${f.identifier}: claimed, but the server has it again (${s.kind})`); }
           if (!existsSync(f.claimedPath) || !readFileSync(f.claimedPath).equals(f.bytes)) {
@@ -354,6 +383,7 @@ async function campaign({ durable, minCuts, t }) {
         for (const f of all) {
           const entry = onDisk.get(f.identifier);
           if (!entry?.location || f.claimedPath || !f.serverComplete) continue;
+          f.location = entry.location;
           figures.releasedChecked++;
           const same = existsSync(entry.location) && readFileSync(entry.location).equals(f.bytes);
           if (!same) {
@@ -374,10 +404,12 @@ async function campaign({ durable, minCuts, t }) {
         for (const f of round.files) {
           if (f.claimedPath) continue;
           if (claims === cutAfterClaims) break;
+          f.claimInFlight = true;
           const r = await http(`${server.url}/test/claim?token=${encodeURIComponent(f.serverComplete.token)}`, { method: 'POST', headers: { 'X-Test-User': USER } });
           if (r.error) await Promise.race([server.exited, sleep(500)]);
           if (r.error && !server.alive()) break;  // the power failed during the claim
           assert.equal(r.status, 200, `claim ${f.identifier}: ${r.text}`);
+          f.claimInFlight = false;
           claims++;
           figures.claimed++;
           f.claimedPath = r.json.path;
@@ -418,6 +450,7 @@ async function campaign({ durable, minCuts, t }) {
       figures.discardedAtRelease += tally.discarded.length;
       figures.finalDigestWrong += tally.finalDigestWrong.length;
       for (const d of tally.discarded) complain(`discarded: ${d}`);
+      for (const d of tally.stuck) { figures.stuck++; complain(`stuck: ${d}`); }
       for (const d of tally.finalDigestWrong) complain(`${d}: the final result's digest is not the file's`);
     } else {
       figures.cutsDuringStart++;
