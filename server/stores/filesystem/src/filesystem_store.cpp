@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "posix_io.h"
 #include "record_codec.h"
@@ -361,10 +362,25 @@ std::shared_ptr<UploadStore> make_filesystem_store(const FilesystemStoreOptions&
       if (error != nullptr) *error = "chunk_dir and upload_to must be set";
       return nullptr;
     }
+    // The directories made here (and the ones that existed) must survive a power loss too: a new
+    // directory's entry is durable only once its parent is synced.
+    fs::path clean = dir.lexically_normal();
+    if (!clean.has_filename()) clean = clean.parent_path();  // "a/b/" names "a/b"
+    std::vector<fs::path> parents{clean.parent_path()};
+    for (fs::path missing = clean.parent_path(); missing.has_relative_path() && !fs::exists(missing, ec);
+         missing = missing.parent_path()) {
+      parents.push_back(missing.parent_path());
+    }
     fs::create_directories(dir, ec);
     if (ec) {
       if (error != nullptr) *error = "cannot create " + dir.string() + ": " + ec.message();
       return nullptr;
+    }
+    for (const auto& parent : parents) {
+      if (auto status = sync_directory(parent.empty() ? fs::path(".") : parent, options.durable); !status) {
+        if (error != nullptr) *error = status.detail;
+        return nullptr;
+      }
     }
   }
   return std::make_shared<FilesystemStore>(options);
