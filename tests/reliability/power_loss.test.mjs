@@ -299,10 +299,16 @@ async function campaign({ durable, minCuts, t }) {
       cut = { kind: 'none' };
       figures.calmEpochs++;
     } else {
-      // (durable off syncs nothing: no cut counts syncs there)
-      const choice = random.pick(durable ? ['signal', 'signal', 'ops', 'rename', 'sync'] : ['signal', 'signal', 'ops', 'rename']);
       const span = Math.max(1, remaining + 2);
-      if (choice === 'signal') cut = { kind: 'signal', acks: random.int(0, span), delay: random.int(0, 20) };
+      const claiming = !round.claimsDone && round.files.every((f) => f.final || f.claimedPath);
+      const choice = claiming
+        // Claims next: cut after some of them, or inside one (its directory being deleted).
+        ? random.pick(['claims', 'unlink', 'unlink', 'rename'])
+        // (durable off syncs nothing: no cut counts syncs there)
+        : random.pick(durable ? ['signal', 'signal', 'ops', 'rename', 'sync'] : ['signal', 'signal', 'ops', 'rename']);
+      if (choice === 'claims') cut = { kind: 'claims', claims: random.int(0, round.files.length) };
+      else if (claiming) cut = { kind: 'ops', kinds: choice === 'unlink' ? 'unlink,rmdir' : choice, n: random.int(1, 5 * round.files.length) };
+      else if (choice === 'signal') cut = { kind: 'signal', acks: random.int(0, span), delay: random.int(0, 20) };
       else if (choice === 'ops') cut = { kind: 'ops', n: random.int(1, Math.ceil(perAck('all') * span)) };
       else cut = { kind: 'ops', kinds: choice, n: random.int(1, Math.ceil(perAck(choice) * span) + 1) };
       // The first cut of a campaign is strict: what the store creates at its first start must be
@@ -399,7 +405,7 @@ async function campaign({ durable, minCuts, t }) {
       if (server.alive() && round.claimsDone) {
         round.verifiedAfterClaims = true;
       } else if (server.alive() && allComplete) {
-        const cutAfterClaims = cut.kind === 'none' ? Infinity : random.int(0, round.files.length);
+        const cutAfterClaims = cut.kind === 'claims' ? cut.claims : Infinity;
         let claims = 0;
         for (const f of round.files) {
           if (f.claimedPath) continue;
@@ -417,7 +423,8 @@ async function campaign({ durable, minCuts, t }) {
           else complain(`${f.identifier}: the claimed file differs from its source`);
         }
         if (round.files.every((f) => f.claimedPath)) round.claimsDone = true;
-        cutAt = 'after claims';
+        if (cut.kind === 'claims') cutAt = `after ${claims} claims`;
+        else if (cut.kind !== 'ops' || server.alive()) cutAt = 'after the claims';
       } else if (server.alive()) {
         const uploading = round.files.filter((f) => !f.serverComplete && !f.claimedPath);
         let watcher = Promise.resolve();
