@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "posix_io.h"
@@ -313,10 +314,18 @@ class FilesystemStore final : public UploadStore {
 
   std::vector<std::string> list() override {
     std::vector<std::string> ids;
+    std::vector<fs::path> unfinished_removals;
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(options_.chunk_dir, error)) {
       const std::string name = entry.path().filename().string();
       if (is_upload_id(name)) ids.push_back(name);
+      if (name.size() == 32 + removed_suffix.size() && name.ends_with(removed_suffix) && is_upload_id(name.substr(0, 32))) {
+        unfinished_removals.push_back(entry.path());
+      }
+    }
+    for (const auto& doomed : unfinished_removals) {  // removals a crash interrupted (remove())
+      std::error_code ignored;
+      fs::remove_all(doomed, ignored);
     }
     return ids;
   }
@@ -332,14 +341,23 @@ class FilesystemStore final : public UploadStore {
         fs::remove(static_cast<FilesystemUpload&>(*recorded.upload).location_for_release(), error);
       }
     }
+    // One rename takes the upload out of list() at once, made durable before anything is deleted:
+    // a crash or power loss in the middle of deleting its files then leaves no half-removed upload
+    // (e.g. records without final.json and without data after a claim), only a directory that
+    // list() finishes deleting.
+    const fs::path doomed = removed_path(upload_id);
+    if (::rename(dir.c_str(), doomed.c_str()) != 0 && errno != ENOENT) {
+      return errno_status(errno, "rename " + dir.string());
+    }
+    if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return status;
     // A request still finishing (saving a hash checkpoint) may add an entry while the directory
     // goes; remove_all then fails with ENOENT or ENOTEMPTY: try again (bounded).
     for (int attempt = 0; attempt < 5; ++attempt) {
       error.clear();
-      fs::remove_all(dir, error);
+      fs::remove_all(doomed, error);
       if (!error) break;
     }
-    if (error) return {StorageCode::io_error, "remove " + dir.string() + ": " + error.message()};
+    if (error) return {StorageCode::io_error, "remove " + doomed.string() + ": " + error.message()};
     return sync_directory(options_.chunk_dir, options_.durable);
   }
 
@@ -348,6 +366,11 @@ class FilesystemStore final : public UploadStore {
     std::error_code ignored;
     fs::remove_all(dir, ignored);
     return status;
+  }
+
+  static constexpr std::string_view removed_suffix = ".removed";
+  fs::path removed_path(const std::string& upload_id) const {
+    return options_.chunk_dir / (upload_id + std::string(removed_suffix));
   }
 
   FilesystemStoreOptions options_;
