@@ -296,7 +296,7 @@ export class PowerModel {
             const n = Math.min(op.data.length - at, BLOCK - (offset % BLOCK));
             const p = random();
             if (p < 0.5) content.write(offset, op.data.subarray(at, at + n));
-            else if (p < 0.65 && offset + n > content.size) content.resize(offset + n);  // size without data: zeros
+            else if (p < 0.75 && offset + n > content.size) content.resize(offset + n);  // size without data: zeros
             at += n;
           }
         }

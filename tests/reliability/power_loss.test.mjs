@@ -30,7 +30,7 @@ import {
 import { PowerModel, compareWithDisk, readJournal, snapshotTree, writeImage } from './power_loss.mjs';
 
 const SEED = Number(process.env.RESUMABLE_POWER_SEED ?? 20261201);
-const CUTS_DURABLE = Number(process.env.RESUMABLE_POWER_CUTS ?? 16);
+const CUTS_DURABLE = Number(process.env.RESUMABLE_POWER_CUTS ?? 24);
 const CUTS_NOT_DURABLE = Number(process.env.RESUMABLE_POWER_CUTS_OFF ?? 8);
 const SHIM = process.env.RESUMABLE_POWER_LOSS_SHIM;
 const SERVER = process.env.RESUMABLE_RELIABILITY_SERVER_BIN;
@@ -55,6 +55,7 @@ async function startPowered({ dataDir, journal, durable, cut }) {
   if (cut?.kind === 'ops') {
     env.RESUMABLE_POWER_CUT_AFTER = String(cut.n);
     if (cut.kinds) env.RESUMABLE_POWER_CUT_KINDS = cut.kinds;
+    if (cut.name) env.RESUMABLE_POWER_CUT_NAME = cut.name;
   }
   const child = spawn(SERVER, ['--port', '0', '--data-dir', dataDir, ...serverArgs(durable)], {
     stdio: ['ignore', 'pipe', 'pipe'], env,
@@ -115,7 +116,7 @@ function uploadsOnDisk(dataDir) {
 // Every valid record of every pieces.log in the image, checked against the source's bytes.
 async function recordsAgainstData(dataDir, byIdentifier) {
   const core = await wasmCore();
-  const result = { records: 0, damaged: 0, damage: [] };
+  const result = { records: 0, damaged: 0, damage: [], tornTails: 0, torn: [] };
   const chunks = join(dataDir, 'chunks');
   if (!existsSync(chunks)) return result;
   for (const id of readdirSync(chunks)) {
@@ -126,10 +127,14 @@ async function recordsAgainstData(dataDir, byIdentifier) {
     const log = readFileSync(join(dir, 'pieces.log'));
     const data = existsSync(join(dir, 'data')) ? readFileSync(join(dir, 'data')) : null;
     if (!data) continue;  // released: checked as a released file
-    for (let at = 0; at + 56 <= log.length; at += 56) {
+    for (let at = 0; at < log.length; at += 56) {
       const record = log.subarray(at, at + 56);
-      const check = core.hashBytes(record.subarray(0, 48)).subarray(0, 8);
-      if (!Buffer.from(check).equals(record.subarray(48, 56))) break;  // the server stops here too
+      const check = record.length === 56 && core.hashBytes(record.subarray(0, 48)).subarray(0, 8);
+      if (!check || !Buffer.from(check).equals(record.subarray(48, 56))) {  // the server stops here too
+        result.tornTails++;
+        result.torn.push(f);
+        break;
+      }
       const offset = Number(record.readBigUInt64LE(0));
       const size = Number(record.readBigUInt64LE(8));
       result.records++;
@@ -226,6 +231,7 @@ async function uploadSome(server, f, held, random, tally) {
       if (reply.status === 200 && (reply.json?.status === 'chunk_stored' || reply.json?.status === 'complete')) {
         f.acked.add(k);
         tally.acks++;
+        tally.acksOf.set(f, (tally.acksOf.get(f) ?? 0) + 1);
         if (reply.json.status === 'complete') {
           f.final = reply.json;
           if (reply.json.blake2b256 !== f.hashes.file) tally.finalDigestWrong.push(f.identifier);
@@ -267,7 +273,7 @@ async function campaign({ durable, minCuts, t }) {
     durable, seed: SEED, cuts: 0, cutsStrict: 0, cutsTorn: 0, cutsDuringStart: 0, cutsAfterRoundDone: 0,
     cutPoints: {}, epochs: 0, calmEpochs: 0, rounds: 0, uploads: 0, chunkRequests: 0, acks: 0,
     ackedVerified: 0, ackedLost: 0, finalsVerified: 0, finalsLost: 0, recordsChecked: 0,
-    recordsWithoutTheirBytes: 0, releasedChecked: 0, releasedCorrupt: 0, releasedCorruptUndetected: 0,
+    recordsWithoutTheirBytes: 0, logsWithATornTail: 0, releasedChecked: 0, releasedCorrupt: 0, releasedCorruptUndetected: 0,
     releasesFinishedByARepeatedChunk: 0, claimed: 0, claimsWithLostReply: 0, claimedIdentical: 0, claimsUndone: 0, claimedFilesLost: 0, discardedAtRelease: 0,
     finalDigestWrong: 0, serverComplaints: 0, stuck: 0, journalRecords: 0, journalMiB: 0,
   };
@@ -279,7 +285,8 @@ async function campaign({ durable, minCuts, t }) {
   // each image is written beside it and then takes its place.
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir);
-  const estimate = { all: 10, rename: 0.4, sync: 3, acks: 1, samples: { all: 0, rename: 0, sync: 0, acks: 0 } };
+  let tornTailBefore = [];  // uploads whose pieces.log ended in a torn record after the last cut
+  const estimate = { all: 10, rename: 0.4, sync: 3, write: 3, acks: 1, samples: { all: 0, rename: 0, sync: 0, write: 0, acks: 0 } };
 
   for (let epoch = 0; epoch < 80; epoch++) {
     if (!round) {
@@ -301,19 +308,30 @@ async function campaign({ durable, minCuts, t }) {
     } else {
       const span = Math.max(1, remaining + 2);
       const claiming = !round.claimsDone && round.files.every((f) => f.final || f.claimedPath);
-      const choice = claiming
+      if (claiming) {
         // Claims next: cut after some of them, or inside one (its directory being deleted).
-        ? random.pick(['claims', 'unlink', 'unlink', 'rename'])
+        const choice = random.pick(['claims', 'unlink', 'unlink', 'rename']);
+        if (choice === 'claims') cut = { kind: 'claims', claims: random.int(0, round.files.length) };
+        else cut = { kind: 'ops', kinds: choice === 'unlink' ? 'unlink,rmdir' : choice, n: random.int(1, 5 * round.files.length) };
+      } else if (tornTailBefore.some((f) => !f.final && f.hashes.count - f.acked.size >= 2)) {
+        // The last cut left a torn record at the end of a pieces.log: cut again once some chunks of
+        // that upload are acknowledged, before it can complete, so that records appended after a
+        // torn one are checked.
+        const f = tornTailBefore.find((u) => !u.final && u.hashes.count - u.acked.size >= 2);
+        cut = { kind: 'signal', file: f, acks: random.int(1, f.hashes.count - f.acked.size - 1), delay: 0 };
+      } else {
+        // 'record': right after a chunk's record is appended to pieces.log, before its fdatasync.
         // (durable off syncs nothing: no cut counts syncs there)
-        : random.pick(durable ? ['signal', 'signal', 'ops', 'rename', 'sync'] : ['signal', 'signal', 'ops', 'rename']);
-      if (choice === 'claims') cut = { kind: 'claims', claims: random.int(0, round.files.length) };
-      else if (claiming) cut = { kind: 'ops', kinds: choice === 'unlink' ? 'unlink,rmdir' : choice, n: random.int(1, 5 * round.files.length) };
-      else if (choice === 'signal') cut = { kind: 'signal', acks: random.int(0, span), delay: random.int(0, 20) };
-      else if (choice === 'ops') cut = { kind: 'ops', n: random.int(1, Math.ceil(perAck('all') * span)) };
-      else cut = { kind: 'ops', kinds: choice, n: random.int(1, Math.ceil(perAck(choice) * span) + 1) };
+        const choice = random.pick(durable ? ['signal', 'signal', 'ops', 'rename', 'sync', 'write', 'record', 'record', 'record']
+                                           : ['signal', 'signal', 'ops', 'rename', 'write', 'record']);
+        if (choice === 'record') cut = { kind: 'ops', kinds: 'write', name: 'pieces.log', n: random.int(1, span) };
+        else if (choice === 'signal') cut = { kind: 'signal', acks: random.int(0, span), delay: random.int(0, 20) };
+        else if (choice === 'ops') cut = { kind: 'ops', n: random.int(1, Math.ceil(perAck('all') * span)) };
+        else cut = { kind: 'ops', kinds: choice, n: random.int(1, Math.ceil(perAck(choice) * span) + 1) };
+      }
       // The first cut of a campaign is strict: what the store creates at its first start must be
-      // durable too.
-      cut.mode = figures.cuts === 0 ? 'strict' : random.pick(['strict', 'torn']);
+      // durable too. A cut right after a record's append is torn: what survives of it is the question.
+      cut.mode = figures.cuts === 0 ? 'strict' : cut.name ? 'torn' : random.pick(['strict', 'torn']);
     }
     const baseline = snapshotTree(dataDir);
     const baselineImage = new PowerModel(snapshotTree(dataDir)).image('strict');
@@ -322,7 +340,7 @@ async function campaign({ durable, minCuts, t }) {
     live.add(server);
     server.exited.then(() => live.delete(server));
     const tally = {
-      requests: 0, acks: 0, nudges: 0, discarded: [], finalDigestWrong: [], stuck: [],
+      requests: 0, acks: 0, acksOf: new Map(), nudges: 0, discarded: [], finalDigestWrong: [], stuck: [],
       deadline: Date.now() + EPOCH_SECONDS * 1000,
     };
     let cutAt = null;
@@ -432,10 +450,11 @@ async function campaign({ durable, minCuts, t }) {
         if (cut.kind === 'signal') {
           const target = cut.acks;
           watcher = (async () => {
-            while (!finished && tally.acks < target && server.alive()) await sleep(1);
+            const acks = () => (cut.file ? tally.acksOf.get(cut.file) ?? 0 : tally.acks);
+            while (!finished && acks() < target && server.alive()) await sleep(1);
             if (finished || !server.alive()) return;
             await sleep(cut.delay);
-            cutAt = `signal after ${tally.acks} acknowledgements + ${cut.delay} ms`;
+            cutAt = `signal after ${acks()} acknowledgements${cut.file ? ` of ${cut.file.identifier} (torn record before)` : ""} + ${cut.delay} ms`;
             server.child.kill('SIGUSR2');
           })();
         }
@@ -480,7 +499,7 @@ async function campaign({ durable, minCuts, t }) {
     }
     if (server.alive()) await cutPower(server);
     else await server.exited;
-    if (cut.kind === 'ops' && !cutAt) cutAt = `after operation ${cut.n}${cut.kinds ? ` (${cut.kinds})` : ''}`;
+    if (cut.kind === 'ops' && !cutAt) cutAt = `after operation ${cut.n}${cut.kinds ? ` (${cut.kinds}${cut.name ? ` on ${cut.name}` : ''})` : ''}`;
     figures.cuts++;
     round.cuts++;
     figures[cut.mode === 'strict' ? 'cutsStrict' : 'cutsTorn']++;
@@ -491,7 +510,7 @@ async function campaign({ durable, minCuts, t }) {
     model.apply(j.records);
     const last = model.last;
     const point = `${cutAt ?? 'unknown'}: last ${last?.type}${last?.name ? ` ${last.name}` : ''}${last?.to !== undefined ? ` ${last.from} -> ${last.to || '(outside)'}` : ''}`;
-    const pointKind = `${cut.kind === 'ops' ? `op${cut.kinds ? `:${cut.kinds}` : ''}` : cut.kind}/${last?.type}`;
+    const pointKind = `${cut.kind === 'ops' ? `op${cut.kinds ? `:${cut.kinds}` : ''}${cut.name ? `:${cut.name}` : ''}` : cut.kind}/${last?.type}`;
     figures.cutPoints[pointKind] = (figures.cutPoints[pointKind] ?? 0) + 1;
     t.diagnostic(`epoch ${epoch} (${cut.mode}): ${point}; ${tally.acks} acknowledged`);
     // The shim saw everything: its model of the directory before the cut is the real directory.
@@ -503,6 +522,12 @@ async function campaign({ durable, minCuts, t }) {
       estimate.samples.all += j.records.length;
       estimate.samples.rename += model.counts.rename ?? 0;
       estimate.samples.sync += model.counts.sync ?? 0;
+      estimate.samples.write += model.counts.write ?? 0;
+    }
+    if (process.env.RESUMABLE_POWER_DEBUG) {
+      for (const [id, node] of model.inodes) {
+        if (node.kind === 'file' && node.pending.length > 0) t.diagnostic(`  unsynced inode ${id}: ${node.pending.length} ops, durable ${node.dur.size} B, now ${node.cur.size} B`);
+      }
     }
     const image = model.image(cut.mode, random);
     const next = join(dir, 'next');
@@ -516,6 +541,9 @@ async function campaign({ durable, minCuts, t }) {
     const checked = await recordsAgainstData(dataDir, new Map(all.map((f) => [f.identifier, f])));
     figures.recordsChecked += checked.records;
     figures.recordsWithoutTheirBytes += checked.damaged;
+    figures.logsWithATornTail += checked.tornTails;
+    tornTailBefore = checked.torn;
+    if (process.env.RESUMABLE_POWER_DEBUG) for (const f of checked.torn) t.diagnostic(`  torn record at the end of ${f.identifier}'s pieces.log`);
     for (const d of checked.damage) complain(`a record without its bytes after the cut: ${d}`);
     if (process.env.RESUMABLE_POWER_DEBUG) for (const d of trouble) t.diagnostic(`  trouble: ${d}`);
     rmSync(journal, { force: true });

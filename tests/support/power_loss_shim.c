@@ -8,6 +8,8 @@
 //                                    operation (the process kills itself with SIGKILL)
 //   RESUMABLE_POWER_CUT_KINDS=a,b    optional: count only these kinds for CUT_AFTER (create, mkdir,
 //                                    write, size, falloc, sync, rename, unlink, rmdir)
+//   RESUMABLE_POWER_CUT_NAME=NAME    optional: count only operations on files of that name (through
+//                                    a descriptor opened by that name, or entries of that name)
 //   RESUMABLE_POWER_REAL_SYNC=1      optional: also call the real fsync/fdatasync (default: not;
 //                                    durability is decided by the journal, not by this machine's disk)
 //   SIGUSR2                          the power fails now: at the next operation boundary (at once
@@ -174,6 +176,8 @@ static int real_sync_wanted;
 static uint64_t cut_after;  // 0: no counted cut
 static unsigned cut_kinds = ~0u;
 static uint64_t counted_ops;
+static char cut_name[NAME_MAX + 1];  // empty: every name counts
+static int step_named;                // the current step concerns a file named cut_name
 static uint64_t next_new_id = NEW_ID_BASE;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -183,6 +187,7 @@ static atomic_int cut_requested;  // SIGUSR2 arrived
 struct tracked_fd {
   atomic_int used;  // read without the lock by the fast path
   int is_dir;
+  int named;  // opened by the name RESUMABLE_POWER_CUT_NAME
   uint64_t id;
   dev_t dev;
   ino_t ino;
@@ -215,6 +220,7 @@ static void on_cut_signal(int signal_number) {
 
 static void step_begin(void) {
   pthread_mutex_lock(&lock);
+  step_named = 0;
   atomic_store(&in_step, 1);
   if (atomic_load(&cut_requested)) power_cut();
 }
@@ -296,7 +302,7 @@ static void emit(struct record* r, unsigned kind) {
       at->iov_len -= left;
     }
   }
-  if (kind != 0 && (kind & cut_kinds) != 0) {
+  if (kind != 0 && (kind & cut_kinds) != 0 && (cut_name[0] == '\0' || step_named)) {
     ++counted_ops;
     if (cut_after != 0 && counted_ops >= cut_after) power_cut();
   }
@@ -345,13 +351,14 @@ static uint64_t new_id(dev_t dev, ino_t ino) {
 
 static void journal_unsupported(const char* what, const char* path);
 
-static void track(int fd, const struct stat* info) {
+static void track(int fd, const struct stat* info, const char* name) {
   if (fd < 0) return;
   if ((size_t)fd >= fds_size) {
     journal_unsupported("descriptor beyond the shim's table", "");
     return;
   }
   fds[fd].is_dir = S_ISDIR(info->st_mode);
+  fds[fd].named = name != NULL && cut_name[0] != '\0' && strcmp(name, cut_name) == 0;
   fds[fd].dev = info->st_dev;
   fds[fd].ino = info->st_ino;
   fds[fd].id = id_of(info->st_dev, info->st_ino);
@@ -375,6 +382,7 @@ static struct tracked_fd* tracked_entry(int fd) {
     atomic_store(&fds[fd].used, 0);  // closed behind our back and reused
     return NULL;
   }
+  step_named = fds[fd].named;
   return &fds[fd];
 }
 
@@ -476,6 +484,8 @@ __attribute__((constructor)) static void power_loss_shim_init(void) {
       }
     }
   }
+  const char* name = getenv("RESUMABLE_POWER_CUT_NAME");
+  if (name != NULL) snprintf(cut_name, sizeof cut_name, "%s", name);
   const char* real = getenv("RESUMABLE_POWER_REAL_SYNC");
   real_sync_wanted = real != NULL && strcmp(real, "1") == 0;
   struct stat info;
@@ -515,6 +525,7 @@ static int open_common(int dirfd, const char* path, int flags, mode_t mode, int 
   if (fd >= 0 && (tracked_parent || is_root)) {
     struct stat info;
     if (fstat(fd, &info) == 0 && (S_ISREG(info.st_mode) || S_ISDIR(info.st_mode))) {
+      step_named = tracked_parent && cut_name[0] != '\0' && strcmp(e.name, cut_name) == 0;
       if (!existed) {
         const uint64_t id = new_id(info.st_dev, info.st_ino);
         struct record r;
@@ -530,7 +541,7 @@ static int open_common(int dirfd, const char* path, int flags, mode_t mode, int 
         put_u64(&r, 0);
         emit(&r, kind_size);
       }
-      track(fd, &info);
+      track(fd, &info, tracked_parent ? e.name : NULL);
     }
   } else if (fd >= 0) {
     untrack(fd);
@@ -872,6 +883,7 @@ static int rename_common(int olddirfd, const char* oldpath, int newdirfd, const 
     if (from_where != 0 || (flags & RENAME_EXCHANGE)) {
       journal_unsupported("rename into the tree or exchange", to.full);
     } else {
+      step_named = cut_name[0] != '\0' && (strcmp(from.name, cut_name) == 0 || strcmp(to.name, cut_name) == 0);
       struct record r;
       begin_record(&r, rec_rename);
       put_u64(&r, from.directory_id);
@@ -897,6 +909,7 @@ int renameat2(int olddirfd, const char* oldpath, int newdirfd, const char* newpa
 }
 
 static void journal_removal(enum record_type type, const struct entry* e) {
+  step_named = cut_name[0] != '\0' && strcmp(e->name, cut_name) == 0;
   struct record r;
   begin_record(&r, type);
   put_u64(&r, e->directory_id);
