@@ -80,3 +80,43 @@ TEST_CASE("a persisted timestamp out of range is refused as corrupt state, not o
   CHECK(status.status == 404);  // skipped like any corrupt manifest
   server.endpoint().collect_stale();
 }
+
+TEST_CASE("a torn record at the end of pieces.log does not hide the chunks recorded after it", "[findings]") {
+  // Found by the power-loss test (tests/reliability/power_loss.test.mjs, torn model): a power cut
+  // right after a record's append can leave pieces.log longer by zeros (its size written, not its
+  // bytes). The reader stops at that record, as it should, but the restarted store appended its
+  // next records after it: at the following start they were ignored too, and chunks acknowledged
+  // in between were lost.
+  TestServer server;
+  auto file = make_file("torn-tail", 4 * 4096, 3, 4096);
+  REQUIRE(http.request("POST", server.url("/upload" + file.query(1)), {"X-Test-User: alice"}, file.chunk_bytes(1)).status == 200);
+  std::filesystem::path log;
+  for (const auto& entry : std::filesystem::directory_iterator(server.chunk_dir())) log = entry.path() / "pieces.log";
+  { std::ofstream(log, std::ios::app | std::ios::binary) << std::string(56, '\0'); }  // the torn record
+  server.restart();
+  REQUIRE(http.request("POST", server.url("/upload" + file.query(2)), {"X-Test-User: alice"}, file.chunk_bytes(2)).status == 200);
+  server.restart();
+  const auto status = http.request("GET", server.url("/upload/status?identifier=torn-tail"), {"X-Test-User: alice"});
+  INFO(status.body);
+  REQUIRE(status.status == 200);
+  CHECK(status.json()["received"] == nlohmann::json::parse("[[1, 2]]"));
+}
+
+TEST_CASE("an upload whose removal a crash interrupted is gone after a restart, not half there", "[findings]") {
+  // Found by the power-loss test: remove() deleted an upload's files one by one, so a crash inside a
+  // claim could leave manifest.json and pieces.log without final.json and without data, loaded
+  // again as a partial upload whose release could never finish. The store now takes the directory
+  // away with one rename (<id>.removed) before deleting anything; what a crash leaves of that is
+  // deleted at the next start.
+  TestServer server;
+  auto file = make_file("interrupted-removal", 2 * 4096, 4, 4096);
+  REQUIRE(http.request("POST", server.url("/upload" + file.query(1)), {"X-Test-User: alice"}, file.chunk_bytes(1)).status == 200);
+  std::filesystem::path dir;
+  for (const auto& entry : std::filesystem::directory_iterator(server.chunk_dir())) dir = entry.path();
+  std::filesystem::rename(dir, dir.string() + ".removed");  // the rename was durable, the deletion cut short
+  std::filesystem::remove(dir.string() + ".removed/manifest.json");
+  server.restart();
+  const auto status = http.request("GET", server.url("/upload/status?identifier=interrupted-removal"), {"X-Test-User: alice"});
+  CHECK(status.status == 404);
+  CHECK(std::filesystem::is_empty(server.chunk_dir()));
+}

@@ -227,6 +227,23 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
     return pieces;
   }
 
+  // A torn record at the end of pieces.log (its append cut by a power loss: zeros or part of it)
+  // is cut off before anything is appended; otherwise every record appended after it would be
+  // ignored at the next start, and chunks acknowledged meanwhile lost.
+  StorageStatus drop_torn_tail() {
+    const auto contents = read_small_file(dir_ / "pieces.log");
+    if (!contents) return StorageStatus::success();
+    std::size_t valid = 0;
+    while (valid + piece_record_bytes <= contents->size() &&
+           decode_piece_record(std::span(reinterpret_cast<const std::uint8_t*>(contents->data()) + valid, piece_record_bytes))) {
+      valid += piece_record_bytes;
+    }
+    if (valid == contents->size()) return StorageStatus::success();
+    if (::ftruncate(log_.get(), static_cast<off_t>(valid)) != 0) return errno_status(errno, "truncate pieces.log");
+    if (durable_ && ::fdatasync(log_.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
+    return StorageStatus::success();
+  }
+
   std::optional<FinalRecord> final_record() const {
     const auto contents = read_small_file(dir_ / "final.json", 1 << 16);
     if (!contents) return std::nullopt;
@@ -304,6 +321,7 @@ class FilesystemStore final : public UploadStore {
     UniqueFd direct = data ? open_direct(dir / "data", options_.direct_io) : UniqueFd();
     auto upload = std::make_unique<FilesystemUpload>(*manifest, dir, options_.upload_to, options_.durable,
                                                      std::move(data), std::move(direct), std::move(log));
+    if (auto status = upload->drop_torn_tail(); !status) return status;
     out.manifest = std::move(*manifest);
     out.pieces = upload->recorded_pieces();
     out.final = upload->final_record();
