@@ -2,22 +2,27 @@
 // change it makes below its data directory (bytes, sizes, syncs, directory entries). At a crash point
 // the power "fails": the server dies at an operation boundary, and power_loss.mjs rebuilds the data
 // directory as a power loss leaves it (file bytes as of their last fsync/fdatasync, directory
-// entries as of their directory's last fsync; 'strict': nothing else survives, 'torn': some
-// un-synced blocks, sizes and entry changes survive too). The real server is restarted on that
-// rebuilt directory and checked over HTTP:
+// entries as of their directory's last fsync, renames atomic; 'strict': nothing else survives,
+// 'torn': some un-synced blocks, sizes and entry changes survive too). The real server is restarted
+// on that rebuilt directory and checked over HTTP and on disk:
 //   durable on (the default): every chunk whose 200 reply the client received is reported stored
 //   with its digest; every record in pieces.log is backed by the right bytes; an upload whose final
 //   result the client received is complete with the same token; every released and every claimed
-//   file is byte-identical to its source; claimed uploads stay claimed; resumed uploads finish.
-//   durable off: what is lost is counted and reported (acknowledged chunks gone, records without
-//   their bytes, releases lost or corrupt); with 'strict' losses exactly everything since the
-//   previous restart is gone, and some acknowledged chunk must be lost over the run (so the test
-//   tells durable from not durable).
-// Crash points: a signal after a random number of acknowledged chunks (plus a random delay), or
-// the N-th journaled operation (all kinds, or only renames, or only syncs), seeded; rounds of
-// uploads with chunks sent out of order, three at a time, with and without a declared file digest,
-// a one-chunk upload, releases and claims. Every cut also checks the shim: its model of the
-// directory before the cut must equal the real directory.
+//   file is byte-identical to its source; claimed uploads stay claimed (a claim the cut interrupted
+//   is done or not, never half); the server logs no failure; every upload finishes and is claimed.
+//   durable off: what is lost is counted and reported (acknowledged chunks and final results gone,
+//   records without their bytes, releases discarded, corrupt or stuck); after a 'strict' cut the
+//   directory is exactly what the server started with, and some acknowledged chunk must be lost
+//   over the run (so the test tells durable from not durable). Uploads finish after calm restarts.
+// Crash points (seeded): a signal after a random number of acknowledged chunks (plus a random
+// delay); the N-th journaled operation (all kinds, renames, syncs, writes); right after the N-th
+// append to pieces.log (before its fdatasync), and after a torn record a second cut before that
+// upload completes; during start-up (loading, finishing releases); after some claims or inside one
+// (the N-th unlink or rename). Rounds of four uploads: chunks sent out of order, three at a time,
+// with and without a declared file digest, one of a single chunk; releases and claims. Every cut
+// also checks the shim: its model of the directory before the cut must equal the real directory.
+// RESUMABLE_POWER_SEED, RESUMABLE_POWER_CUTS (durable, default 24), RESUMABLE_POWER_CUTS_OFF (8),
+// RESUMABLE_POWER_DEBUG=1 (each cut, each status, each complaint as a test diagnostic).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -214,7 +219,7 @@ async function uploadSome(server, f, held, random, tally) {
     let failures = 0;
     for (let attempt = 0; attempt < 200 && !stop; attempt++) {
       if (Date.now() > tally.deadline) {
-        tally.stuck.push(`${f.identifier} chunk ${k}: no progress for ${EPOCH_SECONDS} s`);
+        tally.stuck.push({ f, why: `${f.identifier} chunk ${k}: no progress for ${EPOCH_SECONDS} s` });
         stop = true;
         return;
       }
@@ -247,7 +252,7 @@ async function uploadSome(server, f, held, random, tally) {
       }
       if (reply.json?.retryable === false) throw new Error(`${f.identifier} chunk ${k}: ${reply.status} ${reply.text}`);
       if (reply.status >= 500 && reply.status !== 503 && ++failures >= 10) {
-        tally.stuck.push(`${f.identifier} chunk ${k}: ${reply.status} ${reply.json?.error} ${failures} times`);
+        tally.stuck.push({ f, why: `${f.identifier} chunk ${k}: ${reply.status} ${reply.json?.error} ${failures} times` });
         stop = true;
         return;
       }
@@ -272,10 +277,10 @@ async function campaign({ durable, minCuts, t }) {
   const figures = {
     durable, seed: SEED, cuts: 0, cutsStrict: 0, cutsTorn: 0, cutsDuringStart: 0, cutsAfterRoundDone: 0,
     cutPoints: {}, epochs: 0, calmEpochs: 0, rounds: 0, uploads: 0, chunkRequests: 0, acks: 0,
-    ackedVerified: 0, ackedLost: 0, finalsVerified: 0, finalsLost: 0, recordsChecked: 0,
-    recordsWithoutTheirBytes: 0, logsWithATornTail: 0, releasedChecked: 0, releasedCorrupt: 0, releasedCorruptUndetected: 0,
+    ackChecks: 0, ackedLost: 0, finalChecks: 0, finalsLost: 0, recordsChecked: 0,
+    recordsWithoutTheirBytes: 0, logsWithATornTail: 0, releasedChecks: 0, releasedCorrupt: 0, releasedCorruptUndetected: 0, claimedCorrupt: 0,
     releasesFinishedByARepeatedChunk: 0, claimed: 0, claimsWithLostReply: 0, claimedIdentical: 0, claimsUndone: 0, claimedFilesLost: 0, discardedAtRelease: 0,
-    finalDigestWrong: 0, serverComplaints: 0, stuck: 0, journalRecords: 0, journalMiB: 0,
+    finalDigestWrong: 0, serverComplaints: 0, stuck: 0, cancelledAndSentAgain: 0, journalRecords: 0, journalMiB: 0,
   };
   const trouble = [];  // durable on: every entry fails the test
   const complain = (message) => { if (durable) trouble.push(message); };
@@ -361,6 +366,7 @@ async function campaign({ durable, minCuts, t }) {
             figures.claimsWithLostReply++;
             figures.claimed++;
             if (existsSync(f.claimedPath) && readFileSync(f.claimedPath).equals(f.bytes)) figures.claimedIdentical++;
+            else { figures.claimedCorrupt++; complain(`${f.identifier}: the claimed file differs from its source`); }
           } else if (s.kind === 'partial') {
             complain(`${f.identifier}: a claim cut short left the upload half removed (${s.stored.size} chunks held, no final result)`);
           }
@@ -375,10 +381,10 @@ async function campaign({ durable, minCuts, t }) {
         }
         if (s.kind === 'complete') {
           if (f.final && s.json.token !== f.final.token) complain(`${f.identifier}: token changed after the cut`);
-          if (f.final) figures.finalsVerified++;
+          if (f.final) figures.finalChecks++;
           f.final = s.json;
           f.serverComplete = s.json;
-          figures.ackedVerified += f.acked.size;
+          figures.ackChecks += f.acked.size;
           continue;
         }
         f.serverComplete = null;
@@ -389,7 +395,7 @@ async function campaign({ durable, minCuts, t }) {
         }
         for (const k of [...f.acked]) {
           if (s.stored.get(k) === f.hashes.chunks[k - 1]) {
-            figures.ackedVerified++;
+            figures.ackChecks++;
           } else {
             figures.ackedLost++;
             complain(`${f.identifier}: chunk ${k} was acknowledged and is ${s.stored.has(k) ? 'held with another digest' : 'gone'} after the cut`);
@@ -408,11 +414,14 @@ async function campaign({ durable, minCuts, t }) {
           const entry = onDisk.get(f.identifier);
           if (!entry?.location || f.claimedPath || !f.serverComplete) continue;
           f.location = entry.location;
-          figures.releasedChecked++;
+          figures.releasedChecks++;
           const same = existsSync(entry.location) && readFileSync(entry.location).equals(f.bytes);
           if (!same) {
-            figures.releasedCorrupt++;
-            if (f.serverComplete.blake2b256 === f.hashes.file) figures.releasedCorruptUndetected++;
+            if (!f.releasedCorrupt) {  // counted once per upload
+              f.releasedCorrupt = true;
+              figures.releasedCorrupt++;
+              if (f.serverComplete.blake2b256 === f.hashes.file) figures.releasedCorruptUndetected++;
+            }
             complain(`${f.identifier}: the released file ${entry.location} differs from its source`);
           }
         }
@@ -438,7 +447,7 @@ async function campaign({ durable, minCuts, t }) {
           figures.claimed++;
           f.claimedPath = r.json.path;
           if (existsSync(r.json.path) && readFileSync(r.json.path).equals(f.bytes)) figures.claimedIdentical++;
-          else complain(`${f.identifier}: the claimed file differs from its source`);
+          else { figures.claimedCorrupt++; complain(`${f.identifier}: the claimed file differs from its source`); }
         }
         if (round.files.every((f) => f.claimedPath)) round.claimsDone = true;
         if (cut.kind === 'claims') cutAt = `after ${claims} claims`;
@@ -476,7 +485,20 @@ async function campaign({ durable, minCuts, t }) {
       figures.discardedAtRelease += tally.discarded.length;
       figures.finalDigestWrong += tally.finalDigestWrong.length;
       for (const d of tally.discarded) complain(`discarded: ${d}`);
-      for (const d of tally.stuck) { figures.stuck++; complain(`stuck: ${d}`); }
+      for (const { f, why } of tally.stuck) {
+        figures.stuck++;
+        complain(`stuck: ${why}`);
+        if (!durable && server.alive()) {
+          // What a user does with an upload that cannot finish: cancel it and send the file again.
+          const r = await http(`${server.url}/upload?identifier=${encodeURIComponent(f.identifier)}`, { method: 'DELETE', headers: { 'X-Test-User': USER } });
+          if (r.status === 204) {
+            figures.cancelledAndSentAgain++;
+            f.acked.clear();
+            f.final = null;
+            f.held = new Map();
+          }
+        }
+      }
       for (const d of tally.finalDigestWrong) complain(`${d}: the final result's digest is not the file's`);
     } else {
       figures.cutsDuringStart++;
@@ -563,7 +585,7 @@ test('power loss with durable on (the default): no acknowledged chunk is lost, n
   assert.deepEqual(trouble.slice(0, 20), [], `${trouble.length} durability failures`);
   assert.ok(figures.cuts >= CUTS_DURABLE, `${figures.cuts} power cuts`);
   assert.ok(figures.cutsStrict > 0 && figures.cutsTorn > 0, 'both loss models were used');
-  assert.ok(figures.ackedVerified > 0, 'acknowledged chunks were checked after cuts');
+  assert.ok(figures.ackChecks > 0, 'acknowledged chunks were checked after cuts');
   assert.ok(all.every((f) => f.claimedPath), 'every upload finished and was claimed');
   assert.equal(figures.claimedIdentical, all.length, 'every claimed file is identical to its source');
 });
