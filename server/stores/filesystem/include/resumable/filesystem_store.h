@@ -8,6 +8,7 @@
 //   <chunk_dir>/<upload_id>/hash-progress   the whole-file hash's checkpoint (best effort)
 //   <chunk_dir>/<upload_id>/final.json      written before the release rename (intent record)
 //   <upload_to>/<upload_id>[.ext]           the released file
+//   <chunk_dir>/<upload_id>.removed         an upload being removed (one rename, then its files go)
 #pragma once
 
 #include <filesystem>
@@ -21,8 +22,9 @@ namespace resumable {
 struct FilesystemStoreOptions {
   std::filesystem::path chunk_dir;  // partial files and records
   std::filesystem::path upload_to;  // released files; keep it on the same filesystem as chunk_dir
-  // fdatasync a piece's data before it is recorded and the record after: a committed piece
-  // survives power loss.
+  // fdatasync a piece's data before it is recorded and the record after (and sync the directories
+  // that change): a committed piece and a released file survive power loss. Off, only a process
+  // crash is survived.
   bool durable = true;
   // Reserve each upload's full size when it is created, so that a full disk is reported up front.
   bool preallocate = true;
