@@ -407,6 +407,7 @@ std::shared_ptr<UploadStore> make_filesystem_store(const FilesystemStoreOptions&
     // directory's entry is durable only once its parent is synced.
     fs::path clean = dir.lexically_normal();
     if (!clean.has_filename()) clean = clean.parent_path();  // "a/b/" names "a/b"
+    const bool existed = fs::exists(clean, ec);
     std::vector<fs::path> parents{clean.parent_path()};
     for (fs::path missing = clean.parent_path(); missing.has_relative_path() && !fs::exists(missing, ec);
          missing = missing.parent_path()) {
@@ -418,7 +419,10 @@ std::shared_ptr<UploadStore> make_filesystem_store(const FilesystemStoreOptions&
       return nullptr;
     }
     for (const auto& parent : parents) {
-      if (auto status = sync_directory(parent.empty() ? fs::path(".") : parent, options.durable); !status) {
+      const auto status = sync_directory(parent.empty() ? fs::path(".") : parent, options.durable);
+      // A directory that existed before may sit in a parent this process cannot open: then it is
+      // as durable as whoever made it left it (best effort); one made here must be made durable.
+      if (!status && !existed) {
         if (error != nullptr) *error = status.detail;
         return nullptr;
       }
