@@ -615,14 +615,21 @@ int close(int fd) {
 // ---- data --------------------------------------------------------------------------------------
 
 static void journal_write(uint64_t id, uint64_t offset, const void* data, size_t length) {
-  struct record r;
-  begin_record(&r, rec_write);
-  put_u64(&r, id);
-  put_u64(&r, offset);
-  put_u32(&r, (uint32_t)length);
-  r.data = data;
-  r.data_length = length;
-  emit(&r, kind_write);
+  const unsigned char* bytes = (const unsigned char*)data;
+  do {  // a record holds at most 1 GiB
+    const size_t piece = length < ((size_t)1 << 30) ? length : (size_t)1 << 30;
+    struct record r;
+    begin_record(&r, rec_write);
+    put_u64(&r, id);
+    put_u64(&r, offset);
+    put_u32(&r, (uint32_t)piece);
+    r.data = bytes;
+    r.data_length = piece;
+    emit(&r, piece == length ? kind_write : 0);  // counted once, after its last piece
+    bytes += piece;
+    offset += piece;
+    length -= piece;
+  } while (length > 0);
 }
 
 // The offset a plain write() lands at: the end of file with O_APPEND (known after the call),
