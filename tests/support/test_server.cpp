@@ -1,7 +1,8 @@
 // resumable_test_server: the upload endpoint on a real CivetWeb server for the node, browser and
 // reliability tests, with every limit and timeout they need to set from the command line.
 //   /upload                the endpoint (docs/protocol.md); /upload/widget/ the widget from memory
-//   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON)
+//   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON): the
+//                          X-Test-User, or on an anonymous mount the client's scope cookie
 //   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests received for ID or for all (JSON);
 //                          counted before the endpoint sees them, so tests count on the server side
 //   /test/collect          POST: runs the collection of stale and unclaimed uploads now (JSON report)
@@ -55,12 +56,13 @@ int handle_claim(mg_connection* connection, void* endpoint_pointer) {
   char token[160] = {};
   const char* query = info->query_string != nullptr ? info->query_string : "";
   mg_get_var(query, std::strlen(query), "token", token, sizeof(token));
-  const auto principal = principal_from_header(connection);
+  // The principal as the endpoint sees it: X-Test-User, or an anonymous client's scope cookie.
+  const auto principal = endpoint->principal_for(connection);
   if (std::strcmp(info->request_method, "POST") != 0) {
     send(connection, 405, {{"error", "method_not_allowed"}});
     return 405;
   }
-  const auto claimed = endpoint->claim_upload(token, principal ? principal->id : std::string());
+  const auto claimed = endpoint->claim_upload(token, principal.value_or(std::string()));
   if (const auto* error = std::get_if<resumable::ErrorCode>(&claimed)) {
     const int status = resumable::resumablejs::http_status(*error);
     send(connection, status, {{"error", resumable::error_info(*error).id}});
