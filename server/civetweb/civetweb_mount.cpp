@@ -250,7 +250,11 @@ int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange,
       break;
     }
     if (n < 0) {
-      end = http::BodyEnd::connection_lost;
+      // CivetWeb says no more than -1, for a dropped connection and for a chunked body it cannot
+      // parse (e.g. a chunk extension) alike: a chunked body gets its answer, it may still listen.
+      const char* encoding = mg_get_header(connection, "Transfer-Encoding");
+      end = encoding != nullptr && mg_strcasecmp(encoding, "chunked") == 0 ? http::BodyEnd::malformed
+                                                                           : http::BodyEnd::connection_lost;
       break;
     }
     if (n == 0 || !sink.received(static_cast<std::size_t>(n))) break;
@@ -267,7 +271,8 @@ struct MultipartPump {
   http::Exchange* exchange;
   http::MultipartRules rules;
   BodyWatch* watch;
-  std::map<std::string, std::string> fields;
+  std::map<std::string, std::vector<std::string>> fields;  // every occurrence's value
+  std::size_t field_count = 0;
   std::string current_field;
   bool in_file = false;
   bool file_seen = false;
@@ -293,16 +298,18 @@ struct MultipartPump {
       const http::ParamLookup lookup = [&pump](std::string_view field) -> std::optional<http::ParamValue> {
         const auto it = pump.fields.find(std::string(field));
         if (it == pump.fields.end()) return std::nullopt;
-        return http::ParamValue{it->second, false};
+        const auto& values = it->second;
+        const bool agree = std::all_of(values.begin(), values.end(), [&](const auto& v) { return v == values.front(); });
+        return http::ParamValue{values.front(), false, !agree};
       };
       if (!pump.exchange->file_part(lookup)) return pump.abort();
       pump.in_file = true;
       return MG_FORM_FIELD_STORAGE_GET;
     }
     if (has_file_name || pump.file_seen) return MG_FORM_FIELD_STORAGE_SKIP;  // other files; late fields
-    if (pump.fields.size() >= pump.rules.max_fields) return pump.abort(ErrorCode::invalid_parameter);
+    if (++pump.field_count > pump.rules.max_fields) return pump.abort(ErrorCode::invalid_parameter);
     pump.current_field = name;
-    pump.fields[name];
+    pump.fields[name].emplace_back();
     return MG_FORM_FIELD_STORAGE_GET;
   }
 
@@ -310,7 +317,7 @@ struct MultipartPump {
     auto& pump = *static_cast<MultipartPump*>(user_data);
     if (pump.aborted) return MG_FORM_FIELD_HANDLE_ABORT;
     if (!pump.in_file) {
-      auto& field = pump.fields[pump.current_field];
+      auto& field = pump.fields[pump.current_field].back();
       if (field.size() + length > pump.rules.max_field_bytes) {
         pump.abort(ErrorCode::invalid_parameter);
         return MG_FORM_FIELD_HANDLE_ABORT;
@@ -344,7 +351,7 @@ int CivetWebMount::pump_multipart(mg_connection* connection, http::Exchange& exc
                                   const std::vector<std::string>& reply_headers) {
   continue_if_expected(connection);
   BodyWatch watch(watchdog_, connection);
-  MultipartPump pump{&exchange, front_end_.multipart_rules(), &watch, {}, {}, false, false, false, 0};
+  MultipartPump pump{&exchange, front_end_.multipart_rules(), &watch, {}, 0, {}, false, false, false, 0};
   mg_form_data_handler handler{&MultipartPump::on_field_found, &MultipartPump::on_field_get,
                                &MultipartPump::on_field_stored, &pump};
   const int handled = mg_handle_form_request(connection, &handler);

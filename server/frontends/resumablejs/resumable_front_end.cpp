@@ -176,6 +176,7 @@ class ChunkExchange final : public http::Exchange, public http::BodySink {
     if (end == http::BodyEnd::too_slow) return error_reply(ErrorCode::body_too_slow, true);  // the writer gives back the piece
     if (error_) return error_reply(*error_, true);
     if (end == http::BodyEnd::connection_lost) return std::nullopt;  // nothing to answer; nothing is recorded
+    if (end == http::BodyEnd::malformed) return error_reply(ErrorCode::invalid_body, true);
     if (multipart_) {
       // CivetWeb gives up on a multipart body cut short before its file part: that is an incomplete
       // body a retry can fix, not a malformed one.

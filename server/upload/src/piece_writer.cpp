@@ -8,14 +8,6 @@
 
 namespace resumable {
 
-namespace {
-
-ErrorCode storage_error(const StorageStatus& status) {
-  return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
-}
-
-}  // namespace
-
 struct PieceWriter::State {
   State(UploadCore::Impl& core, std::shared_ptr<Upload> upload, std::uint64_t offset, std::uint64_t size,
         std::optional<core::Digest> expected)

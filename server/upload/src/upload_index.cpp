@@ -3,7 +3,7 @@
 namespace resumable {
 
 void UploadIndex::count_unfinished(Upload& upload) {
-  if (upload.counts_as_unfinished) return;
+  if (upload.counts_as_unfinished || upload.provisional) return;
   upload.counts_as_unfinished = true;
   ++unfinished_[upload.manifest.principal];
 }
@@ -41,6 +41,12 @@ bool UploadIndex::insert_loaded(const std::shared_ptr<Upload>& upload) {
 void UploadIndex::drop_key(const std::shared_ptr<Upload>& upload) {
   std::lock_guard lock(mutex_);
   if (auto it = by_key_.find(key_of(*upload)); it != by_key_.end() && it->second == upload) by_key_.erase(it);
+}
+
+void UploadIndex::promote(const std::shared_ptr<Upload>& upload) {
+  std::lock_guard lock(mutex_);
+  upload->provisional = false;
+  if (!upload->final) count_unfinished(*upload);
 }
 
 void UploadIndex::finished(const std::shared_ptr<Upload>& upload, const std::string& token) {

@@ -44,6 +44,9 @@ class UploadIndex {
   bool insert_loaded(const std::shared_ptr<Upload>& upload);
   // Takes `upload` out of the by-key index if it is still the one there.
   void drop_key(const std::shared_ptr<Upload>& upload);
+  // A provisional upload became an ordinary one: from now on it counts as unfinished. Call with
+  // the upload's mutex held (it reads the upload's final record).
+  void promote(const std::shared_ptr<Upload>& upload);
   // `upload` was released: it is found by `token` and no longer counts as unfinished.
   void finished(const std::shared_ptr<Upload>& upload, const std::string& token);
   // Takes `upload` out of every index (`token`: its claim token, if it has one).

@@ -77,6 +77,11 @@ std::vector<PieceRecord> legacy_chunk_records(const fs::path& dir, const UploadM
   return pieces;
 }
 
+// Where a released file goes: a name the store makes from the server-chosen id, never from a client.
+fs::path released_path(const fs::path& upload_to, const UploadManifest& manifest) {
+  return upload_to / (manifest.upload_id + safe_extension(manifest.file_name));
+}
+
 class FilesystemUpload final : public StoredUpload, public ReadBack, public HashCheckpoints {
  public:
   FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, UniqueFd data,
@@ -173,12 +178,8 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
     return std::vector<std::uint8_t>(contents->begin(), contents->end());
   }
 
-  std::string location_for_release() const {
-    return (upload_to_ / (manifest_.upload_id + safe_extension(manifest_.file_name))).string();
-  }
-
   StorageStatus release(FinalRecord& final) override {
-    const fs::path destination = location_for_release();
+    const fs::path destination = released_path(upload_to_, manifest_);
     if (final.location.empty()) final.location = destination.string();
     if (final.location != destination.string()) return {StorageCode::io_error, "release to a foreign location"};
     if (!fs::exists(dir_ / "final.json")) {
@@ -223,12 +224,6 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       pieces.push_back(*record);
     }
     return pieces;
-  }
-
-  std::optional<FinalRecord> final_record() const {
-    const auto contents = read_small_file(dir_ / "final.json", 1 << 16);
-    if (!contents) return std::nullopt;
-    return decode_final_record(*contents);
   }
 
   std::chrono::system_clock::time_point last_activity() const {
@@ -289,22 +284,44 @@ class FilesystemStore final : public UploadStore {
     return StorageStatus::success();
   }
 
+  // Nothing read back from the disk is trusted: the manifest must decode and name this upload, a
+  // final record must decode and point where this store releases to, and an unreleased upload
+  // must have all of its data file.
   StorageStatus open(const std::string& upload_id, RecordedUpload& out) override {
     if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
     const fs::path dir = options_.chunk_dir / upload_id;
+    std::error_code error;
+    if (fs::symlink_status(dir / "manifest.json", error).type() == fs::file_type::not_found) {
+      return {StorageCode::not_found, "no manifest in " + dir.string()};
+    }
+    const auto corrupt = [&](const std::string& what) { return StorageStatus{StorageCode::corrupt, what + " in " + dir.string()}; };
     const auto text = read_small_file(dir / "manifest.json", 1 << 20);
-    if (!text) return {StorageCode::not_found, "no manifest in " + dir.string()};
+    if (!text) return corrupt("unreadable manifest");
     auto manifest = decode_manifest(*text);
-    if (!manifest || manifest->upload_id != upload_id) return {StorageCode::io_error, "corrupt manifest in " + dir.string()};
+    if (!manifest || manifest->upload_id != upload_id) return corrupt("corrupt manifest");
+    std::optional<FinalRecord> final;
+    if (fs::symlink_status(dir / "final.json", error).type() != fs::file_type::not_found) {
+      const auto contents = read_small_file(dir / "final.json", 1 << 16);
+      if (contents) final = decode_final_record(*contents);
+      if (!final) return corrupt("corrupt final record");
+      if (final->location != location_for_release(*manifest).string()) return corrupt("final record with a foreign location");
+    }
     UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CLOEXEC));  // absent once released
+    if (!final) {
+      struct stat info {};
+      if (!data || ::fstat(data.get(), &info) != 0 || !S_ISREG(info.st_mode)) return corrupt("missing data file");
+      if (manifest->total_size && static_cast<std::uint64_t>(info.st_size) < *manifest->total_size) {
+        return corrupt("truncated data file");
+      }
+    }
     UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-    if (!log) return errno_status(errno, "open pieces.log");
+    if (!log) return corrupt("unusable pieces.log");
     UniqueFd direct = data ? open_direct(dir / "data", options_.direct_io) : UniqueFd();
     auto upload = std::make_unique<FilesystemUpload>(*manifest, dir, options_.upload_to, options_.durable,
                                                      std::move(data), std::move(direct), std::move(log));
     out.manifest = std::move(*manifest);
     out.pieces = upload->recorded_pieces();
-    out.final = upload->final_record();
+    out.final = std::move(final);
     out.last_activity = upload->last_activity();
     out.upload = std::move(upload);
     return StorageStatus::success();
@@ -327,9 +344,7 @@ class FilesystemStore final : public UploadStore {
     if (released_file) {
       // Only ever the file this store would have released: upload_to/<id><ext>.
       RecordedUpload recorded;
-      if (open(upload_id, recorded) && recorded.final) {
-        fs::remove(static_cast<FilesystemUpload&>(*recorded.upload).location_for_release(), error);
-      }
+      if (open(upload_id, recorded) && recorded.final) fs::remove(released_path(options_.upload_to, recorded.manifest), error);
     }
     // A request still finishing (saving a hash checkpoint) may add an entry while the directory
     // goes; remove_all then fails with ENOENT or ENOTEMPTY: try again (bounded).
@@ -348,6 +363,8 @@ class FilesystemStore final : public UploadStore {
     fs::remove_all(dir, ignored);
     return status;
   }
+
+  fs::path location_for_release(const UploadManifest& manifest) const { return released_path(options_.upload_to, manifest); }
 
   FilesystemStoreOptions options_;
 };

@@ -28,6 +28,11 @@ struct UploadLimits {
   std::chrono::seconds stale_after = std::chrono::hours(24);
   // Finished but unclaimed uploads are collected after this long.
   std::chrono::seconds unclaimed_after = std::chrono::hours(24 * 7);
+  // A piece that arrives this soon after its upload was cancelled (a request already on its way)
+  // starts a provisional upload: it does not count toward max_uploads_per_principal and is
+  // collected after this long without another piece; a second piece makes it an ordinary upload
+  // (the client really uploads the file again).
+  std::chrono::seconds cancelled_grace = std::chrono::seconds(60);
   // Longest identifier, file name and relative path (bytes).
   std::size_t max_name_bytes = 255;
   std::size_t max_relative_path_bytes = 4096;

@@ -1,0 +1,219 @@
+// The findings of the attack on the test server and the demo (issue 18, docs/RELIABILITY.md
+// "Under attack"), each as a test of the behaviour that holds it: records read back from the disk
+// are not trusted, claim and cancel do not race, a late chunk after a cancel counts for little,
+// repeated parameters and unparsable chunked bodies are refused. Label reliability (and unit).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "server_fixture.h"
+
+using namespace resumable;
+using namespace resumable::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const HttpClient http;
+const std::vector<std::string> alice = {"X-Test-User: alice"};
+
+HttpResponse post(TestServer& server, const TestFile& file, std::uint64_t number,
+                  const std::vector<std::string>& overrides = {}) {
+  return http.request("POST", server.url("/upload" + file.query(number, overrides)), alice, file.chunk_bytes(number));
+}
+
+HttpResponse status(TestServer& server, const std::string& identifier) {
+  return http.request("GET", server.url("/upload/status?identifier=" + identifier), alice);
+}
+
+// The one upload directory under chunk_dir.
+fs::path upload_dir(TestServer& server) {
+  fs::path found;
+  for (const auto& entry : fs::directory_iterator(server.chunk_dir())) found = entry.path();
+  REQUIRE_FALSE(found.empty());
+  return found;
+}
+
+void overwrite(const fs::path& path, const std::string& contents) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << contents;
+}
+
+// Another upload still works next to a damaged one: the server was not stopped by it.
+void check_server_serves(TestServer& server) {
+  auto other = make_file("unharmed", 2 * 4096, 99, 4096);
+  CHECK(post(server, other, 1).status == 200);
+  CHECK(post(server, other, 2).json()["blake2b256"] == other.file_digest_hex());
+}
+
+}  // namespace
+
+TEST_CASE("a final record pointing elsewhere is never handed out: the upload is quarantined", "[attacks][records]") {
+  TestServer server([](EndpointOptions& o) { o.limits.stale_after = std::chrono::seconds(0); });
+  auto file = make_file("edited-final", 4096, 1, 4096);
+  const auto final = post(server, file, 1);
+  REQUIRE(final.json()["status"] == "complete");
+  const std::string token = final.json()["token"];
+  const fs::path record = upload_dir(server) / "final.json";
+  auto edited = nlohmann::json::parse(read_file(record));
+  edited["location"] = "/etc/passwd";
+  overwrite(record, edited.dump());
+  server.restart();
+  CHECK(status(server, "edited-final").status == 404);
+  const auto claimed = server.endpoint().claim_upload(token, "alice");
+  REQUIRE(std::holds_alternative<ErrorCode>(claimed));
+  CHECK(std::get<ErrorCode>(claimed) == ErrorCode::upload_not_found);
+  check_server_serves(server);
+  CHECK(server.endpoint().collect_stale().damaged_removed == 1);
+}
+
+TEST_CASE("records that are directories, garbage or missing data never stop the server", "[attacks][records]") {
+  TestServer server;
+  const auto damage = [&](const std::string& identifier, const std::function<void(const fs::path&)>& harm) {
+    auto file = make_file(identifier, 3 * 4096, 2, 4096);
+    REQUIRE(post(server, file, 1).status == 200);
+    if (identifier == "garbage-final") {
+      REQUIRE(post(server, file, 2).status == 200);
+      REQUIRE(post(server, file, 3).json()["status"] == "complete");
+    }
+    fs::path dir;
+    for (const auto& entry : fs::directory_iterator(server.chunk_dir())) {
+      const auto manifest = read_file(entry.path() / "manifest.json");
+      if (manifest.find("\"" + identifier + "\"") != std::string::npos) dir = entry.path();
+    }
+    REQUIRE_FALSE(dir.empty());
+    harm(dir);
+    return file;
+  };
+  damage("manifest-dir", [](const fs::path& dir) {
+    fs::remove(dir / "manifest.json");
+    fs::create_directory(dir / "manifest.json");
+  });
+  damage("garbage-final", [](const fs::path& dir) { overwrite(dir / "final.json", "{\"version\":1,\"tok"); });
+  const auto deleted = damage("deleted-data", [](const fs::path& dir) { fs::remove(dir / "data"); });
+  const auto truncated = damage("truncated-data", [](const fs::path& dir) { fs::resize_file(dir / "data", 100); });
+  server.restart();  // must not stop at any of them
+  for (const char* identifier : {"manifest-dir", "garbage-final", "deleted-data", "truncated-data"}) {
+    INFO(identifier);
+    CHECK(status(server, identifier).status == 404);  // never served, neither partial nor complete
+  }
+  // A damaged upload fails cleanly: the client starts afresh, no 500 for every later chunk.
+  for (const auto* file : {&deleted, &truncated}) {
+    CHECK(post(server, *file, 1).status == 200);
+    CHECK(post(server, *file, 2).status == 200);
+    CHECK(post(server, *file, 3).json()["blake2b256"] == file->file_digest_hex());
+  }
+  check_server_serves(server);
+}
+
+TEST_CASE("bytes read back for the file digest are checked against their chunk's digest", "[attacks][records]") {
+  TestServer server;
+  auto file = make_file("flipped", 3 * 4096, 3, 4096);
+  REQUIRE(post(server, file, 2).status == 200);  // ahead of the file hash: read back later
+  REQUIRE(post(server, file, 3).status == 200);
+  {
+    std::fstream data(upload_dir(server) / "data", std::ios::in | std::ios::out | std::ios::binary);
+    data.seekp(4096 + 10);
+    data.put(static_cast<char>(file.bytes[4096 + 10] ^ 0x01));
+  }
+  const auto after_first = post(server, file, 1);  // chunk 2 is read back now, and found damaged
+  REQUIRE(after_first.status == 200);
+  CHECK(after_first.json()["status"] == "chunk_stored");  // not a release of wrong bytes
+  const auto held = status(server, "flipped");
+  CHECK(held.json()["received"] == nlohmann::json::parse("[[1,1],[3,3]]"));  // chunk 2 is asked for again
+  const auto last = post(server, file, 2);
+  REQUIRE(last.json()["status"] == "complete");
+  CHECK(last.json()["blake2b256"] == file.file_digest_hex());
+  const auto claimed = std::get<ClaimedUpload>(server.endpoint().claim_upload(last.json()["token"], "alice"));
+  CHECK(read_file(claimed.location) == std::string(file.bytes.begin(), file.bytes.end()));
+}
+
+TEST_CASE("claim and cancel never both win: a claimed file is never one that cancel deleted", "[attacks][races]") {
+  TestServer server({}, not_durable);
+  int claims = 0;
+  for (int round = 0; round < 200; ++round) {
+    auto file = make_file("claim-cancel-" + std::to_string(round), 2048, static_cast<std::uint32_t>(round), 4096);
+    const auto final = post(server, file, 1);
+    REQUIRE(final.json()["status"] == "complete");
+    std::optional<ClaimedUpload> claimed;
+    std::thread claimer([&] {
+      auto outcome = server.endpoint().claim_upload(final.json()["token"], "alice");
+      if (auto* c = std::get_if<ClaimedUpload>(&outcome)) claimed = *c;
+    });
+    http.request("DELETE", server.url("/upload?identifier=" + file.identifier), alice);
+    claimer.join();
+    if (claimed) {
+      ++claims;
+      INFO("round " << round);
+      CHECK(read_file(claimed->location) == std::string(file.bytes.begin(), file.bytes.end()));
+    }
+  }
+  INFO(claims << " of 200 claims won the race");
+  CHECK(status(server, "claim-cancel-0").status == 404);
+}
+
+TEST_CASE("a chunk that arrives after a cancel starts only a provisional upload", "[attacks][races]") {
+  TestServer server([](EndpointOptions& o) {
+    o.limits.max_uploads_per_principal = 1;
+    o.limits.cancelled_grace = std::chrono::seconds(1);
+  });
+  auto file = make_file("cancelled", 3 * 4096, 4, 4096);
+  REQUIRE(post(server, file, 1).status == 200);
+  REQUIRE(http.request("DELETE", server.url("/upload?identifier=cancelled"), alice).status == 204);
+  REQUIRE(post(server, file, 3).status == 200);  // a request that was already on its way
+  // It does not take the principal's only unfinished upload ...
+  auto next = make_file("next", 3 * 4096, 5, 4096);
+  CHECK(post(server, next, 1).status == 200);
+  // ... and it goes once it has been idle for cancelled_grace, while the ordinary one stays.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  CHECK(server.endpoint().collect_stale().stale_removed == 1);
+  CHECK(status(server, "cancelled").status == 404);
+  CHECK(status(server, "next").status == 200);
+  // A client that uploads the file again right after its cancel gets an ordinary upload.
+  REQUIRE(http.request("DELETE", server.url("/upload?identifier=next"), alice).status == 204);
+  for (std::uint64_t k = 1; k <= 2; ++k) REQUIRE(post(server, next, k).status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  CHECK(server.endpoint().collect_stale().stale_removed == 0);
+  CHECK(post(server, next, 3).json()["status"] == "complete");
+}
+
+TEST_CASE("a parameter given twice with different values is refused", "[attacks][parsing]") {
+  TestServer server;
+  auto file = make_file("repeated", 2 * 4096, 6, 4096);
+  const auto twice = http.request("POST", server.url("/upload" + file.query(1) + "&resumableTotalSize=1"), alice,
+                                  file.chunk_bytes(1));
+  CHECK(twice.status == 400);
+  CHECK(twice.error_code() == "invalid_parameter");
+  const auto same = http.request("POST", server.url("/upload" + file.query(1) + "&resumableChunkNumber=1"), alice,
+                                 file.chunk_bytes(1));
+  CHECK(same.status == 200);  // repeated with the same value: no doubt what the client meant
+  std::vector<MultipartPart> parts;
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"resumableChunkNumber", "2"}, {"resumableChunkSize", "4096"}, {"resumableCurrentChunkSize", "4096"},
+           {"resumableTotalSize", std::to_string(file.bytes.size())}, {"resumableTotalSize", "1"},
+           {"resumableTotalChunks", "2"}, {"resumableIdentifier", "repeated"}, {"resumableFilename", file.file_name}}) {
+    parts.push_back({name, value, ""});
+  }
+  parts.push_back({"file", file.chunk_bytes(2), "blob"});
+  const auto fields = http.multipart(server.url("/upload"), alice, parts);
+  CHECK(fields.status == 400);
+  CHECK(fields.error_code() == "invalid_parameter");
+  CHECK(status(server, "repeated").json()["received"] == nlohmann::json::parse("[[1,1]]"));
+}
+
+TEST_CASE("a chunked body the server cannot parse gets a JSON 400, not a silent close", "[attacks][parsing]") {
+  TestServer server;
+  auto file = make_file("chunk-extension", 4096, 7, 4096);
+  RawConnection connection(server.port());
+  REQUIRE(connection.connected());
+  const std::string body = file.chunk_bytes(1);
+  char size[32];
+  std::snprintf(size, sizeof(size), "%zx", body.size());
+  connection.send("POST /upload" + file.query(1) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n" +
+                  "Transfer-Encoding: chunked\r\n\r\n" + size + ";name=value\r\n" + body + "\r\n0\r\n\r\n");
+  const std::string reply = connection.receive_until("}");
+  INFO(reply);
+  CHECK(reply.find("HTTP/1.1 400") == 0);
+  CHECK(reply.find("\"error\":\"invalid_body\"") != std::string::npos);
+}
