@@ -52,6 +52,9 @@ struct Reply {
   // The server closes the connection after this reply: it was sent before the body was read, and
   // unread body bytes would otherwise be taken for the next request.
   bool close = false;
+  // A body too large to build whole: written piece by piece through `write` (false once the client
+  // is gone), in chunked transfer encoding. `body` is then unused.
+  std::function<void(const std::function<bool(std::string_view)>& write)> stream;
 };
 
 // Where body bytes go: the adapter reads into next_buffer() and says how many arrived.

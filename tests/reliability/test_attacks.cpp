@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "record_codec.h"
 #include "server_fixture.h"
 
 using namespace resumable;
@@ -216,4 +217,62 @@ TEST_CASE("a chunked body the server cannot parse gets a JSON 400, not a silent 
   INFO(reply);
   CHECK(reply.find("HTTP/1.1 400") == 0);
   CHECK(reply.find("\"error\":\"invalid_body\"") != std::string::npos);
+}
+
+namespace {
+
+// Resident memory of this process (the server runs in it), in MiB.
+double resident_mib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("status of an upload with 50,000 chunks is streamed: bounded memory, others still served", "[attacks][status]") {
+  TestServer server([](EndpointOptions& o) { o.limits.min_chunk_size = 64; });
+  constexpr std::uint64_t chunks = 50000;
+  auto file = make_file("many-chunks", chunks * 64, 8, 64);
+  REQUIRE(post(server, file, 1).status == 200);
+  // The other 49,999 records are written straight into the store while the server is down (as
+  // 50,000 requests would leave them, without the minutes they take).
+  server.restart([&] {
+    std::ofstream log(upload_dir(server) / "pieces.log", std::ios::binary | std::ios::app);
+    for (std::uint64_t k = 2; k <= chunks; ++k) {
+      const auto record = encode_piece_record({(k - 1) * 64, 64, core::blake2b256(file.bytes.data() + (k - 1) * 64, 64)});
+      log.write(reinterpret_cast<const char*>(record.data()), static_cast<std::streamsize>(record.size()));
+    }
+  });
+  const auto document = status(server, "many-chunks");
+  REQUIRE(document.status == 200);
+  CHECK(document.headers.find("Transfer-Encoding: chunked") != std::string::npos);
+  const auto body = document.json();
+  REQUIRE(body.is_object());
+  CHECK(body["received"] == nlohmann::json::parse("[[1,50000]]"));
+  REQUIRE(body["digests"].size() == chunks);
+  CHECK(body["digests"][0] == file.chunk_digest(1));
+  CHECK(body["digests"][chunks - 1] == file.chunk_digest(chunks));
+
+  // 40 clients ask and never read the ~3.3 MB answer.
+  const double before = resident_mib();
+  std::vector<std::unique_ptr<RawConnection>> stalled;
+  for (int i = 0; i < 40; ++i) {
+    stalled.push_back(std::make_unique<RawConnection>(server.port()));
+    stalled.back()->send("GET /upload/status?identifier=many-chunks HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\n\r\n");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Another client is served meanwhile, quickly.
+  const auto started = std::chrono::steady_clock::now();
+  auto other = make_file("meanwhile", 2 * 4096, 9, 4096);
+  CHECK(post(server, other, 1).status == 200);
+  CHECK(post(server, other, 2).json()["status"] == "complete");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double grown = resident_mib() - before;
+  INFO("resident memory grew by " << grown << " MiB; the other client took " << seconds << " s");
+  CHECK(seconds < 2.0);
+  CHECK(grown < 32.0);
+  stalled.clear();
 }

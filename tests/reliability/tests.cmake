@@ -39,7 +39,7 @@ catch_discover_tests(resumable_findings_tests TEST_PREFIX "reliability.findings.
 
 # The attack's findings (issue 18), each held by a test (label reliability; also unit, for ASan).
 add_executable(resumable_attack_tests ${RESUMABLE_RELIABILITY_DIR}/test_attacks.cpp)
-target_include_directories(resumable_attack_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+target_include_directories(resumable_attack_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit ${RESUMABLE_SERVER_INTERNAL_INCLUDES})
 target_link_libraries(resumable_attack_tests PRIVATE resumable_server nlohmann_json::nlohmann_json CURL::libcurl
   Catch2::Catch2WithMain)
 target_compile_definitions(resumable_attack_tests PRIVATE

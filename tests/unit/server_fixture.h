@@ -77,8 +77,10 @@ class TestServer {
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
-  void restart() {
+  // `while_stopped` runs between stop and start (e.g. to damage or forge what is on disk).
+  void restart(const std::function<void()>& while_stopped = {}) {
     stop();
+    if (while_stopped) while_stopped();
     start();
   }
 

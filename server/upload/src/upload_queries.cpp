@@ -1,5 +1,7 @@
 // Read-only questions about uploads: one upload's state (for resuming in one request), whether one
 // piece is stored (resumable.js test requests), and the list an admin view shows.
+#include <algorithm>
+
 #include "upload_core_impl.h"
 
 namespace resumable {
@@ -21,7 +23,8 @@ PieceQuery UploadCore::find_piece(const std::string& principal, const PieceReque
   return PiecePresence::present;
 }
 
-StatusOutcome UploadCore::status(const std::string& principal, const std::string& identifier) {
+StatusOutcome UploadCore::status(const std::string& principal, const std::string& identifier, std::uint64_t from_offset,
+                                 std::size_t max_pieces) {
   Impl& core = *impl_;
   const auto upload = core.index.find({principal, identifier});
   if (!upload) return ErrorCode::upload_not_found;
@@ -35,9 +38,14 @@ StatusOutcome UploadCore::status(const std::string& principal, const std::string
   state.protocol_fields = upload->manifest.protocol_fields;
   state.declared_file_digest = upload->manifest.declared_file_digest;
   state.stored_bytes = upload->stored_bytes;
-  state.pieces.reserve(upload->stored_pieces);
-  for (const auto& [offset, piece] : upload->pieces) {
-    if (piece.state == PieceState::present) state.pieces.push_back({offset, piece.size, piece.digest});
+  state.pieces.reserve(std::min<std::uint64_t>(upload->stored_pieces, max_pieces));
+  for (auto it = upload->pieces.lower_bound(from_offset); it != upload->pieces.end(); ++it) {
+    if (it->second.state != PieceState::present) continue;
+    if (state.pieces.size() == max_pieces) {
+      state.more = true;
+      break;
+    }
+    state.pieces.push_back({it->first, it->second.size, it->second.digest});
   }
   return state;
 }

@@ -58,6 +58,10 @@ struct UploadLimits {
   // a body is then bounded by CivetWeb's request_timeout_ms only (a client that stops sending).
   std::chrono::milliseconds body_grace = std::chrono::seconds(30);
   std::uint64_t body_min_rate = 8 * 1024;
+  // Status documents of uploads with more than 1024 chunks are streamed, a page at a time; at most
+  // this many at once (each can hold a server thread while a slow client reads it). Another waits
+  // up to `chunk_wait`, then gets `server_busy`.
+  std::size_t max_streamed_replies = 4;
   // How long a request waits for a concurrent request writing the same chunk before `chunk_busy`.
   std::chrono::milliseconds chunk_wait = std::chrono::seconds(10);
 };
