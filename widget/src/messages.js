@@ -42,6 +42,7 @@ export const DEFAULT_MESSAGES = {
   unexpectedReply: 'The server sent a reply the uploader does not understand.',
   httpStatus: function (status) { return 'The server answered with HTTP status ' + status + '.'; },
   readError: function (detail) { return 'The file could not be read (' + detail + ').'; },
+  workerFailed: function (detail) { return 'The uploader could not start on this page (' + detail + ').'; },
   serverCopyDiffers: 'The server holds a different file under this upload; remove it and add the file again.',
   announceAdded: function (name) { return name + ' added.'; },
   announceState: function (name, stateText, detail) { return name + ': ' + stateText + (detail ? '. ' + detail : '.'); },

@@ -2,7 +2,7 @@
 // that interpret option values: sizes ("512MiB"), accept patterns, where the assets are.
 // Contract: globalConfig is the one mutable page-wide object (configure() assigns into it, requests
 // read its headers each time); DEFAULT_OPTIONS is never changed by the widget itself.
-import { endpointUrl } from './transport.js';
+import { absoluteUrl, endpointUrl } from './transport.js';
 
 export const KiB = 1024;
 export const MiB = 1048576;
@@ -88,5 +88,7 @@ export function resolveAssetBase(explicitBase, endpoint) {
   var base = explicitBase || globalConfig.assetBase;
   if (!base && endpoint) base = endpointUrl(endpoint, '/widget/', null);
   if (!base) throw new Error('resumable widget: set assetBase (where resumable-hash-worker.js is served)');
+  // Absolute, since the Worker may need it from a Blob, where relative URLs mean nothing.
+  base = absoluteUrl(base);
   return /\/$/.test(base) ? base : base + '/';
 }

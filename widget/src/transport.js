@@ -6,11 +6,16 @@
 // text), timedOut} (status 0 when no reply arrived), unless the handle's abort() comes first: then
 // never, since whoever aborts does the accounting.
 
+// A URL resolved against the page.
+export function absoluteUrl(url) {
+  var base = typeof document !== 'undefined' ? document.baseURI : globalThis.location && globalThis.location.href;
+  return new URL(url, base).href;
+}
+
 // The endpoint resolved against the page, with `suffix` appended to its path and `params` (those
 // not undefined or null) set in its query.
 export function endpointUrl(endpoint, suffix, params) {
-  var base = typeof document !== 'undefined' ? document.baseURI : globalThis.location && globalThis.location.href;
-  var url = new URL(endpoint, base);
+  var url = new URL(absoluteUrl(endpoint));
   if (suffix) url.pathname = url.pathname.replace(/\/+$/, '') + suffix;
   if (params) {
     for (var key in params) if (params[key] !== undefined && params[key] !== null) url.searchParams.set(key, String(params[key]));

@@ -98,6 +98,7 @@ Uploader.prototype.startHashing = function (uploadFile) {
       if (uploadFile.isTerminal()) return;
       if (message.type === 'chunks') self.onChunksHashed(uploadFile, message);
       else if (message.type === 'done') self.onFileHashed(uploadFile, message.fileDigest);
+      else if (message.unavailable) self.fail(uploadFile, { code: 'worker_failed', status: 0, message: messageText(self.messages, 'workerFailed', message.message), retryable: false });
       else self.fail(uploadFile, { code: 'read_error', status: 0, message: messageText(self.messages, 'readError', message.message), retryable: false });
     });
   if (uploadFile.paused) hashPool.control('pause', uploadFile.hashJob);
