@@ -39,6 +39,9 @@ export const DEFAULT_MESSAGES = {
   duplicate: function (name) { return name + ' is already in the list.'; },
   networkError: 'The connection to the server failed.',
   timeout: 'The server did not answer in time.',
+  crossOriginRefused: function (origin) {
+    return 'The upload server ' + origin + ' does not accept uploads from this page (it does not allow this site\'s origin).';
+  },
   unexpectedReply: 'The server sent a reply the uploader does not understand.',
   httpStatus: function (status) { return 'The server answered with HTTP status ' + status + '.'; },
   readError: function (detail) { return 'The file could not be read (' + detail + ').'; },

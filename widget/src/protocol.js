@@ -30,10 +30,16 @@ import { endpointUrl, sendRequest } from './transport.js';
 // error page); the server's error bodies always say.
 const RETRYABLE_STATUSES = [408, 422, 425, 429, 500, 502, 503, 504, 507];
 
+// A server on another origin that is up but whose replies the browser keeps from the page (it does
+// not allow the page's origin) fails the file after this many requests in a row, instead of being
+// retried like an unreachable one: the first few may still be an unlucky network.
+const WITHHELD_REPLIES_BEFORE_FAILING = 3;
+
 export class ResumableProtocol {
   constructor(options, messages) {
     this.options = options;
     this.messages = messages;
+    this.withheldReplies = 0;
   }
 
   // Resume is one request: which chunks does the server hold, and with which digests?
@@ -110,7 +116,15 @@ export class ResumableProtocol {
   }
 
   failed(response) {
-    return { kind: 'failed', failure: describeFailure(response, this.messages), retryAfterMs: Number(response.retryAfter) * 1000 };
+    let failure;
+    if (response.withheld) {
+      this.withheldReplies++;
+      failure = { code: 'cross_origin_refused', status: 0, retryable: this.withheldReplies < WITHHELD_REPLIES_BEFORE_FAILING,
+        message: messageText(this.messages, 'crossOriginRefused', new URL(endpointUrl(this.options.endpoint, '', null)).origin) };
+    } else {
+      failure = describeFailure(response, this.messages);
+    }
+    return { kind: 'failed', failure: failure, retryAfterMs: Number(response.retryAfter) * 1000 };
   }
 
   send(uploadFile, method, suffix, params, body, onDone, onUploadProgress) {
@@ -130,7 +144,10 @@ export class ResumableProtocol {
       stallTimeout: options.stallTimeout,
       responseTimeout: options.responseTimeout,
       onUploadProgress: onUploadProgress
-    }, onDone);
+    }, (response) => {
+      if (response.status !== 0) this.withheldReplies = 0;
+      onDone(response);
+    });
   }
 }
 
