@@ -35,8 +35,11 @@ export const DEFAULT_OPTIONS = {
   stallTimeout: 30000,
   responseTimeout: 120000,
   maxRetries: 20,
+  // Retry delays start at retryDelay ms and double per failed attempt up to maxRetryDelay, with
+  // jitter; a Retry-After from the server is waited out, up to maxRetryAfter ms.
   retryDelay: 500,
   maxRetryDelay: 30000,
+  maxRetryAfter: 300000,
   progressInterval: 200,
   assetBase: null,
   messages: {}

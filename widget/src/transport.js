@@ -3,7 +3,8 @@
 // Contract: sendRequest(request, onDone) sends {method, url, headers, body (a Blob or null),
 // contentType, withCredentials, stallTimeout, responseTimeout, onUploadProgress(loaded)} and calls
 // onDone exactly once with {status, body (parsed JSON or null), text, retryAfter (the header's
-// text), timedOut, withheld} (status 0 when no reply reached the page), unless the handle's abort() comes first:
+// text), date (the reply's Date header when the page may read it, for a Retry-After date), timedOut,
+// withheld} (status 0 when no reply reached the page), unless the handle's abort() comes first:
 // then never, since whoever aborts does the accounting. `withheld` is true when no reply reached
 // the page from another origin although its server is up: the browser kept the reply from the page
 // because the server did not allow the page's origin (CORS). It is only reported for an origin
@@ -48,6 +49,13 @@ function serverAnswers(url, timeout) {
     .then(function (answered) { clearTimeout(timer); return answered; });
 }
 
+// The Date header if the page may read it (always on its own origin; on another only if exposed),
+// read through getAllResponseHeaders(), which lists only those and complains about none.
+function readableDate(xhr) {
+  var match = /^date:[ \t]*(.*?)[ \t]*$/im.exec(xhr.getAllResponseHeaders() || '');
+  return match ? match[1] : null;
+}
+
 function parseJson(text) {
   if (!text) return null;
   try { return JSON.parse(text); } catch (error) { return null; }
@@ -87,8 +95,9 @@ export function sendRequest(request, onDone) {
   }
   xhr.onload = function () {
     answeredOrigins[new URL(request.url).origin] = true;
+    var retryAfter = xhr.getResponseHeader('Retry-After');
     finish({ status: xhr.status, body: parseJson(xhr.responseText), text: xhr.responseText,
-      retryAfter: xhr.getResponseHeader('Retry-After') });
+      retryAfter: retryAfter, date: retryAfter ? readableDate(xhr) : null });
   };
   xhr.onerror = function () {
     clearTimeout(timer);
