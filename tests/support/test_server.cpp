@@ -8,7 +8,9 @@
 //   /test/collect          POST: runs the collection of stale and unclaimed uploads now (JSON report)
 //   /test/uploads          GET: the uploads the endpoint holds (JSON)
 //   everything else        static files from --document-root (default: the source tree)
-// The principal comes from `X-Test-User: name` (`name;staff` for staff). Prints
+// The principal comes from `X-Test-User: name` (`name;staff` for staff). Pages on other origins may
+// use /upload when listed in `--allowed-origins http://127.0.0.1:PORT,...` (CORS; `--cors-credentials 1`
+// also lets them send cookies). Prints
 // "listening on http://127.0.0.1:PORT/" when ready; SIGTERM stops it cleanly.
 #include <civetweb.h>
 #include <signal.h>
@@ -142,7 +144,8 @@ void usage() {
                "  [--allow-anonymous] [--access anonymous|login|staff] [--durable 0|1] [--request-timeout-ms N] [--max-request-size N]\n"
                "  [--max-file-size N] [--min-chunk-size N] [--max-chunk-size N] [--max-chunks N]\n"
                "  [--max-uploads-per-principal N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
-               "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n");
+               "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
+               "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n");
 }
 
 }  // namespace
@@ -165,7 +168,7 @@ int main(int argc, char** argv) {
                                 "request-timeout-ms", "max-request-size", "max-file-size", "min-chunk-size",
                                 "max-chunk-size", "max-chunks", "max-uploads-per-principal", "stale-after-s",
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
-                                "body-min-rate"};
+                                "body-min-rate", "allowed-origins", "cors-credentials"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
