@@ -4,6 +4,8 @@
 // repeated parameters and unparsable chunked bodies are refused. Label reliability (and unit).
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -275,4 +277,73 @@ TEST_CASE("status of an upload with 50,000 chunks is streamed: bounded memory, o
   CHECK(seconds < 2.0);
   CHECK(grown < 32.0);
   stalled.clear();
+}
+
+namespace {
+
+std::size_t open_descriptors() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++count;
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("idle uploads hold no descriptors, before and after a restart", "[attacks][resources]") {
+  TestServer server([](EndpointOptions& o) {
+    o.limits.max_uploads_per_principal = 1000;
+    o.limits.max_unclaimed_per_principal = 1000;
+  });
+  const std::size_t before = open_descriptors();
+  for (int i = 0; i < 400; ++i) {
+    auto partial = make_file("partial-" + std::to_string(i), 3 * 1024, static_cast<std::uint32_t>(i), 1024);
+    REQUIRE(post(server, partial, 1).status == 200);
+    auto finished = make_file("finished-" + std::to_string(i), 10, static_cast<std::uint32_t>(i), 1024);
+    REQUIRE(post(server, finished, 1).json()["status"] == "complete");
+  }
+  // 64 uploads' files at most stay open (3 descriptors each), not 3 per partial and 1 per finished.
+  const std::size_t busy = open_descriptors();
+  INFO("descriptors: " << before << " before, " << busy << " with 800 uploads");
+  CHECK(busy < before + 64 * 3 + 16);
+  server.restart();
+  const std::size_t loaded = open_descriptors();
+  INFO("after a restart: " << loaded);
+  CHECK(loaded < before + 16);  // loading opens nothing it keeps
+  auto partial = make_file("partial-7", 3 * 1024, 7, 1024);
+  CHECK(post(server, partial, 2).status == 200);
+  CHECK(post(server, partial, 3).json()["blake2b256"] == partial.file_digest_hex());
+  check_server_serves(server);
+}
+
+TEST_CASE("finished but unclaimed uploads and all uploads together are bounded", "[attacks][resources]") {
+  TestServer server([](EndpointOptions& o) {
+    o.limits.max_unclaimed_per_principal = 3;
+    o.limits.max_uploads = 5;
+  });
+  for (int i = 0; i < 3; ++i) {
+    auto done = make_file("unclaimed-" + std::to_string(i), 10, static_cast<std::uint32_t>(i), 1024);
+    REQUIRE(post(server, done, 1).json()["status"] == "complete");
+  }
+  auto fourth = make_file("unclaimed-3", 10, 3, 1024);
+  CHECK(post(server, fourth, 1).error_code() == "too_many_uploads");
+  // Other principals share the mount's total.
+  const auto as = [&](const std::string& user, const TestFile& f) {
+    return http.request("POST", server.url("/upload" + f.query(1)), {"X-Test-User: " + user}, f.chunk_bytes(1));
+  };
+  auto other = make_file("other", 3 * 1024, 4, 1024);
+  CHECK(as("bob", other).status == 200);
+  CHECK(as("carol", other).status == 200);
+  CHECK(as("dave", other).error_code() == "too_many_uploads");
+}
+
+TEST_CASE("the first chunk of a large file reserves no space it has not received", "[attacks][resources]") {
+  TestServer server;
+  // forceChunkSize geometry: the 1-byte last chunk can be the first to arrive.
+  auto file = make_file("reservation", 96 * 65536 + 1, 10, 65536);
+  file.force_chunk_size = true;
+  REQUIRE(post(server, file, file.chunk_count()).status == 200);
+  struct stat info {};
+  REQUIRE(::stat((upload_dir(server) / "data").c_str(), &info) == 0);
+  INFO("allocated " << info.st_blocks * 512 << " bytes for a " << file.bytes.size() << "-byte file");
+  CHECK(static_cast<std::uint64_t>(info.st_blocks) * 512 < 1 << 20);  // not the 6 MiB the file will take
 }

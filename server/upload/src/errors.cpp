@@ -61,7 +61,7 @@ constexpr ErrorInfo table[] = {
      "The body arrived slower than the mount's minimum rate and was cut off; nothing was recorded.",
      "Retry the chunk; on a slow link, use smaller chunks.", true},
     {ErrorCode::too_many_uploads, "too_many_uploads",
-     "The principal already has the maximum number of unfinished uploads.",
+     "The principal already has the maximum number of unfinished (or of finished, unclaimed) uploads, or the server holds as many uploads as it takes.",
      "Retry later, or finish or cancel another upload.", true},
     {ErrorCode::upload_not_found, "upload_not_found",
      "The principal has no upload with this identifier (status request).",

@@ -231,7 +231,9 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
     bool created = false;
     bool over_limit = false;
     StorageStatus create_status;
-    auto upload = core.index.find_or_create(key, core.limits.max_uploads_per_principal, created, over_limit,
+    const UploadIndex::Limits counts{core.limits.max_uploads_per_principal, core.limits.max_unclaimed_per_principal,
+                                     core.limits.max_uploads};
+    auto upload = core.index.find_or_create(key, counts, created, over_limit,
                                             [&]() -> std::shared_ptr<Upload> {
       auto fresh = std::make_shared<Upload>();
       UploadManifest& m = fresh->manifest;

@@ -1,12 +1,16 @@
 // The filesystem store (resumable/filesystem_store.h says what lies where).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <list>
+#include <unordered_map>
 
 #include "posix_io.h"
 #include "record_codec.h"
@@ -82,19 +86,82 @@ fs::path released_path(const fs::path& upload_to, const UploadManifest& manifest
   return upload_to / (manifest.upload_id + safe_extension(manifest.file_name));
 }
 
+// One upload's open files.
+struct UploadFiles {
+  UniqueFd data;
+  UniqueFd direct;  // the data file again, with O_DIRECT (none where refused)
+  UniqueFd log;
+};
+
+// The descriptors of the store's uploads, opened when an upload is used and closed, least recently
+// used first, once more than `capacity` uploads have them open: an idle upload holds none, so the
+// number of uploads on disk never exhausts the process's descriptors. Files in use (a handle is
+// held) are never closed under their user. Thread-safe.
+class OpenFiles {
+ public:
+  explicit OpenFiles(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+
+  // The files of `owner`, opened by `open` when they are not; nullptr with `status` set if that failed.
+  std::shared_ptr<UploadFiles> use(const void* owner, const std::function<StorageStatus(UploadFiles&)>& open,
+                                   StorageStatus& status) {
+    std::lock_guard lock(mutex_);
+    if (auto it = where_.find(owner); it != where_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return it->second->second;
+    }
+    auto files = std::make_shared<UploadFiles>();
+    status = open(*files);
+    if (!status) return nullptr;
+    lru_.emplace_front(owner, files);
+    where_[owner] = lru_.begin();
+    for (auto victim = std::prev(lru_.end()); lru_.size() > capacity_ && victim != lru_.begin();) {
+      auto previous = std::prev(victim);
+      if (victim->second.use_count() == 1) {  // only the cache holds it: nobody is using the files
+        where_.erase(victim->first);
+        lru_.erase(victim);
+      }
+      victim = previous;
+    }
+    return files;
+  }
+
+  // Closes the files of `owner` (as soon as their last user is done).
+  void drop(const void* owner) {
+    std::lock_guard lock(mutex_);
+    if (auto it = where_.find(owner); it != where_.end()) {
+      lru_.erase(it->second);
+      where_.erase(it);
+    }
+  }
+
+  std::size_t open_uploads() {
+    std::lock_guard lock(mutex_);
+    return lru_.size();
+  }
+
+ private:
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::list<std::pair<const void*, std::shared_ptr<UploadFiles>>> lru_;  // most recently used first
+  std::unordered_map<const void*, decltype(lru_)::iterator> where_;
+};
+
 class FilesystemUpload final : public StoredUpload, public ReadBack, public HashCheckpoints {
  public:
-  FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, UniqueFd data,
-                   UniqueFd direct, UniqueFd log)
+  FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, bool direct_io,
+                   bool released, std::shared_ptr<OpenFiles> open_files)
       : manifest_(std::move(manifest)),
         dir_(std::move(dir)),
         upload_to_(std::move(upload_to)),
         durable_(durable),
-        data_(std::move(data)),
-        direct_(std::move(direct)),
-        log_(std::move(log)) {
-    direct_usable_ = static_cast<bool>(direct_);
+        direct_io_(direct_io),
+        open_files_(std::move(open_files)) {
+    released_ = released;
+    direct_usable_ = direct_io;
   }
+  ~FilesystemUpload() override { open_files_->drop(this); }
+  FilesystemUpload(const FilesystemUpload&) = delete;
+  FilesystemUpload& operator=(const FilesystemUpload&) = delete;
 
   ReadBack* read_back() override { return this; }
   HashCheckpoints* hash_checkpoints() override { return this; }
@@ -104,10 +171,13 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   // Everything else, e.g. the unaligned tail of a file, goes through the page cache; Linux keeps
   // the two coherent.
   StorageStatus write_at(std::uint64_t offset, const void* data, std::size_t length) override {
-    if (!data_) return {StorageCode::io_error, "upload already released"};
+    StorageStatus status;
+    const auto files = this->files(status);
+    if (!files) return status;
     const auto* bytes = static_cast<const std::uint8_t*>(data);
-    while (length > 0 && direct_usable_.load(std::memory_order_relaxed) && direct_aligned(bytes, length, offset)) {
-      const ssize_t n = ::pwrite(direct_.get(), bytes, length, static_cast<off_t>(offset));
+    while (length > 0 && files->direct && direct_usable_.load(std::memory_order_relaxed) &&
+           direct_aligned(bytes, length, offset)) {
+      const ssize_t n = ::pwrite(files->direct.get(), bytes, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EINVAL) {
         direct_usable_ = false;  // refused after all (alignment rules of an unusual device)
@@ -119,7 +189,7 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       offset += static_cast<std::uint64_t>(n);
     }
     if (length == 0) return StorageStatus::success();
-    return write_all(data_.get(), bytes, length, offset, dir_ / "data");
+    return write_all(files->data.get(), bytes, length, offset, dir_ / "data");
   }
 
   // Reads here are one pass over bytes the file hash has not seen (pieces that arrived ahead of
@@ -127,10 +197,13 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   // blocks come straight from the device, as they were written; the rest through the page cache,
   // whose pages are dropped right after so that later reads recycle them instead of taking fresh ones.
   StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) override {
-    if (!data_) return {StorageCode::io_error, "upload already released"};
+    StorageStatus status;
+    const auto files = this->files(status);
+    if (!files) return status;
     auto* bytes = static_cast<std::uint8_t*>(data);
-    while (length > 0 && direct_usable_.load(std::memory_order_relaxed) && direct_aligned(bytes, length, offset)) {
-      const ssize_t n = ::pread(direct_.get(), bytes, length, static_cast<off_t>(offset));
+    while (length > 0 && files->direct && direct_usable_.load(std::memory_order_relaxed) &&
+           direct_aligned(bytes, length, offset)) {
+      const ssize_t n = ::pread(files->direct.get(), bytes, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EINVAL) {
         direct_usable_ = false;
@@ -143,19 +216,22 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       offset += static_cast<std::uint64_t>(n);
     }
     if (length == 0) return StorageStatus::success();
-    if (auto status = posix::read_all(data_.get(), bytes, length, offset, dir_ / "data"); !status) return status;
-    ::posix_fadvise(data_.get(), static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_DONTNEED);
+    if (status = posix::read_all(files->data.get(), bytes, length, offset, dir_ / "data"); !status) return status;
+    ::posix_fadvise(files->data.get(), static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_DONTNEED);
     return StorageStatus::success();
   }
 
   StorageStatus commit_piece(const PieceRecord& piece) override {
+    StorageStatus status;
+    const auto files = this->files(status);
+    if (!files) return status;
     // The bytes must be durable before the record says they are there.
-    if (durable_ && data_ && ::fdatasync(data_.get()) != 0) return errno_status(errno, "fdatasync data");
+    if (durable_ && ::fdatasync(files->data.get()) != 0) return errno_status(errno, "fdatasync data");
     const auto bytes = encode_piece_record(piece);
-    if (auto status = posix::append_record(log_.get(), bytes.data(), bytes.size(), dir_ / "pieces.log"); !status) {
+    if (status = posix::append_record(files->log.get(), bytes.data(), bytes.size(), dir_ / "pieces.log"); !status) {
       return status;
     }
-    if (durable_ && ::fdatasync(log_.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
+    if (durable_ && ::fdatasync(files->log.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
     return StorageStatus::success();
   }
 
@@ -198,9 +274,14 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       return fs::exists(destination, error) ? StorageStatus::success()
                                             : StorageStatus{StorageCode::not_found, "released data is missing"};
     }
-    if (durable_ && data_ && ::fsync(data_.get()) != 0) return errno_status(errno, "fsync data");
-    data_.reset();
-    direct_.reset();
+    if (durable_) {
+      StorageStatus status;
+      const auto files = this->files(status);
+      if (!files) return status;
+      if (::fsync(files->data.get()) != 0) return errno_status(errno, "fsync data");
+    }
+    released_ = true;
+    open_files_->drop(this);
     if (::rename(data.c_str(), destination.c_str()) != 0) {
       if (errno != EXDEV) return errno_status(errno, "rename to " + destination.string());
       // Different filesystems: copy (O(size)), then drop the partial file. docs/embedding.md says why
@@ -238,19 +319,36 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   }
 
  private:
+  // This upload's files, open while the handle is held.
+  std::shared_ptr<UploadFiles> files(StorageStatus& status) {
+    if (released_) {
+      status = {StorageCode::io_error, "upload already released"};
+      return nullptr;
+    }
+    return open_files_->use(this, [this](UploadFiles& files) {
+      files.data = UniqueFd(::open((dir_ / "data").c_str(), O_RDWR | O_CLOEXEC));
+      if (!files.data) return errno_status(errno, "open " + (dir_ / "data").string());
+      files.log = UniqueFd(::open((dir_ / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      if (!files.log) return errno_status(errno, "open " + (dir_ / "pieces.log").string());
+      files.direct = open_direct(dir_ / "data", direct_io_);
+      return StorageStatus::success();
+    }, status);
+  }
+
   UploadManifest manifest_;
   fs::path dir_;
   fs::path upload_to_;
   bool durable_;
-  UniqueFd data_;
-  UniqueFd direct_;
+  bool direct_io_;
+  std::shared_ptr<OpenFiles> open_files_;
+  std::atomic<bool> released_{false};
   std::atomic<bool> direct_usable_{false};
-  UniqueFd log_;
 };
 
 class FilesystemStore final : public UploadStore {
  public:
-  explicit FilesystemStore(FilesystemStoreOptions options) : options_(std::move(options)) {}
+  explicit FilesystemStore(FilesystemStoreOptions options)
+      : options_(std::move(options)), open_files_(std::make_shared<OpenFiles>(options_.max_open_uploads)) {}
 
   StorageStatus create(const UploadManifest& manifest, std::unique_ptr<StoredUpload>& out) override {
     if (!is_upload_id(manifest.upload_id)) return {StorageCode::io_error, "invalid upload id"};
@@ -259,17 +357,16 @@ class FilesystemStore final : public UploadStore {
     UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!data) return fail_create(dir, errno_status(errno, "create data"));
     if (manifest.total_size && *manifest.total_size > 0) {
-      const auto total = static_cast<off_t>(*manifest.total_size);
-      // fallocate(2), not posix_fallocate: glibc's fallback would write every byte of an 8 GiB file.
-      int error = EOPNOTSUPP;
-      if (options_.preallocate && ::fallocate(data.get(), 0, 0, total) != 0) {
-        error = errno;
-      } else if (options_.preallocate) {
-        error = 0;
+      // Space is taken as pieces arrive, never reserved ahead (one request of one byte must not
+      // take what the whole file will need), but a file that cannot fit is refused at once.
+      struct statvfs space {};
+      if (options_.check_free_space && ::fstatvfs(data.get(), &space) == 0 &&
+          static_cast<std::uint64_t>(space.f_bavail) * space.f_frsize < *manifest.total_size) {
+        return fail_create(dir, {StorageCode::no_space, std::to_string(*manifest.total_size) + " bytes do not fit in " +
+                                                            options_.chunk_dir.string()});
       }
-      if (error == EOPNOTSUPP || error == EINVAL) error = ::ftruncate(data.get(), total) == 0 ? 0 : errno;
-      if (error != 0) {
-        return fail_create(dir, errno_status(error, "reserve " + std::to_string(*manifest.total_size) + " bytes"));
+      if (::ftruncate(data.get(), static_cast<off_t>(*manifest.total_size)) != 0) {
+        return fail_create(dir, errno_status(errno, "size the data file"));
       }
     }
     UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -279,8 +376,8 @@ class FilesystemStore final : public UploadStore {
       return fail_create(dir, status);
     }
     if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return fail_create(dir, status);
-    out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, std::move(data),
-                                             open_direct(dir / "data", options_.direct_io), std::move(log));
+    out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, options_.direct_io,
+                                             false, open_files_);
     return StorageStatus::success();
   }
 
@@ -306,19 +403,19 @@ class FilesystemStore final : public UploadStore {
       if (!final) return corrupt("corrupt final record");
       if (final->location != location_for_release(*manifest).string()) return corrupt("final record with a foreign location");
     }
-    UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CLOEXEC));  // absent once released
-    if (!final) {
+    if (!final) {  // the data file is gone once released
       struct stat info {};
-      if (!data || ::fstat(data.get(), &info) != 0 || !S_ISREG(info.st_mode)) return corrupt("missing data file");
+      if (::stat((dir / "data").c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return corrupt("missing data file");
       if (manifest->total_size && static_cast<std::uint64_t>(info.st_size) < *manifest->total_size) {
         return corrupt("truncated data file");
       }
     }
-    UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-    if (!log) return corrupt("unusable pieces.log");
-    UniqueFd direct = data ? open_direct(dir / "data", options_.direct_io) : UniqueFd();
+    if (const auto log = fs::symlink_status(dir / "pieces.log", error).type();
+        log != fs::file_type::regular && log != fs::file_type::not_found) {
+      return corrupt("unusable pieces.log");
+    }
     auto upload = std::make_unique<FilesystemUpload>(*manifest, dir, options_.upload_to, options_.durable,
-                                                     std::move(data), std::move(direct), std::move(log));
+                                                     options_.direct_io, final.has_value(), open_files_);
     out.manifest = std::move(*manifest);
     out.pieces = upload->recorded_pieces();
     out.final = std::move(final);
@@ -367,6 +464,7 @@ class FilesystemStore final : public UploadStore {
   fs::path location_for_release(const UploadManifest& manifest) const { return released_path(options_.upload_to, manifest); }
 
   FilesystemStoreOptions options_;
+  std::shared_ptr<OpenFiles> open_files_;
 };
 
 }  // namespace

@@ -24,6 +24,11 @@ struct UploadLimits {
   std::vector<std::string> allowed_types;
   // Unfinished uploads one principal may have at once.
   std::size_t max_uploads_per_principal = 16;
+  // Finished uploads one principal may leave unclaimed at once (the form not sent yet).
+  std::size_t max_unclaimed_per_principal = 64;
+  // Uploads (unfinished and unclaimed) the mount holds in all, whoever they are from. Beyond any of
+  // these three a new upload gets `too_many_uploads`.
+  std::size_t max_uploads = 10000;
   // Incomplete uploads untouched for this long are collected; clients never say "cancel".
   std::chrono::seconds stale_after = std::chrono::hours(24);
   // Finished but unclaimed uploads are collected after this long.
