@@ -4,7 +4,11 @@
 // repeated parameters and unparsable chunked bodies are refused. Label reliability (and unit).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -346,4 +350,70 @@ TEST_CASE("the first chunk of a large file reserves no space it has not received
   REQUIRE(::stat((upload_dir(server) / "data").c_str(), &info) == 0);
   INFO("allocated " << info.st_blocks * 512 << " bytes for a " << file.bytes.size() << "-byte file");
   CHECK(static_cast<std::uint64_t>(info.st_blocks) * 512 < 1 << 20);  // not the 6 MiB the file will take
+}
+
+namespace {
+
+// A raw TCP connection from a chosen loopback address (127.0.0.0/8 is all loopback), so that a
+// test can be several clients.
+class ClientSocket {
+ public:
+  ClientSocket(const char* from, int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, from, &local.sin_addr);
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    connected_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)) == 0 &&
+                 ::connect(fd_, reinterpret_cast<sockaddr*>(&remote), sizeof(remote)) == 0;
+  }
+  ~ClientSocket() { ::close(fd_); }
+  ClientSocket(const ClientSocket&) = delete;
+  ClientSocket& operator=(const ClientSocket&) = delete;
+  bool connected() const { return connected_; }
+  void send(const std::string& bytes) { (void)::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// How long a normal upload of another client (127.0.0.1) takes while the attack runs.
+double normal_request_seconds(TestServer& server, const std::string& identifier) {
+  const auto started = std::chrono::steady_clock::now();
+  auto file = make_file(identifier, 2 * 4096, 11, 4096);
+  CHECK(post(server, file, 1).status == 200);
+  CHECK(post(server, file, 2).json()["status"] == "complete");
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
+}  // namespace
+
+TEST_CASE("slow heads and stalled bodies from one address cannot take every worker", "[attacks][slowloris]") {
+  TestServer server;  // 24 workers, at most 12 connections per client address
+  std::vector<std::unique_ptr<ClientSocket>> attack;
+  SECTION("heads sent a byte at a time") {
+    for (int i = 0; i < 64; ++i) {
+      attack.push_back(std::make_unique<ClientSocket>("127.0.0.2", server.port()));
+      REQUIRE(attack.back()->connected());
+      attack.back()->send("GET /upload/status?identifier=x HTTP/1.1\r\nHo");
+    }
+  }
+  SECTION("bodies stalled halfway") {
+    auto file = make_file("stalled-body", 2 * 65536, 12);
+    for (int i = 0; i < 40; ++i) {
+      attack.push_back(std::make_unique<ClientSocket>("127.0.0.3", server.port()));
+      REQUIRE(attack.back()->connected());
+      auto mine = file;
+      mine.identifier += std::to_string(i);
+      attack.back()->send("POST /upload" + mine.query(1) + " HTTP/1.1\r\nHost: x\r\nX-Test-User: mallory\r\n" +
+                          "Content-Length: 65536\r\n\r\n" + mine.chunk_bytes(1).substr(0, 30000));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the attack holds what it can get
+  const double seconds = normal_request_seconds(server, "while-attacked");
+  INFO("a normal upload took " << seconds << " s during the attack");
+  CHECK(seconds < 2.0);
 }

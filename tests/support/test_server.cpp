@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "resumable/connection_guard.h"
 #include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
 #include "status_map.h"
@@ -145,7 +146,8 @@ void usage() {
                "  [--max-file-size N] [--min-chunk-size N] [--max-chunk-size N] [--max-chunks N]\n"
                "  [--max-uploads-per-principal N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
                "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
-               "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n");
+               "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
+               "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n");
 }
 
 }  // namespace
@@ -168,7 +170,8 @@ int main(int argc, char** argv) {
                                 "request-timeout-ms", "max-request-size", "max-file-size", "min-chunk-size",
                                 "max-chunk-size", "max-chunks", "max-uploads-per-principal", "stale-after-s",
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
-                                "body-min-rate", "allowed-origins", "cors-credentials"};
+                                "body-min-rate", "allowed-origins", "cors-credentials",
+                                "max-connections-per-address"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
@@ -267,6 +270,12 @@ int main(int argc, char** argv) {
   mg_init_library(0);
   mg_context* context = mg_start(&callbacks, nullptr, civetweb_options);
   if (context == nullptr) return 1;
+  // Off by default here: tests that open many connections from 127.0.0.1 must not be cut.
+  std::unique_ptr<resumable::ConnectionGuard> guard;
+  if (const auto per_address = number("max-connections-per-address", 0); per_address > 0) {
+    guard = std::make_unique<resumable::ConnectionGuard>(context,
+                                                         resumable::ConnectionGuardOptions{per_address, 0, {}});
+  }
   endpoint->mount(context, "/upload");
   mg_set_request_handler(context, "/test/claim$", handle_claim, endpoint.get());
   mg_set_request_handler(context, "/test/collect$", handle_collect, endpoint.get());
@@ -279,6 +288,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  guard.reset();
   mg_stop(context);
   mg_exit_library();
   return 0;

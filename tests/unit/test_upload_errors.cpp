@@ -82,7 +82,7 @@ void configure_limits(EndpointOptions& options) {
 // The limits above over a store with 6 × 64 KiB of space.
 const ServerSetup faulty_store{false, [](std::shared_ptr<UploadStore> filesystem) -> std::shared_ptr<UploadStore> {
                                 return std::make_shared<FaultyStore>(std::move(filesystem), 6 * 65536);
-                              }, 20000};
+                              }, 20000, 20};
 
 HttpResponse post(TestServer& server, const TestFile& file, std::uint64_t number, const std::vector<std::string>& overrides = {},
                   const std::vector<std::string>& headers = alice) {
@@ -374,7 +374,7 @@ TEST_CASE("body_too_slow ends a dripping body, raw or multipart, while others ar
 #endif
 
 TEST_CASE("a body that stops arriving is ended by request_timeout_ms, nothing recorded, others served", "[errors]") {
-  TestServer server({}, {true, {}, 1000});
+  TestServer server({}, {true, {}, 1000, 20});
   auto file = make_file("stalled", 2 * 65536, 8);
   RawConnection stalled(server.port());
   REQUIRE(stalled.connected());
