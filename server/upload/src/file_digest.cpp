@@ -198,6 +198,19 @@ PieceOutcome UploadCore::Impl::release(const std::shared_ptr<Upload>& upload, co
   return final_result(*upload);
 }
 
+std::optional<PieceOutcome> UploadCore::Impl::finish_received(const std::shared_ptr<Upload>& upload) {
+  {
+    std::unique_lock lock(upload->mutex);
+    if (upload->removed || !upload->fully_received()) return std::nullopt;
+    upload->changed.wait_for(lock, finalize_wait, [&] { return upload->final || upload->removed || !upload->hashing; });
+    if (upload->final) return final_result(*upload);
+    if (upload->removed || upload->hashing) return std::nullopt;
+  }
+  auto ring = make_ring();
+  OrderedReader reader(*ring);
+  return advance_file_hash(upload, reader);
+}
+
 PieceOutcome UploadCore::Impl::piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece,
                                             OrderedReader& reader, bool holds_file_hash) {
   PieceStored stored;

@@ -341,17 +341,9 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
 }
 
 std::optional<PieceOutcome> UploadCore::resume_finalization(const std::string& principal, const std::string& identifier) {
-  Impl& core = *impl_;
-  const auto upload = core.index.find({principal, identifier});
+  const auto upload = impl_->index.find({principal, identifier});
   if (!upload) return std::nullopt;
-  {
-    std::lock_guard lock(upload->mutex);
-    if (upload->final) return core.final_result(*upload);
-    if (!upload->fully_received()) return std::nullopt;
-  }
-  auto ring = core.make_ring();
-  OrderedReader reader(*ring);
-  return core.advance_file_hash(upload, reader);
+  return impl_->finish_received(upload);
 }
 
 void UploadCore::cancel(const std::string& principal, const std::string& identifier) {

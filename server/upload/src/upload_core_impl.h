@@ -90,6 +90,11 @@ struct UploadCore::Impl {
   std::optional<PieceOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, OrderedReader& reader,
                                                 bool holds_file_hash = false);
   PieceOutcome release(const std::shared_ptr<Upload>& upload, const core::Digest& digest, OrderedReader& reader);
+  // An upload every byte of which is stored but which is not released (a crash came between its
+  // last record and the release, or the release failed, e.g. on a full disk): releases it now,
+  // after waiting for a release another thread has under way. The outcome (the final result, or
+  // the error that ended the upload), or nullopt when there is nothing to finish.
+  std::optional<PieceOutcome> finish_received(const std::shared_ptr<Upload>& upload);
   // A piece (just committed) is stored: advance the hash, release, or wait for the release.
   PieceOutcome piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece, OrderedReader& reader,
                             bool holds_file_hash);

@@ -11,9 +11,17 @@ PieceQuery UploadCore::find_piece(const std::string& principal, const PieceReque
   if (auto error = check_declaration(request.upload)) return *error;
   const auto upload = core.index.find({principal, request.upload.identifier});
   if (!upload) return PiecePresence::absent;
+  {
+    std::lock_guard lock(upload->mutex);
+    if (upload->removed) return PiecePresence::absent;
+    if (auto error = core.check_matches(*upload, request.upload)) return *error;
+  }
+  if (auto finished = core.finish_received(upload)) {
+    if (auto* final = std::get_if<FinalResult>(&*finished)) return *final;
+    if (auto* error = std::get_if<ErrorCode>(&*finished)) return *error;
+  }
   std::lock_guard lock(upload->mutex);
   if (upload->removed) return PiecePresence::absent;
-  if (auto error = core.check_matches(*upload, request.upload)) return *error;
   if (upload->final) return core.final_result(*upload);
   const auto it = upload->pieces.find(request.offset);
   if (it == upload->pieces.end() || it->second.state != PieceState::present || it->second.size != request.size) {
@@ -28,6 +36,10 @@ StatusOutcome UploadCore::status(const std::string& principal, const std::string
   Impl& core = *impl_;
   const auto upload = core.index.find({principal, identifier});
   if (!upload) return ErrorCode::upload_not_found;
+  if (auto finished = core.finish_received(upload)) {
+    if (auto* final = std::get_if<FinalResult>(&*finished)) return *final;
+    if (auto* error = std::get_if<ErrorCode>(&*finished)) return *error;
+  }
   std::lock_guard lock(upload->mutex);
   if (upload->removed) return ErrorCode::upload_not_found;
   if (upload->final) return core.final_result(*upload);

@@ -152,7 +152,9 @@ class UploadCore {
   // final result, an error). Waits up to limits.chunk_wait while another request writes it.
   PieceStart begin_piece(const std::string& principal, const PieceRequest& request);
   // After a duplicate piece of a fully received upload: retries a release that failed before (for
-  // example on a full disk). The final result if the upload is (now) finished, else nullopt.
+  // example on a full disk) or that a crash interrupted. The final result if the upload is (now)
+  // finished, else nullopt. find_piece and status do the same for a fully received upload, so a
+  // client that finds every piece held gets the final result instead of waiting for it forever.
   std::optional<PieceOutcome> resume_finalization(const std::string& principal, const std::string& identifier);
 
   PieceQuery find_piece(const std::string& principal, const PieceRequest& request);
