@@ -18,6 +18,7 @@
 #include <string>
 
 #include "resumable/asset_handler.h"
+#include "resumable/connection_guard.h"
 #include "resumable/digest.h"
 #include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
@@ -129,6 +130,9 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
     log_line("could not listen on " + listening);
     return 1;
   }
+  // One client address may hold 12 of the 16 workers: a client opening slow connections cannot
+  // take them all (destroyed before mg_stop, below).
+  auto guard = std::make_unique<resumable::ConnectionGuard>(server.get(), resumable::ConnectionGuardOptions{12, 0, {}});
   // Order matters: CivetWeb gives a request to the first pattern that matches, and the
   // application's "/" matches everything.
   public_uploads->mount(server.get(), "/upload");
@@ -152,6 +156,7 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   sigwait(&shutdown_signals, &signal_number);
   std::printf("resumable demo: stopping\n");
   std::fflush(stdout);
+  guard.reset();
   server.reset();  // mg_stop: no handler runs after this
   return 0;
 }

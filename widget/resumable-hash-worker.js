@@ -8,10 +8,15 @@
 //
 // Messages in:  {type: 'hash', job, file, chunkSize, forceChunkSize}, {type: 'pause'|'resume'|'cancel', job}
 // Messages out: {type: 'chunks', job, chunkCount, firstNumber, digests, spans, hashedBytes, identifier?},
-//               {type: 'done', job, fileDigest}, {type: 'error', job, message}
+//               {type: 'done', job, fileDigest}, {type: 'error', job, message, unavailable?}
+//               (unavailable: the wasm core did not load, so no file can be hashed)
 /* global importScripts, createResumableCore */
 'use strict';
-importScripts('resumable_core.js');
+// The folder of the widget's files: this script's own, or, when the page is on another origin and
+// started this script through importScripts() from a Blob (hash-pool.js), the one that Blob names
+// (a Blob's Worker has no folder to resolve relative URLs against).
+var ASSET_BASE = typeof self.resumableAssetBase === 'string' ? self.resumableAssetBase : new URL('./', self.location.href).href;
+importScripts(ASSET_BASE + 'resumable_core.js');
 
 // Streamed slices are small enough for the browser to have the next one read (into the stream's
 // pipe, about 2 MiB in Chromium) while the current one is hashed: reading then costs the Worker
@@ -22,7 +27,8 @@ var SLICE_BYTES = 16 * 1048576;
 // Bumping this changes every identifier, so uploads started by an incompatible widget never resume.
 var IDENTIFIER_VERSION = 'resumable-widget/1';
 
-var corePromise = createResumableCore();
+// The wasm is fetched from ASSET_BASE too: with CORS when that is another origin than the page's.
+var corePromise = createResumableCore({ locateFile: function (path) { return ASSET_BASE + path; } });
 var jobs = []; // in arrival order; the first one that is not paused is hashed
 var schedulerRunning = false;
 
@@ -78,7 +84,7 @@ function runScheduler() {
     schedulerRunning = false;
     var pending = jobs.slice();
     for (var i = 0; i < pending.length; i++) {
-      self.postMessage({ type: 'error', job: pending[i].id, message: 'The hashing module did not load: ' + describeError(error) });
+      self.postMessage({ type: 'error', job: pending[i].id, unavailable: true, message: 'The hashing module did not load: ' + describeError(error) });
       finishJob(pending[i]);
     }
   });

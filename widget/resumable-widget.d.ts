@@ -18,7 +18,12 @@ export interface FinalResult {
 }
 
 export interface UploadError {
-  /** A code from the protocol's error table, or network_error, timeout, read_error, file_changed, file_digest_mismatch, http_<status>. */
+  /**
+   * A code from the protocol's error table, or network_error, timeout, read_error, file_changed,
+   * file_digest_mismatch, http_<status>; cross_origin_refused (an endpoint on another origin is up
+   * but does not allow the page's origin, or not with credentials); worker_failed (the hashing Worker
+   * or the wasm core did not load, e.g. refused by the page's Content-Security-Policy).
+   */
   code: string;
   /** HTTP status, 0 when no reply arrived. */
   status: number;
@@ -29,7 +34,7 @@ export interface UploadError {
 export type Messages = typeof defaultMessages;
 
 export interface UploaderOptions {
-  /** The upload endpoint's URL, e.g. '/upload'. Required. */
+  /** The upload endpoint's URL, e.g. '/upload', or on another origin 'https://upload.example.com/upload' (CORS). Required. */
   endpoint: string;
   /** Bytes per chunk (default 4 MiB). Must be a size the server accepts. */
   chunkSize?: number;
@@ -48,6 +53,7 @@ export interface UploaderOptions {
   headers?: Record<string, string> | ((file: UploadFile) => Record<string, string>);
   /** Extra query parameters on every request, or a function of the file. */
   query?: Record<string, string | number> | ((file: UploadFile) => Record<string, string | number>);
+  /** Send cookies (and HTTP authentication) to an endpoint on another origin (default false); the endpoint must allow credentials. */
   withCredentials?: boolean;
   /** Milliseconds without upload progress before a request is abandoned and retried (default 30000). */
   stallTimeout?: number;
@@ -59,9 +65,11 @@ export interface UploaderOptions {
   retryDelay?: number;
   /** Longest retry delay in ms (default 30000). */
   maxRetryDelay?: number;
+  /** Longest wait in ms a server's Retry-After (seconds or an HTTP date) may impose (default 300000); shorter ones are waited out in full. */
+  maxRetryAfter?: number;
   /** Milliseconds between progress events (default 200). */
   progressInterval?: number;
-  /** URL of the folder holding resumable-hash-worker.js and resumable_core.{js,wasm}. */
+  /** URL of the folder holding resumable-hash-worker.js and resumable_core.{js,wasm}; it may be on another origin. */
   assetBase?: string;
   messages?: Partial<Messages>;
 }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 
+#include "anonymous_scopes.h"
 #include "json_error.h"
 #include "query_params.h"
 #include "reply_writer.h"
@@ -93,10 +94,12 @@ class BodyWatch {
 }  // namespace
 
 CivetWebMount::CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, CrossOriginPolicy cross_origin,
-                             BodyWatchdog* watchdog, std::function<void(const std::string&)> log)
+                             AnonymousScopes* anonymous, BodyWatchdog* watchdog,
+                             std::function<void(const std::string&)> log)
     : front_end_(front_end),
       access_(std::move(access)),
       cross_origin_(std::move(cross_origin)),
+      anonymous_(anonymous),
       watchdog_(watchdog),
       log_(std::move(log)) {}
 
@@ -133,8 +136,8 @@ int CivetWebMount::handle(mg_connection* connection, void* self) {
   }
 }
 
-int CivetWebMount::send(mg_connection* connection, http::Reply reply, const std::vector<std::string>& cors) {
-  reply.headers.insert(reply.headers.end(), cors.begin(), cors.end());
+int CivetWebMount::send(mg_connection* connection, http::Reply reply, const std::vector<std::string>& reply_headers) {
+  reply.headers.insert(reply.headers.end(), reply_headers.begin(), reply_headers.end());
   write_reply(connection, reply);
   return reply.status;
 }
@@ -176,15 +179,26 @@ int CivetWebMount::preflight(mg_connection* connection, std::string_view path) {
   return send(connection, std::move(reply), cors);
 }
 
-std::variant<std::string, ErrorCode> CivetWebMount::authorize(mg_connection* connection) const {
+std::variant<CivetWebMount::Authorized, ErrorCode> CivetWebMount::authorize(mg_connection* connection) const {
   if (access_.verify_request && !access_.verify_request(connection)) return ErrorCode::forbidden;
   std::optional<Principal> found;
   if (access_.authenticate) found = access_.authenticate(connection);
-  const bool authenticated = found.has_value() && !found->id.empty();  // "" is reserved for anonymous
-  if (access_.access == Access::anonymous_allowed) return authenticated ? found->id : std::string();
-  if (!authenticated) return ErrorCode::unauthenticated;
-  if (access_.access == Access::staff_required && !found->is_staff) return ErrorCode::forbidden;
-  return found->id;
+  // "" and the anonymous scopes' prefix are never an authenticated principal's.
+  bool authenticated = found.has_value() && !found->id.empty();
+  if (authenticated && found->id.rfind(anonymous_principal_prefix, 0) == 0) {
+    log_("authenticate returned a principal id that starts with \"" + std::string(anonymous_principal_prefix) +
+         "\", reserved for anonymous scopes: treated as not logged in");
+    authenticated = false;
+  }
+  if (authenticated) {
+    if (access_.access == Access::staff_required && !found->is_staff) return ErrorCode::forbidden;
+    return Authorized{found->id, {}};
+  }
+  if (access_.access != Access::anonymous_allowed || anonymous_ == nullptr) return ErrorCode::unauthenticated;
+  auto scope = anonymous_->resolve(connection);
+  Authorized authorized{std::move(scope.principal), {}};
+  if (scope.set_cookie) authorized.headers.push_back(std::move(*scope.set_cookie));
+  return authorized;
 }
 
 int CivetWebMount::serve(mg_connection* connection) {
@@ -196,30 +210,32 @@ int CivetWebMount::serve(mg_connection* connection) {
       mg_get_header(connection, "Access-Control-Request-Method") != nullptr) {
     return preflight(connection, path);
   }
-  const auto cors = cors_headers(connection);
+  auto reply_headers = cors_headers(connection);
   // Authorization comes first, on every path of the mount.
-  const auto principal = authorize(connection);
-  if (const auto* refused = std::get_if<ErrorCode>(&principal)) {
-    return send(connection, front_end_.error_reply(*refused, true), cors);
+  auto authorized = authorize(connection);
+  if (const auto* refused = std::get_if<ErrorCode>(&authorized)) {
+    return send(connection, front_end_.error_reply(*refused, true), reply_headers);
   }
+  const auto& [principal, scope_headers] = std::get<Authorized>(authorized);
+  reply_headers.insert(reply_headers.end(), scope_headers.begin(), scope_headers.end());
 
   const auto allowed = front_end_.allowed_methods(path);
-  if (!allowed) return send(connection, front_end_.error_reply(ErrorCode::not_found, true), cors);
+  if (!allowed) return send(connection, front_end_.error_reply(ErrorCode::not_found, true), reply_headers);
   if (!method_in(info->request_method, *allowed)) {
     auto reply = front_end_.error_reply(ErrorCode::method_not_allowed, true);
     reply.headers.push_back("Allow: " + *allowed);
-    return send(connection, std::move(reply), cors);
+    return send(connection, std::move(reply), reply_headers);
   }
 
   ConnectionView view(connection, path);
-  const auto exchange = front_end_.exchange(view, std::get<std::string>(principal));
+  const auto exchange = front_end_.exchange(view, principal);
   auto started = exchange->start();
-  if (auto* reply = std::get_if<http::Reply>(&started)) return send(connection, std::move(*reply), cors);
-  return std::get<http::BodyKind>(started) == http::BodyKind::raw ? pump_raw(connection, *exchange, cors)
-                                                                  : pump_multipart(connection, *exchange, cors);
+  if (auto* reply = std::get_if<http::Reply>(&started)) return send(connection, std::move(*reply), reply_headers);
+  return std::get<http::BodyKind>(started) == http::BodyKind::raw ? pump_raw(connection, *exchange, reply_headers)
+                                                                  : pump_multipart(connection, *exchange, reply_headers);
 }
 
-int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& cors) {
+int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& reply_headers) {
   continue_if_expected(connection);
   BodyWatch watch(watchdog_, connection);
   http::BodySink& sink = exchange.sink();
@@ -234,13 +250,17 @@ int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange,
       break;
     }
     if (n < 0) {
-      end = http::BodyEnd::connection_lost;
+      // CivetWeb says no more than -1, for a dropped connection and for a chunked body it cannot
+      // parse (e.g. a chunk extension) alike: a chunked body gets its answer, it may still listen.
+      const char* encoding = mg_get_header(connection, "Transfer-Encoding");
+      end = encoding != nullptr && mg_strcasecmp(encoding, "chunked") == 0 ? http::BodyEnd::malformed
+                                                                           : http::BodyEnd::connection_lost;
       break;
     }
     if (n == 0 || !sink.received(static_cast<std::size_t>(n))) break;
   }
   auto reply = exchange.finish(end);
-  return reply ? send(connection, std::move(*reply), cors) : 1;
+  return reply ? send(connection, std::move(*reply), reply_headers) : 1;
 }
 
 namespace {
@@ -251,7 +271,8 @@ struct MultipartPump {
   http::Exchange* exchange;
   http::MultipartRules rules;
   BodyWatch* watch;
-  std::map<std::string, std::string> fields;
+  std::map<std::string, std::vector<std::string>> fields;  // every occurrence's value
+  std::size_t field_count = 0;
   std::string current_field;
   bool in_file = false;
   bool file_seen = false;
@@ -277,16 +298,18 @@ struct MultipartPump {
       const http::ParamLookup lookup = [&pump](std::string_view field) -> std::optional<http::ParamValue> {
         const auto it = pump.fields.find(std::string(field));
         if (it == pump.fields.end()) return std::nullopt;
-        return http::ParamValue{it->second, false};
+        const auto& values = it->second;
+        const bool agree = std::all_of(values.begin(), values.end(), [&](const auto& v) { return v == values.front(); });
+        return http::ParamValue{values.front(), false, !agree};
       };
       if (!pump.exchange->file_part(lookup)) return pump.abort();
       pump.in_file = true;
       return MG_FORM_FIELD_STORAGE_GET;
     }
     if (has_file_name || pump.file_seen) return MG_FORM_FIELD_STORAGE_SKIP;  // other files; late fields
-    if (pump.fields.size() >= pump.rules.max_fields) return pump.abort(ErrorCode::invalid_parameter);
+    if (++pump.field_count > pump.rules.max_fields) return pump.abort(ErrorCode::invalid_parameter);
     pump.current_field = name;
-    pump.fields[name];
+    pump.fields[name].emplace_back();
     return MG_FORM_FIELD_STORAGE_GET;
   }
 
@@ -294,7 +317,7 @@ struct MultipartPump {
     auto& pump = *static_cast<MultipartPump*>(user_data);
     if (pump.aborted) return MG_FORM_FIELD_HANDLE_ABORT;
     if (!pump.in_file) {
-      auto& field = pump.fields[pump.current_field];
+      auto& field = pump.fields[pump.current_field].back();
       if (field.size() + length > pump.rules.max_field_bytes) {
         pump.abort(ErrorCode::invalid_parameter);
         return MG_FORM_FIELD_HANDLE_ABORT;
@@ -325,17 +348,17 @@ struct MultipartPump {
 }  // namespace
 
 int CivetWebMount::pump_multipart(mg_connection* connection, http::Exchange& exchange,
-                                  const std::vector<std::string>& cors) {
+                                  const std::vector<std::string>& reply_headers) {
   continue_if_expected(connection);
   BodyWatch watch(watchdog_, connection);
-  MultipartPump pump{&exchange, front_end_.multipart_rules(), &watch, {}, {}, false, false, false, 0};
+  MultipartPump pump{&exchange, front_end_.multipart_rules(), &watch, {}, 0, {}, false, false, false, 0};
   mg_form_data_handler handler{&MultipartPump::on_field_found, &MultipartPump::on_field_get,
                                &MultipartPump::on_field_stored, &pump};
   const int handled = mg_handle_form_request(connection, &handler);
   http::BodyEnd end = handled < 0 ? http::BodyEnd::cut_short : http::BodyEnd::complete;
   if (watch.expired()) end = http::BodyEnd::too_slow;
   auto reply = exchange.finish(end);
-  return reply ? send(connection, std::move(*reply), cors) : 1;
+  return reply ? send(connection, std::move(*reply), reply_headers) : 1;
 }
 
 }  // namespace resumable::civetweb

@@ -25,14 +25,16 @@
 
 namespace resumable::civetweb {
 
+class AnonymousScopes;
 class BodyWatchdog;
 
 class CivetWebMount {
  public:
   // `watchdog` may be null (a build without it, or no minimum rate): bodies are then bounded by
-  // CivetWeb's request_timeout_ms only.
+  // CivetWeb's request_timeout_ms only. `anonymous` gives unauthenticated clients of a mount that
+  // allows them their scopes (required for Access::anonymous_allowed). Both outlive the mount.
   CivetWebMount(http::FrontEnd& front_end, AccessPolicy access, CrossOriginPolicy cross_origin,
-                BodyWatchdog* watchdog, std::function<void(const std::string&)> log);
+                AnonymousScopes* anonymous, BodyWatchdog* watchdog, std::function<void(const std::string&)> log);
   CivetWebMount(const CivetWebMount&) = delete;
   CivetWebMount& operator=(const CivetWebMount&) = delete;
 
@@ -42,18 +44,24 @@ class CivetWebMount {
  private:
   static int handle(mg_connection* connection, void* self);
   int serve(mg_connection* connection);
-  // The principal's id, or why the request is refused.
-  std::variant<std::string, ErrorCode> authorize(mg_connection* connection) const;
+  // Who the request is: the principal's id, and headers its reply must carry (a new anonymous
+  // scope's cookie).
+  struct Authorized {
+    std::string principal;
+    std::vector<std::string> headers;
+  };
+  std::variant<Authorized, ErrorCode> authorize(mg_connection* connection) const;
   // The CORS headers every reply to this request carries (none for a same-origin or foreign page).
   std::vector<std::string> cors_headers(mg_connection* connection) const;
   int preflight(mg_connection* connection, std::string_view path);
-  int pump_raw(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& cors);
-  int pump_multipart(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& cors);
-  int send(mg_connection* connection, http::Reply reply, const std::vector<std::string>& cors = {});
+  int pump_raw(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& reply_headers);
+  int pump_multipart(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& reply_headers);
+  int send(mg_connection* connection, http::Reply reply, const std::vector<std::string>& reply_headers = {});
 
   http::FrontEnd& front_end_;
   AccessPolicy access_;
   CrossOriginPolicy cross_origin_;
+  AnonymousScopes* anonymous_;
   BodyWatchdog* watchdog_;
   std::function<void(const std::string&)> log_;
   std::string base_;

@@ -12,6 +12,19 @@ void write_reply(mg_connection* connection, const http::Reply& reply) {
   std::string extra;
   for (const auto& header : reply.headers) extra += header + "\r\n";
   const char* reason = mg_get_response_code_text(connection, reply.status);
+  if (reply.stream) {
+    mg_printf(connection,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\nCache-Control: no-store\r\n"
+              "X-Content-Type-Options: nosniff\r\n%s%s\r\n",
+              reply.status, reason, reply.content_type.c_str(), connection_header(connection, reply.close), extra.c_str());
+    bool open = true;
+    reply.stream([&](std::string_view piece) {
+      if (open && !piece.empty()) open = mg_send_chunk(connection, piece.data(), static_cast<unsigned>(piece.size())) > 0;
+      return open;
+    });
+    if (open) mg_send_chunk(connection, "", 0);  // the last chunk
+    return;
+  }
   if (reply.content_type.empty()) {
     mg_printf(connection, "HTTP/1.1 %d %s\r\nCache-Control: no-store\r\n%s%s\r\n", reply.status, reason,
               connection_header(connection, reply.close), extra.c_str());

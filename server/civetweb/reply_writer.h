@@ -1,6 +1,7 @@
 // Writes a front-end's Reply on a CivetWeb connection. Every reply states its length and says
 // `Connection: close` when the server will close the connection: when CivetWeb's keep-alive is
-// off, or when the reply asks for it (sent before the request body was read).
+// off, or when the reply asks for it (sent before the request body was read). A streamed reply is
+// sent in chunked transfer encoding.
 #pragma once
 
 #include <civetweb.h>

@@ -22,10 +22,13 @@
 
 namespace resumable::http {
 
-// A request parameter's decoded value; one too long to hold is present with `too_long` set.
+// A request parameter's decoded value; one too long to hold is present with `too_long` set, one
+// given more than once with different values with `conflicting` set (which one a client meant
+// cannot be known: the request is refused).
 struct ParamValue {
   std::string value;
   bool too_long = false;
+  bool conflicting = false;
 };
 // nullopt when absent.
 using ParamLookup = std::function<std::optional<ParamValue>(std::string_view name)>;
@@ -49,6 +52,9 @@ struct Reply {
   // The server closes the connection after this reply: it was sent before the body was read, and
   // unread body bytes would otherwise be taken for the next request.
   bool close = false;
+  // A body too large to build whole: written piece by piece through `write` (false once the client
+  // is gone), in chunked transfer encoding. `body` is then unused.
+  std::function<void(const std::function<bool(std::string_view)>& write)> stream;
 };
 
 // Where body bytes go: the adapter reads into next_buffer() and says how many arrived.
@@ -67,6 +73,7 @@ enum class BodyEnd : std::uint8_t {
   complete,         // the whole body was read
   cut_short,        // the multipart body ended or broke before its end
   connection_lost,  // reading failed: nobody is left to answer
+  malformed,        // the body's transfer encoding could not be parsed (a bad chunked body)
   too_slow,         // the adapter ended a body slower than the mount's minimum rate
 };
 

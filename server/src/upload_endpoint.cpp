@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "anonymous_scopes.h"
 #include "civetweb_mount.h"
 #include "resumable/asset_handler.h"
 #include "resumable/upload_core.h"
@@ -21,6 +22,7 @@ struct UploadEndpoint::Impl {
   EndpointOptions options;
   std::unique_ptr<UploadCore> core;
   std::unique_ptr<resumablejs::ResumableFrontEnd> front_end;
+  std::unique_ptr<civetweb::AnonymousScopes> anonymous;  // on mounts that allow anonymous uploads
 #if RESUMABLE_WITH_BODY_WATCHDOG
   std::unique_ptr<civetweb::BodyWatchdog> body_watchdog;  // null when limits.body_min_rate is 0
 #endif
@@ -67,6 +69,14 @@ std::unique_ptr<UploadEndpoint> UploadEndpoint::create(EndpointOptions options, 
     UploadCore::Hooks hooks{impl->options.on_complete, [raw](const std::string& message) { raw->log(message); }};
     impl->core = std::make_unique<UploadCore>(impl->options.store, impl->options.limits, std::move(hooks));
     impl->front_end = std::make_unique<resumablejs::ResumableFrontEnd>(*impl->core);
+    if (impl->options.access == Access::anonymous_allowed) {
+      civetweb::AnonymousScopeOptions scopes;
+      scopes.cookie_name = impl->options.anonymous_cookie;
+      scopes.join_window = impl->options.anonymous_join_window;
+      scopes.cookie_lifetime = impl->options.limits.unclaimed_after + std::chrono::hours(24);
+      scopes.cross_site = impl->options.cross_origin.allow_credentials;
+      impl->anonymous = std::make_unique<civetweb::AnonymousScopes>(std::move(scopes));
+    }
 #if RESUMABLE_WITH_BODY_WATCHDOG
     if (impl->options.limits.body_min_rate > 0) {
       impl->body_watchdog = std::make_unique<civetweb::BodyWatchdog>(
@@ -91,7 +101,7 @@ void UploadEndpoint::mount(mg_context* context, const std::string& base) {
   Impl* raw = impl_.get();
   std::lock_guard lock(impl_->mounts_mutex);
   auto& mount = impl_->mounts.emplace_back(std::make_unique<civetweb::CivetWebMount>(
-      *impl_->front_end, std::move(access), options.cross_origin, impl_->watchdog(),
+      *impl_->front_end, std::move(access), options.cross_origin, impl_->anonymous.get(), impl_->watchdog(),
       [raw](const std::string& message) { raw->log(message); }));
   AssetHandler* assets = nullptr;
   if (options.serve_widget) {
@@ -104,6 +114,18 @@ void UploadEndpoint::mount(mg_context* context, const std::string& base) {
 std::variant<ErrorCode, ClaimedUpload> UploadEndpoint::claim_upload(const std::string& token,
                                                                     const std::string& principal) {
   return impl_->core->claim(token, principal);
+}
+
+std::optional<std::string> UploadEndpoint::principal_for(mg_connection* connection) const {
+  const auto& options = impl_->options;
+  if (options.authenticate) {
+    if (auto found = options.authenticate(connection);
+        found && !found->id.empty() && found->id.rfind(civetweb::anonymous_principal_prefix, 0) != 0) {
+      return found->id;
+    }
+  }
+  if (impl_->anonymous) return impl_->anonymous->existing(connection);
+  return std::nullopt;
 }
 
 CollectionReport UploadEndpoint::collect_stale() { return impl_->core->collect_stale(std::chrono::system_clock::now()); }

@@ -56,20 +56,24 @@ after(async () => {
   assert.equal(code, 0, 'the test server exits cleanly on SIGTERM');
 });
 
-function userHeaders(user) {
-  return user ? { 'X-Test-User': user } : {};
+// A logged-in principal's header; an anonymous client is its browser context, whose scope cookie
+// (set by the endpoint) the requests made from node carry.
+async function userHeaders(user, context) {
+  if (user) return { 'X-Test-User': user };
+  const cookies = context ? await context.cookies(server.url) : [];
+  return cookies.length ? { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') } : {};
 }
 
-async function claim(token, user) {
+async function claim(token, user, context) {
   const response = await fetch(new URL(`test/claim?token=${token}`, server.url), {
-    method: 'POST', headers: userHeaders(user),
+    method: 'POST', headers: await userHeaders(user, context),
   });
   return { status: response.status, body: await response.json() };
 }
 
-async function uploadStatus(identifier, user) {
+async function uploadStatus(identifier, user, context) {
   const response = await fetch(new URL(`upload/status?identifier=${encodeURIComponent(identifier)}`, server.url), {
-    headers: userHeaders(user),
+    headers: await userHeaders(user, context),
   });
   return { status: response.status, body: await response.json() };
 }
@@ -109,9 +113,9 @@ async function upload(page, client, filePath) {
   return result;
 }
 
-// Checks the fileSuccess message is the final result for `file`, claims the file and compares it with
-// the original; returns the final result.
-async function assertStoredAndClaim(outcome, file, client) {
+// Checks the fileSuccess message is the final result for `file`, claims the file (as the client whose
+// browser context uploaded it) and compares it with the original; returns the final result.
+async function assertStoredAndClaim(outcome, file, client, context) {
   assert.equal(outcome.event, 'fileSuccess', `the upload succeeded: ${JSON.stringify(outcome).slice(0, 500)}`);
   const result = JSON.parse(outcome.message);
   assert.equal(result.status, 'complete', `the fileSuccess message is the final result: ${outcome.message}`);
@@ -123,7 +127,7 @@ async function assertStoredAndClaim(outcome, file, client) {
 
   const intruder = await claim(result.token, client.user ? 'mallory' : 'alice');
   assert.equal(intruder.status, 404, 'another principal cannot claim the token');
-  const claimed = await claim(result.token, client.user);
+  const claimed = await claim(result.token, client.user, context);
   assert.equal(claimed.status, 200, `claim: ${JSON.stringify(claimed.body)}`);
   const rel = relative(join(dataDir, 'files'), claimed.body.path);
   assert.ok(rel && !rel.startsWith('..') && !isAbsolute(rel), `the file lies under the data dir's files/: ${claimed.body.path}`);
@@ -131,7 +135,7 @@ async function assertStoredAndClaim(outcome, file, client) {
   assert.equal(claimed.body.blake2b256, file.digest);
   assert.equal(statSync(claimed.body.path).size, file.size, 'the stored file has the original size');
   assert.equal(b2sum256(claimed.body.path), file.digest, 'the stored file is byte-identical (b2sum -l 256)');
-  const again = await claim(result.token, client.user);
+  const again = await claim(result.token, client.user, context);
   assert.equal(again.status, 404, 'a token is claimed once');
   rmSync(claimed.body.path); // the file is the test's now
   return result;
@@ -140,7 +144,8 @@ async function assertStoredAndClaim(outcome, file, client) {
 for (const [name, client] of Object.entries(CLIENTS)) {
   test(`${name} uploads a ${BIG_SIZE} byte file with default settings; the stored file is identical`, { timeout: 300000 }, async () => {
     const file = files['big.bin'];
-    const page = await browser.newPage();
+    const context = await browser.newContext();
+    const page = await context.newPage();
     const log = watchEndpoint(page);
     const started = performance.now();
     const outcome = await upload(page, client, file.path);
@@ -150,7 +155,8 @@ for (const [name, client] of Object.entries(CLIENTS)) {
     const chunks = Math.floor(file.size / DEFAULT_CHUNK);
     assert.equal(outcome.event, 'fileSuccess', `the upload succeeded: ${JSON.stringify(outcome).slice(0, 500)}; requests: ${log.summary()}`);
     assert.equal(outcome.chunkCount, chunks, 'the client used its default 1 MiB chunks');
-    await assertStoredAndClaim(outcome, file, client);
+    await assertStoredAndClaim(outcome, file, client, context);
+    await context.close();
     // testChunks: one test GET per chunk, all answered "absent" (204); then one POST per chunk, all 200.
     assert.equal(log.count('GET', 204), chunks, `requests: ${log.summary()}`);
     assert.equal(log.count('POST', 200), chunks, `requests: ${log.summary()}`);
@@ -162,8 +168,10 @@ for (const [name, client] of Object.entries(CLIENTS)) {
     const file = files['resume.bin'];
     const chunks = Math.floor(file.size / DEFAULT_CHUNK);
 
-    // First attempt: close the page once half the chunks have been acknowledged.
-    const first = await browser.newPage();
+    // First attempt: close the page once half the chunks have been acknowledged. Both attempts run
+    // in one browser context: the same browser (an anonymous client is its cookie jar).
+    const context = await browser.newContext();
+    const first = await context.newPage();
     const firstLog = watchEndpoint(first);
     const half = new Promise((resolve) => {
       let acknowledged = 0;
@@ -183,7 +191,7 @@ for (const [name, client] of Object.entries(CLIENTS)) {
     assert.ok(firstLog.identifier, 'the test GETs carry the identifier in the query');
 
     // The server holds at least the acknowledged chunks, and not all of them.
-    const status = await uploadStatus(firstLog.identifier, client.user);
+    const status = await uploadStatus(firstLog.identifier, client.user, context);
     assert.equal(status.status, 200, `status: ${JSON.stringify(status.body)}`);
     assert.equal(status.body.status, 'partial');
     assert.equal(status.body.chunkCount, chunks);
@@ -192,13 +200,14 @@ for (const [name, client] of Object.entries(CLIENTS)) {
     assert.ok(held >= acknowledged && held < chunks, `held ${held} of ${chunks} chunks, ${acknowledged} acknowledged`);
 
     // Second attempt: a fresh page and client instance with the same file.
-    const second = await browser.newPage();
+    const second = await context.newPage();
     const log = watchEndpoint(second);
     const outcome = await upload(second, client, file.path);
     await log.settled();
     await second.close();
     assert.equal(outcome.identifier, firstLog.identifier, 'the same identifier as the first attempt');
-    await assertStoredAndClaim(outcome, file, client);
+    await assertStoredAndClaim(outcome, file, client, context);
+    await context.close();
     const posts = log.count('POST');
     const present = log.count('GET', 200);
     console.log(`${name} resume: first attempt ${acknowledged} chunks acknowledged, server held ${held}; ` +

@@ -245,6 +245,39 @@ TEST_CASE("a declared file digest is verified: a mismatch discards the upload", 
   CHECK(h.store->upload_count() == 0);
 }
 
+TEST_CASE("an upload whose every piece is stored but whose release failed or was cut off is released by a query", "[core]") {
+  Harness h;
+  const auto file = bytes_of(3 * 4096 + 5, 21);
+  h.store->fail_releases(1);
+  CHECK(error_of(h.send_all("interrupted", file, 4096)) == ErrorCode::insufficient_storage);
+  CHECK(h.completed.empty());
+
+  SECTION("a status request releases it") {
+    const auto outcome = h.core->status("alice", "interrupted");
+    REQUIRE(std::holds_alternative<FinalResult>(outcome));
+    CHECK(std::get<FinalResult>(outcome).digest == core::blake2b256(file.data(), file.size()));
+  }
+  SECTION("after a restart (a crash between the last record and the release), a test of a piece releases it") {
+    h.store->fail_releases(0);
+    h.restart();
+    CHECK(h.completed.empty());
+    const auto outcome = h.core->find_piece("alice", h.piece("interrupted", file, 4096, 4096));
+    REQUIRE(std::holds_alternative<FinalResult>(outcome));
+  }
+  SECTION("a release that fails again is reported, and the next query tries again") {
+    h.store->fail_releases(1);
+    CHECK(std::get<ErrorCode>(h.core->status("alice", "interrupted")) == ErrorCode::insufficient_storage);
+    REQUIRE(std::holds_alternative<FinalResult>(h.core->status("alice", "interrupted")));
+  }
+  REQUIRE(h.completed.size() == 1);
+  CHECK(h.store->released(h.completed[0].location) == file);
+  // Released once: later queries and a repeated piece answer with the same final result.
+  const auto token = h.completed[0].token;
+  CHECK(std::get<FinalResult>(h.core->status("alice", "interrupted")).token == token);
+  CHECK(final_of(h.send(h.piece("interrupted", file, 0, 4096), file)).token == token);
+  CHECK(h.completed.size() == 1);
+}
+
 TEST_CASE("an empty file is one empty piece", "[core]") {
   Harness h;
   const std::vector<std::uint8_t> empty;

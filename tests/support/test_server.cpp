@@ -1,13 +1,16 @@
 // resumable_test_server: the upload endpoint on a real CivetWeb server for the node, browser and
 // reliability tests, with every limit and timeout they need to set from the command line.
 //   /upload                the endpoint (docs/protocol.md); /upload/widget/ the widget from memory
-//   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON)
+//   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON): the
+//                          X-Test-User, or on an anonymous mount the client's scope cookie
 //   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests received for ID or for all (JSON);
 //                          counted before the endpoint sees them, so tests count on the server side
 //   /test/collect          POST: runs the collection of stale and unclaimed uploads now (JSON report)
 //   /test/uploads          GET: the uploads the endpoint holds (JSON)
 //   everything else        static files from --document-root (default: the source tree)
-// The principal comes from `X-Test-User: name` (`name;staff` for staff). Prints
+// The principal comes from `X-Test-User: name` (`name;staff` for staff). Pages on other origins may
+// use /upload when listed in `--allowed-origins http://127.0.0.1:PORT,...` (CORS; `--cors-credentials 1`
+// also lets them send cookies). Prints
 // "listening on http://127.0.0.1:PORT/" when ready; SIGTERM stops it cleanly.
 #include <civetweb.h>
 #include <signal.h>
@@ -23,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "resumable/connection_guard.h"
 #include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
 #include "status_map.h"
@@ -55,12 +59,13 @@ int handle_claim(mg_connection* connection, void* endpoint_pointer) {
   char token[160] = {};
   const char* query = info->query_string != nullptr ? info->query_string : "";
   mg_get_var(query, std::strlen(query), "token", token, sizeof(token));
-  const auto principal = principal_from_header(connection);
+  // The principal as the endpoint sees it: X-Test-User, or an anonymous client's scope cookie.
+  const auto principal = endpoint->principal_for(connection);
   if (std::strcmp(info->request_method, "POST") != 0) {
     send(connection, 405, {{"error", "method_not_allowed"}});
     return 405;
   }
-  const auto claimed = endpoint->claim_upload(token, principal ? principal->id : std::string());
+  const auto claimed = endpoint->claim_upload(token, principal.value_or(std::string()));
   if (const auto* error = std::get_if<resumable::ErrorCode>(&claimed)) {
     const int status = resumable::resumablejs::http_status(*error);
     send(connection, status, {{"error", resumable::error_info(*error).id}});
@@ -141,7 +146,9 @@ void usage() {
                "  [--max-file-size N] [--min-chunk-size N] [--max-chunk-size N] [--max-chunks N]\n"
                "  [--max-uploads-per-principal N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
                "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
-               "  [--hash-progress-interval-bytes N]\n");
+               "  [--hash-progress-interval-bytes N]\n"
+               "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
+               "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n");
 }
 
 }  // namespace
@@ -164,7 +171,8 @@ int main(int argc, char** argv) {
                                 "request-timeout-ms", "max-request-size", "max-file-size", "min-chunk-size",
                                 "max-chunk-size", "max-chunks", "max-uploads-per-principal", "stale-after-s",
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
-                                "body-min-rate", "hash-progress-interval-bytes"};
+                                "body-min-rate", "hash-progress-interval-bytes", "allowed-origins",
+                                "cors-credentials", "max-connections-per-address"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
@@ -264,6 +272,12 @@ int main(int argc, char** argv) {
   mg_init_library(0);
   mg_context* context = mg_start(&callbacks, nullptr, civetweb_options);
   if (context == nullptr) return 1;
+  // Off by default here: tests that open many connections from 127.0.0.1 must not be cut.
+  std::unique_ptr<resumable::ConnectionGuard> guard;
+  if (const auto per_address = number("max-connections-per-address", 0); per_address > 0) {
+    guard = std::make_unique<resumable::ConnectionGuard>(context,
+                                                         resumable::ConnectionGuardOptions{per_address, 0, {}});
+  }
   endpoint->mount(context, "/upload");
   mg_set_request_handler(context, "/test/claim$", handle_claim, endpoint.get());
   mg_set_request_handler(context, "/test/collect$", handle_collect, endpoint.get());
@@ -276,6 +290,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  guard.reset();
   mg_stop(context);
   mg_exit_library();
   return 0;

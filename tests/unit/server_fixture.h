@@ -17,6 +17,7 @@
 
 #include "http_client.h"
 #include "resumable/chunk_geometry.h"
+#include "resumable/connection_guard.h"
 #include "resumable/filesystem_store.h"
 #include "resumable/upload_endpoint.h"
 #include "test_data.h"
@@ -63,8 +64,10 @@ struct ServerSetup {
   bool durable = true;
   std::function<std::shared_ptr<UploadStore>(std::shared_ptr<UploadStore> filesystem)> wrap;
   int request_timeout_ms = 20000;
+  // Connections one client address may hold (resumable::ConnectionGuard; the server has 24 workers: 4 stay for others).
+  std::size_t max_connections_per_address = 20;
 };
-inline const ServerSetup not_durable{false, {}};
+inline const ServerSetup not_durable{false, {}, 20000, 20};
 
 class TestServer {
  public:
@@ -77,8 +80,10 @@ class TestServer {
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
-  void restart() {
+  // `while_stopped` runs between stop and start (e.g. to damage or forge what is on disk).
+  void restart(const std::function<void()>& while_stopped = {}) {
     stop();
+    if (while_stopped) while_stopped();
     start();
   }
 
@@ -127,12 +132,14 @@ class TestServer {
     callbacks.http_error = json_http_error;
     context_ = mg_start(&callbacks, nullptr, civetweb_options);
     if (context_ == nullptr) throw std::runtime_error("mg_start failed");
+    guard_ = std::make_unique<ConnectionGuard>(context_, ConnectionGuardOptions{setup_.max_connections_per_address, 0, {}});
     endpoint_->mount(context_, "/upload");
     mg_server_port ports[2];
     if (mg_get_server_ports(context_, 2, ports) < 1) throw std::runtime_error("no port");
     port_ = ports[0].port;
   }
   void stop() {
+    guard_.reset();
     if (context_ != nullptr) mg_stop(context_);
     context_ = nullptr;
     endpoint_.reset();
@@ -142,6 +149,7 @@ class TestServer {
   ServerSetup setup_;
   TempDir dir_;
   std::unique_ptr<UploadEndpoint> endpoint_;
+  std::unique_ptr<ConnectionGuard> guard_;
   mg_context* context_ = nullptr;
   int port_ = 0;
   std::atomic<int> completions_{0};

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "record_codec.h"
 #include "server_fixture.h"
 #include "status_map.h"
 
@@ -81,7 +82,7 @@ void configure_limits(EndpointOptions& options) {
 // The limits above over a store with 6 × 64 KiB of space.
 const ServerSetup faulty_store{false, [](std::shared_ptr<UploadStore> filesystem) -> std::shared_ptr<UploadStore> {
                                 return std::make_shared<FaultyStore>(std::move(filesystem), 6 * 65536);
-                              }, 20000};
+                              }, 20000, 20};
 
 HttpResponse post(TestServer& server, const TestFile& file, std::uint64_t number, const std::vector<std::string>& overrides = {},
                   const std::vector<std::string>& headers = alice) {
@@ -373,7 +374,7 @@ TEST_CASE("body_too_slow ends a dripping body, raw or multipart, while others ar
 #endif
 
 TEST_CASE("a body that stops arriving is ended by request_timeout_ms, nothing recorded, others served", "[errors]") {
-  TestServer server({}, {true, {}, 1000});
+  TestServer server({}, {true, {}, 1000, 20});
   auto file = make_file("stalled", 2 * 65536, 8);
   RawConnection stalled(server.port());
   REQUIRE(stalled.connected());
@@ -531,6 +532,25 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
          auto file = fresh(3 * 4096);
          file.file_name = "in-order.bin";  // this store cannot read back: the file hash needs chunk 1 first
          return post(server, file, 2, {}, user);
+       }},
+      {ErrorCode::server_busy,
+       [&] {
+         // The status of an upload with more chunks than a page, on a mount that streams none at once.
+         TestServer busy([](EndpointOptions& o) {
+           o.limits.max_streamed_replies = 0;
+           o.limits.chunk_wait = std::chrono::milliseconds(100);
+         });
+         const auto file = fresh(2000 * 64, 64);
+         post(busy, file, 1, {}, user);
+         busy.restart([&] {
+           std::filesystem::path dir = *std::filesystem::directory_iterator(busy.chunk_dir());
+           std::ofstream log(dir / "pieces.log", std::ios::binary | std::ios::app);
+           for (std::uint64_t k = 2; k <= 2000; ++k) {
+             const auto record = encode_piece_record({(k - 1) * 64, 64, core::blake2b256(file.bytes.data() + (k - 1) * 64, 64)});
+             log.write(reinterpret_cast<const char*>(record.data()), static_cast<std::streamsize>(record.size()));
+           }
+         });
+         return http.request("GET", busy.url("/upload/status?identifier=" + file.identifier), user);
        }},
       {ErrorCode::insufficient_storage, [&] {
          const auto file = fresh(7 * 65536, 65536);

@@ -1,6 +1,9 @@
 // Names from clients are never paths, and principals never see each other's uploads or tokens.
 #include <catch2/catch.hpp>
 
+#include <future>
+#include <set>
+
 #include "server_fixture.h"
 
 using namespace resumable;
@@ -90,4 +93,98 @@ TEST_CASE("two principals' equal identifiers never meet; status and tokens are p
   CHECK(std::get<ErrorCode>(server.endpoint().claim_upload(token, "")) == ErrorCode::upload_not_found);
   REQUIRE(std::holds_alternative<ClaimedUpload>(server.endpoint().claim_upload(token, "alice")));
   CHECK(std::get<ErrorCode>(server.endpoint().claim_upload(token, "alice")) == ErrorCode::upload_not_found);
+}
+
+namespace {
+
+// The scope cookie a reply sets ("" if none).
+std::string scope_cookie(const HttpResponse& reply) {
+  const auto at = reply.headers.find("Set-Cookie: rsm_scope=");
+  if (at == std::string::npos) return "";
+  const auto start = at + std::string("Set-Cookie: ").size();
+  return reply.headers.substr(start, reply.headers.find(';', start) - start);
+}
+
+// A browser of an anonymous client: its User-Agent and, once it has one, its scope cookie.
+struct AnonymousClient {
+  std::string user_agent;
+  std::string cookie;
+  std::vector<std::string> headers() const {
+    std::vector<std::string> h = {"User-Agent: " + user_agent};
+    if (!cookie.empty()) h.push_back("Cookie: " + cookie);
+    return h;
+  }
+  HttpResponse request(const std::string& method, const std::string& url, const std::string& body = {}) {
+    auto reply = http.request(method, url, headers(), body);
+    if (const auto set = scope_cookie(reply); !set.empty()) cookie = set;
+    return reply;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("anonymous clients each get a scope of their own that others cannot see or take", "[isolation][anonymous]") {
+  TestServer server([](EndpointOptions& o) { o.access = Access::anonymous_allowed; });
+  auto file = make_file("size-name-anyone-could-guess", 3 * 4096, 61, 4096);
+  AnonymousClient alice{"alice's browser", ""};
+  const auto first = alice.request("POST", server.url("/upload" + file.query(1)), file.chunk_bytes(1));
+  REQUIRE(first.status == 200);
+  REQUIRE_FALSE(alice.cookie.empty());
+  CHECK(first.headers.find("HttpOnly") != std::string::npos);
+  CHECK(first.headers.find("SameSite=Lax") != std::string::npos);
+  const std::string status_url = server.url("/upload/status?identifier=" + file.identifier);
+  CHECK(alice.request("GET", status_url).json()["received"] == nlohmann::json::parse("[[1,1]]"));
+
+  // Another anonymous client who knows the identifier sees nothing, and what it sends stays its own.
+  AnonymousClient mallory{"mallory's browser", ""};
+  CHECK(mallory.request("GET", status_url).status == 404);
+  CHECK(mallory.request("GET", server.url("/upload" + file.query(1))).status == 204);
+  auto forged = file;
+  for (auto& b : forged.bytes) b ^= 0xff;
+  forged.send_chunk_digest = false;
+  const auto mixed = mallory.request("POST", server.url("/upload" + forged.query(3)), forged.chunk_bytes(3));
+  CHECK(mixed.status == 200);
+  CHECK(mixed.json()["received"] == 1);  // its own upload, not alice's
+  CHECK(mallory.cookie != alice.cookie);
+  CHECK(mallory.request("DELETE", server.url("/upload?identifier=" + file.identifier)).status == 204);  // its own
+  CHECK(alice.request("GET", status_url).json()["received"] == nlohmann::json::parse("[[1,1]]"));
+
+  // Alice finishes; only her scope can see the final result and claim the file.
+  alice.request("POST", server.url("/upload" + file.query(2)), file.chunk_bytes(2));
+  const auto last = alice.request("POST", server.url("/upload" + file.query(3)), file.chunk_bytes(3));
+  REQUIRE(last.json()["status"] == "complete");
+  CHECK(last.json()["blake2b256"] == file.file_digest_hex());
+  const std::string token = last.json()["token"];
+  CHECK(mallory.request("GET", status_url).status == 404);
+  CHECK(std::holds_alternative<ErrorCode>(server.endpoint().claim_upload(token, "anonymous/" + mallory.cookie.substr(10))));
+  CHECK(std::holds_alternative<ErrorCode>(server.endpoint().claim_upload(token, "")));
+  const auto claimed = server.endpoint().claim_upload(token, "anonymous/" + alice.cookie.substr(10));
+  REQUIRE(std::holds_alternative<ClaimedUpload>(claimed));
+  CHECK(read_file(std::get<ClaimedUpload>(claimed).location) == std::string(file.bytes.begin(), file.bytes.end()));
+}
+
+TEST_CASE("a browser's concurrent first requests share one anonymous scope", "[isolation][anonymous]") {
+  TestServer server([](EndpointOptions& o) { o.access = Access::anonymous_allowed; });
+  auto file = make_file("parallel-first", 3 * 4096, 62, 4096);
+  std::vector<std::future<HttpResponse>> replies;
+  for (std::uint64_t k = 1; k <= 3; ++k) {
+    replies.push_back(std::async(std::launch::async, [&, k] {
+      return http.request("POST", server.url("/upload" + file.query(k)), {"User-Agent: one browser"}, file.chunk_bytes(k));
+    }));
+  }
+  std::set<std::string> cookies;
+  std::string final_status;
+  for (auto& reply : replies) {
+    const auto r = reply.get();
+    CHECK(r.status == 200);
+    cookies.insert(scope_cookie(r));
+    if (r.json()["status"] == "complete") final_status = r.body;
+  }
+  CHECK(cookies.size() == 1);
+  CHECK_FALSE(final_status.empty());  // all three chunks went to one upload
+  // A malformed cookie is no scope: the client gets a new one.
+  const auto odd = http.request("GET", server.url("/upload/status?identifier=parallel-first"),
+                                {"User-Agent: another browser", "Cookie: rsm_scope=not-hex"});
+  CHECK(odd.status == 404);
+  CHECK_FALSE(scope_cookie(odd).empty());
 }

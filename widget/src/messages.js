@@ -39,9 +39,13 @@ export const DEFAULT_MESSAGES = {
   duplicate: function (name) { return name + ' is already in the list.'; },
   networkError: 'The connection to the server failed.',
   timeout: 'The server did not answer in time.',
+  crossOriginRefused: function (origin) {
+    return 'The upload server ' + origin + ' does not accept uploads from this page (it does not allow this site\'s origin).';
+  },
   unexpectedReply: 'The server sent a reply the uploader does not understand.',
   httpStatus: function (status) { return 'The server answered with HTTP status ' + status + '.'; },
   readError: function (detail) { return 'The file could not be read (' + detail + ').'; },
+  workerFailed: function (detail) { return 'The uploader could not start on this page (' + detail + ').'; },
   serverCopyDiffers: 'The server holds a different file under this upload; remove it and add the file again.',
   announceAdded: function (name) { return name + ' added.'; },
   announceState: function (name, stateText, detail) { return name + ': ' + stateText + (detail ? '. ' + detail : '.'); },

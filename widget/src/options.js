@@ -2,7 +2,7 @@
 // that interpret option values: sizes ("512MiB"), accept patterns, where the assets are.
 // Contract: globalConfig is the one mutable page-wide object (configure() assigns into it, requests
 // read its headers each time); DEFAULT_OPTIONS is never changed by the widget itself.
-import { endpointUrl } from './transport.js';
+import { absoluteUrl, endpointUrl } from './transport.js';
 
 export const KiB = 1024;
 export const MiB = 1048576;
@@ -35,8 +35,11 @@ export const DEFAULT_OPTIONS = {
   stallTimeout: 30000,
   responseTimeout: 120000,
   maxRetries: 20,
+  // Retry delays start at retryDelay ms and double per failed attempt up to maxRetryDelay, with
+  // jitter; a Retry-After from the server is waited out, up to maxRetryAfter ms.
   retryDelay: 500,
   maxRetryDelay: 30000,
+  maxRetryAfter: 300000,
   progressInterval: 200,
   assetBase: null,
   messages: {}
@@ -88,5 +91,7 @@ export function resolveAssetBase(explicitBase, endpoint) {
   var base = explicitBase || globalConfig.assetBase;
   if (!base && endpoint) base = endpointUrl(endpoint, '/widget/', null);
   if (!base) throw new Error('resumable widget: set assetBase (where resumable-hash-worker.js is served)');
+  // Absolute, since the Worker may need it from a Blob, where relative URLs mean nothing.
+  base = absoluteUrl(base);
   return /\/$/.test(base) ? base : base + '/';
 }

@@ -21,7 +21,7 @@
 //   resultMatches(result, uploadFile)     whether the final result is of exactly this file's bytes
 // A failure is {code, status, message, retryable}: message is text for people (the server's own
 // when it sent one), never markup; retryAfterMs is how long the server asked the client to wait
-// (NaN or 0 when it did not say).
+// (Retry-After in seconds or as an HTTP date; NaN when it did not say).
 import { assign, globalConfig } from './options.js';
 import { messageText } from './messages.js';
 import { endpointUrl, sendRequest } from './transport.js';
@@ -30,10 +30,29 @@ import { endpointUrl, sendRequest } from './transport.js';
 // error page); the server's error bodies always say.
 const RETRYABLE_STATUSES = [408, 422, 425, 429, 500, 502, 503, 504, 507];
 
+// A server on another origin that is up but whose replies the browser keeps from the page (it does
+// not allow the page's origin) fails the file after this many requests in a row, instead of being
+// retried like an unreachable one: the first few may still be an unlucky network.
+const WITHHELD_REPLIES_BEFORE_FAILING = 3;
+
+// Milliseconds a Retry-After header asks to wait: a number of seconds, or an HTTP date. A date is
+// taken relative to the reply's own Date header when the page may read it, so that a client clock
+// that is off does not matter; otherwise relative to the client's clock. NaN when there is none.
+function retryAfterMs(value, replyDate, now) {
+  if (value === null || value === undefined) return NaN;
+  var text = String(value).trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  var at = Date.parse(text);
+  if (isNaN(at)) return NaN;
+  var reference = replyDate ? Date.parse(replyDate) : NaN;
+  return Math.max(0, at - (isNaN(reference) ? now : reference));
+}
+
 export class ResumableProtocol {
   constructor(options, messages) {
     this.options = options;
     this.messages = messages;
+    this.withheldReplies = 0;
   }
 
   // Resume is one request: which chunks does the server hold, and with which digests?
@@ -110,7 +129,15 @@ export class ResumableProtocol {
   }
 
   failed(response) {
-    return { kind: 'failed', failure: describeFailure(response, this.messages), retryAfterMs: Number(response.retryAfter) * 1000 };
+    let failure;
+    if (response.withheld) {
+      this.withheldReplies++;
+      failure = { code: 'cross_origin_refused', status: 0, retryable: this.withheldReplies < WITHHELD_REPLIES_BEFORE_FAILING,
+        message: messageText(this.messages, 'crossOriginRefused', new URL(endpointUrl(this.options.endpoint, '', null)).origin) };
+    } else {
+      failure = describeFailure(response, this.messages);
+    }
+    return { kind: 'failed', failure: failure, retryAfterMs: retryAfterMs(response.retryAfter, response.date, Date.now()) };
   }
 
   send(uploadFile, method, suffix, params, body, onDone, onUploadProgress) {
@@ -130,7 +157,10 @@ export class ResumableProtocol {
       stallTimeout: options.stallTimeout,
       responseTimeout: options.responseTimeout,
       onUploadProgress: onUploadProgress
-    }, onDone);
+    }, (response) => {
+      if (response.status !== 0) this.withheldReplies = 0;
+      onDone(response);
+    });
   }
 }
 

@@ -14,12 +14,14 @@ import { UploadFile } from './upload-file.js';
 
 // Exponential backoff with "equal jitter": the wait doubles per attempt up to maxDelay, and a
 // random half of it keeps many clients that failed together from retrying together.
-// The server may ask for a longer wait (serverAskedMs; NaN or 0 when it did not).
-function retryDelay(attempt, baseDelay, maxDelay, serverAskedMs) {
-  var ceiling = Math.min(maxDelay, baseDelay * Math.pow(2, Math.max(0, attempt - 1)));
+// The server may ask for a longer wait (serverAskedMs, from Retry-After; NaN when it did not):
+// then the next attempt waits that long, up to options.maxRetryAfter (a server asking for hours
+// is more likely misconfigured than right, and the user can still retry at once).
+function retryDelay(attempt, options, serverAskedMs) {
+  var ceiling = Math.min(options.maxRetryDelay, options.retryDelay * Math.pow(2, Math.max(0, attempt - 1)));
   var delay = ceiling / 2 + Math.random() * ceiling / 2;
-  if (serverAskedMs > delay) delay = Math.min(maxDelay, serverAskedMs);
-  return Math.round(delay);
+  if (serverAskedMs > delay) delay = Math.max(delay, Math.min(serverAskedMs, options.maxRetryAfter));
+  return Math.ceil(delay);
 }
 
 export function Uploader(options) {
@@ -98,6 +100,7 @@ Uploader.prototype.startHashing = function (uploadFile) {
       if (uploadFile.isTerminal()) return;
       if (message.type === 'chunks') self.onChunksHashed(uploadFile, message);
       else if (message.type === 'done') self.onFileHashed(uploadFile, message.fileDigest);
+      else if (message.unavailable) self.fail(uploadFile, { code: 'worker_failed', status: 0, message: messageText(self.messages, 'workerFailed', message.message), retryable: false });
       else self.fail(uploadFile, { code: 'read_error', status: 0, message: messageText(self.messages, 'readError', message.message), retryable: false });
     });
   if (uploadFile.paused) hashPool.control('pause', uploadFile.hashJob);
@@ -189,7 +192,7 @@ Uploader.prototype.onStatus = function (uploadFile, outcome) {
   if (failure.retryable && uploadFile.statusAttempts < this.options.maxRetries) {
     var self = this;
     uploadFile.statusAttempts++;
-    var delay = retryDelay(uploadFile.statusAttempts, this.options.retryDelay, this.options.maxRetryDelay, outcome.retryAfterMs);
+    var delay = retryDelay(uploadFile.statusAttempts, this.options, outcome.retryAfterMs);
     uploadFile.backoffCount++;
     uploadFile.statusTimer = setTimeout(function () {
       uploadFile.statusTimer = null;
@@ -343,7 +346,7 @@ Uploader.prototype.onChunkOutcome = function (uploadFile, chunk, outcome) {
 
 Uploader.prototype.retryChunkLater = function (uploadFile, chunk, failure, retryAfterMs) {
   var self = this;
-  var delay = retryDelay(chunk.attempts, this.options.retryDelay, this.options.maxRetryDelay, retryAfterMs);
+  var delay = retryDelay(chunk.attempts, this.options, retryAfterMs);
   uploadFile.backoffCount++;
   chunk.retryTimer = setTimeout(function () { self.retryChunkNow(uploadFile, chunk); }, delay);
   this.emit('file-retry', { file: uploadFile, chunk: chunk.number, attempt: chunk.attempts, delay: delay, error: failure });
@@ -507,7 +510,7 @@ Uploader.prototype.deleteOnServer = function (uploadFile, attemptsLeft) {
   this.protocol.deleteUpload(uploadFile, function (outcome) {
     if (outcome.kind === 'failed' && outcome.failure.retryable && attemptsLeft > 1) {
       setTimeout(function () { self.deleteOnServer(uploadFile, attemptsLeft - 1); },
-        retryDelay(4 - attemptsLeft, self.options.retryDelay, self.options.maxRetryDelay, outcome.retryAfterMs));
+        retryDelay(4 - attemptsLeft, self.options, outcome.retryAfterMs));
     }
   });
 };

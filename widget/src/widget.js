@@ -37,6 +37,8 @@ function optionsFromInput(input) {
   if (data.resumableMinSize) options.minFileSize = parseSize(data.resumableMinSize);
   if (data.resumableMaxFiles) options.maxFiles = Number(data.resumableMaxFiles);
   if (data.resumableAssetBase) options.assetBase = data.resumableAssetBase;
+  // Cookies to an endpoint on another origin: data-resumable-with-credentials (or ="true").
+  if (data.resumableWithCredentials !== undefined) options.withCredentials = data.resumableWithCredentials !== 'false';
   if (data.resumableSubmit) options.submit = data.resumableSubmit;
   if (data.resumableCurrentName) options.currentName = data.resumableCurrentName;
   if (data.resumableCurrentUrl) options.currentUrl = data.resumableCurrentUrl;

@@ -24,4 +24,10 @@ nlohmann::json chunk_stored_json(std::uint64_t number, const PieceStored& stored
 // nullopt when the upload's pinned fields are not the front-end's (an upload of another protocol).
 std::optional<nlohmann::json> to_json(const UploadState& state);
 
+// The status document of an upload with more pieces than one page, streamed: it is written as
+// pages are read from `next_page(after_offset)` (nullopt once the upload is gone), so that neither
+// the pieces nor the document are ever held whole. Same document as to_json.
+http::Reply streamed_status(UploadState first_page,
+                            std::function<std::optional<UploadState>(std::uint64_t after_offset)> next_page);
+
 }  // namespace resumable::resumablejs

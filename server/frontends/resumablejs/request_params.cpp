@@ -34,7 +34,7 @@ bool has_control_characters(std::string_view text) {
 std::optional<ErrorCode> read_text(const std::optional<ParamValue>& param, bool required, std::size_t max_bytes,
                                    std::string& out) {
   if (!param) return required ? std::optional(ErrorCode::invalid_parameter) : std::nullopt;
-  if (param->too_long || param->value.size() > max_bytes || (required && param->value.empty()) ||
+  if (param->too_long || param->conflicting || param->value.size() > max_bytes || (required && param->value.empty()) ||
       has_control_characters(param->value) || !is_valid_utf8(param->value)) {
     return ErrorCode::invalid_parameter;
   }
@@ -43,7 +43,7 @@ std::optional<ErrorCode> read_text(const std::optional<ParamValue>& param, bool 
 }
 
 std::optional<ErrorCode> read_number(const std::optional<ParamValue>& param, std::uint64_t& out) {
-  if (!param || param->too_long) return ErrorCode::invalid_parameter;
+  if (!param || param->too_long || param->conflicting) return ErrorCode::invalid_parameter;
   const auto value = parse_u64(param->value);
   if (!value) return ErrorCode::invalid_parameter;
   out = *value;
@@ -52,7 +52,7 @@ std::optional<ErrorCode> read_number(const std::optional<ParamValue>& param, std
 
 std::optional<ErrorCode> read_digest(const std::optional<ParamValue>& param, std::optional<core::Digest>& out) {
   if (!param) return std::nullopt;
-  if (param->too_long) return ErrorCode::invalid_parameter;
+  if (param->too_long || param->conflicting) return ErrorCode::invalid_parameter;
   out = core::digest_from_hex(param->value);
   if (!out) return ErrorCode::invalid_parameter;
   return std::nullopt;

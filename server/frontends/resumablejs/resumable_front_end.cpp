@@ -12,6 +12,9 @@ namespace resumable::resumablejs {
 
 namespace {
 
+// Pieces a status document is read in: above this many it is streamed.
+constexpr std::size_t status_page_pieces = 1024;
+
 bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
            return (a >= 'A' && a <= 'Z' ? a - 'A' + 'a' : a) == b;
@@ -176,6 +179,7 @@ class ChunkExchange final : public http::Exchange, public http::BodySink {
     if (end == http::BodyEnd::too_slow) return error_reply(ErrorCode::body_too_slow, true);  // the writer gives back the piece
     if (error_) return error_reply(*error_, true);
     if (end == http::BodyEnd::connection_lost) return std::nullopt;  // nothing to answer; nothing is recorded
+    if (end == http::BodyEnd::malformed) return error_reply(ErrorCode::invalid_body, true);
     if (multipart_) {
       // CivetWeb gives up on a multipart body cut short before its file part: that is an incomplete
       // body a retry can fix, not a malformed one.
@@ -227,6 +231,22 @@ class ChunkExchange final : public http::Exchange, public http::BodySink {
 
 }  // namespace
 
+ResumableFrontEnd::~ResumableFrontEnd() = default;
+
+std::shared_ptr<void> ResumableFrontEnd::streamed_reply_slot() {
+  std::unique_lock lock(slots_mutex_);
+  const auto limit = core_.limits().max_streamed_replies;
+  if (!slot_freed_.wait_for(lock, core_.limits().chunk_wait, [&] { return streaming_ < limit; })) return nullptr;
+  ++streaming_;
+  return std::shared_ptr<void>(static_cast<void*>(this), [this](void*) {  // deletes nothing
+    {
+      std::lock_guard guard(slots_mutex_);
+      --streaming_;
+    }
+    slot_freed_.notify_one();
+  });
+}
+
 std::optional<std::string> ResumableFrontEnd::allowed_methods(std::string_view path) const {
   if (path.empty()) return "GET, POST, PUT, DELETE";
   if (path == "/status") return "GET";
@@ -248,14 +268,25 @@ std::unique_ptr<http::Exchange> ResumableFrontEnd::exchange(const http::RequestV
     if (const auto* error = std::get_if<ErrorCode>(&identifier)) {
       return std::make_unique<ImmediateExchange>(resumablejs::error_reply(*error));
     }
-    const auto outcome = core_.status(principal, std::get<std::string>(identifier));
+    const std::string id = std::get<std::string>(identifier);
+    auto outcome = core_.status(principal, id, 0, status_page_pieces);
     if (const auto* error = std::get_if<ErrorCode>(&outcome)) {
       return std::make_unique<ImmediateExchange>(resumablejs::error_reply(*error));
     }
-    if (const auto* state = std::get_if<UploadState>(&outcome)) {
+    if (auto* state = std::get_if<UploadState>(&outcome)) {
       const auto body = to_json(*state);  // an upload another protocol made is not ours to describe
-      return std::make_unique<ImmediateExchange>(body ? json_reply(200, *body)
-                                                      : resumablejs::error_reply(ErrorCode::upload_not_found));
+      if (!body) return std::make_unique<ImmediateExchange>(resumablejs::error_reply(ErrorCode::upload_not_found));
+      if (!state->more) return std::make_unique<ImmediateExchange>(json_reply(200, *body));
+      // Many chunks: the document is written a page at a time (memory per reply stays small), by a
+      // bounded number of threads at once (a client that never reads holds one).
+      auto slot = streamed_reply_slot();
+      if (!slot) return std::make_unique<ImmediateExchange>(resumablejs::error_reply(ErrorCode::server_busy));
+      return std::make_unique<ImmediateExchange>(streamed_status(
+          std::move(*state), [this, principal, id, slot](std::uint64_t after) -> std::optional<UploadState> {
+            auto page = core_.status(principal, id, after, status_page_pieces);
+            if (auto* next = std::get_if<UploadState>(&page)) return std::move(*next);
+            return std::nullopt;
+          }));
     }
     return std::make_unique<ImmediateExchange>(json_reply(200, to_json(std::get<FinalResult>(outcome))));
   }

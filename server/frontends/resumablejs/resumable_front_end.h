@@ -5,6 +5,9 @@
 //   GET B/status what is stored, in one request     DELETE B      cancel
 #pragma once
 
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "front_end.h"
@@ -15,6 +18,7 @@ namespace resumable::resumablejs {
 class ResumableFrontEnd final : public http::FrontEnd {
  public:
   explicit ResumableFrontEnd(UploadCore& core) : core_(core) {}
+  ~ResumableFrontEnd() override;
 
   std::optional<std::string> allowed_methods(std::string_view path) const override;
   std::unique_ptr<http::Exchange> exchange(const http::RequestView& request, const std::string& principal) override;
@@ -26,7 +30,14 @@ class ResumableFrontEnd final : public http::FrontEnd {
   std::vector<UploadSummary> list_uploads();
 
  private:
+  // A slot for one streamed reply (limits.max_streamed_replies), given back when the returned
+  // handle goes; nullptr if none came free within limits.chunk_wait.
+  std::shared_ptr<void> streamed_reply_slot();
+
   UploadCore& core_;
+  std::mutex slots_mutex_;
+  std::condition_variable slot_freed_;
+  std::size_t streaming_ = 0;
 };
 
 }  // namespace resumable::resumablejs

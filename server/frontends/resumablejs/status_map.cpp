@@ -26,6 +26,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::upload_not_found: return 404;
     case ErrorCode::chunk_busy: return 503;
     case ErrorCode::out_of_order: return 503;
+    case ErrorCode::server_busy: return 503;
     case ErrorCode::insufficient_storage: return 507;
     case ErrorCode::internal_error: return 500;
   }

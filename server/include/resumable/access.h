@@ -18,7 +18,7 @@ struct Principal {
 };
 
 enum class Access {
-  anonymous_allowed,  // unauthenticated requests upload as the anonymous principal (id "")
+  anonymous_allowed,  // unauthenticated clients upload too, each in a scope of its own (a cookie)
   login_required,     // login_required: an authenticated principal (else 401)
   staff_required,     // staff_member_required: an authenticated staff principal (else 401 / 403)
 };

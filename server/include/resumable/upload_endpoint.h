@@ -41,8 +41,15 @@ struct EndpointOptions {
 
   Access access = Access::login_required;
   // Maps a request to a principal; nullopt = not logged in (refused with 401 unless the mount allows
-  // anonymous uploads, which then run as the anonymous principal ""). Called before any body byte.
+  // anonymous uploads). Called before any body byte. Ids are never "" and never start with
+  // "anonymous/" (reserved for anonymous scopes).
   std::function<std::optional<Principal>(mg_connection*)> authenticate;
+  // On a mount that allows anonymous uploads, each unauthenticated client gets a scope of its own:
+  // an unguessable id in an HttpOnly cookie of this name, set by the mount (docs/protocol.md says
+  // what it protects against). Concurrent first requests of one browser, before it has the cookie,
+  // share a scope when they come from one address and User-Agent within `anonymous_join_window`.
+  std::string anonymous_cookie = "rsm_scope";
+  std::chrono::seconds anonymous_join_window = std::chrono::seconds(10);
   // Optional check of every request before anything else, e.g. a CSRF token header: false refuses
   // it with 403 `forbidden`, whatever `access` allows.
   std::function<bool(mg_connection*)> verify_request;
@@ -81,6 +88,11 @@ class UploadEndpoint {
   // One-time, owner-checked hand-over of a finished upload by its token (the form field's value).
   // Errors: upload_not_found for an unknown, foreign or already claimed token.
   std::variant<ErrorCode, ClaimedUpload> claim_upload(const std::string& token, const std::string& principal);
+
+  // The principal a request of the application's (e.g. the form post that carries a token) would
+  // upload as: the authenticated id, or on an anonymous mount the client's scope from its cookie;
+  // nullopt when it has neither. Pass it to claim_upload.
+  std::optional<std::string> principal_for(mg_connection* connection) const;
 
   CollectionReport collect_stale();
   std::vector<UploadSummary> list_uploads();

@@ -19,10 +19,6 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-ErrorCode storage_error(const StorageStatus& status) {
-  return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
-}
-
 // True when present pieces tile [0, end) exactly.
 bool contiguous_from_start(const Upload& upload, std::uint64_t end) {
   std::uint64_t at = 0;
@@ -99,19 +95,32 @@ std::optional<PieceOutcome> UploadCore::Impl::advance_file_hash(const std::share
     }
     const std::uint64_t offset = upload->hashed_bytes;
     const std::uint64_t size = next->size;
+    const core::Digest recorded = next->digest;
+    const core::Blake2b256 before = upload->file_hash;
     lock.unlock();
+    // Bytes read back are checked against the digest recorded when they arrived: a store that
+    // lost or changed them (a flipped bit, a truncated file) must not put them into a release.
+    core::Blake2b256 piece_hash;
     const StorageStatus status = reader.read(*source, offset, size, [&](auto part) {
       upload->file_hash.update(part.data(), part.size());
+      piece_hash.update(part.data(), part.size());
     });
+    const bool intact = status && core::digests_equal(piece_hash.finish(), recorded);
     lock.lock();
-    if (!status) {
-      log("reading back a piece failed: " + status.detail);
-      // The state may now hold part of a piece: start over from the beginning next time.
-      upload->file_hash.reset();
-      upload->hashed_bytes = 0;
+    if (!intact) {
+      log("upload " + upload->manifest.upload_id + ": the piece at " + std::to_string(offset) + " (" +
+          std::to_string(size) + " bytes) " +
+          (status ? std::string("differs from its recorded digest") : "cannot be read back: " + status.detail) +
+          "; it is asked for again");
+      upload->file_hash = before;
+      if (auto it = upload->pieces.find(offset); it != upload->pieces.end() && it->second.state == PieceState::present) {
+        --upload->stored_pieces;
+        upload->stored_bytes -= it->second.size;
+        upload->pieces.erase(it);
+      }
       upload->hashing = false;
       upload->changed.notify_all();
-      return ErrorCode::internal_error;
+      return std::nullopt;
     }
     upload->hashed_bytes = offset + size;
     saved = false;
@@ -189,6 +198,19 @@ PieceOutcome UploadCore::Impl::release(const std::shared_ptr<Upload>& upload, co
   return final_result(*upload);
 }
 
+std::optional<PieceOutcome> UploadCore::Impl::finish_received(const std::shared_ptr<Upload>& upload) {
+  {
+    std::unique_lock lock(upload->mutex);
+    if (upload->removed || !upload->fully_received()) return std::nullopt;
+    upload->changed.wait_for(lock, finalize_wait, [&] { return upload->final || upload->removed || !upload->hashing; });
+    if (upload->final) return final_result(*upload);
+    if (upload->removed || upload->hashing) return std::nullopt;
+  }
+  auto ring = make_ring();
+  OrderedReader reader(*ring);
+  return advance_file_hash(upload, reader);
+}
+
 PieceOutcome UploadCore::Impl::piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece,
                                             OrderedReader& reader, bool holds_file_hash) {
   PieceStored stored;
@@ -210,6 +232,8 @@ PieceOutcome UploadCore::Impl::piece_stored(const std::shared_ptr<Upload>& uploa
     upload->last_activity = Clock::now();
     stored = {piece.offset, piece.size, upload->stored_pieces, upload->stored_bytes, false};
     complete = upload->fully_received();
+    // A second piece: the client uploads this file again, it was no late request of a cancel.
+    if (upload->provisional && upload->stored_pieces >= 2) index.promote(upload);
     upload->changed.notify_all();
   }
   if (auto outcome = advance_file_hash(upload, reader, holds_file_hash)) return *outcome;

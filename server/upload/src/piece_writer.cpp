@@ -8,14 +8,6 @@
 
 namespace resumable {
 
-namespace {
-
-ErrorCode storage_error(const StorageStatus& status) {
-  return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
-}
-
-}  // namespace
-
 struct PieceWriter::State {
   State(UploadCore::Impl& core, std::shared_ptr<Upload> upload, std::uint64_t offset, std::uint64_t size,
         std::optional<core::Digest> expected)
@@ -30,8 +22,18 @@ struct PieceWriter::State {
   }
   void fail(ErrorCode code, const StorageStatus* status = nullptr) {
     if (error) return;
+    if (status != nullptr && cancelled()) {
+      // A cancel removed the upload's files under this writer: the client sees the upload gone,
+      // not a server failure.
+      error = ErrorCode::upload_not_found;
+      return;
+    }
     error = code;
     if (status != nullptr) core->log("piece write failed: " + status->detail);
+  }
+  bool cancelled() const {
+    std::lock_guard lock(upload->mutex);
+    return upload->removed;
   }
   void abandon();
 
@@ -153,8 +155,12 @@ PieceOutcome PieceWriter::finish() {
   if (!s.error) {
     // The store makes the bytes durable before its record says they are there.
     if (const StorageStatus status = s.upload->data->commit_piece(record); !status) {
-      s.error = storage_error(status);
-      s.core->log("recording piece failed: " + status.detail);
+      if (s.cancelled()) {
+        s.error = ErrorCode::upload_not_found;
+      } else {
+        s.error = storage_error(status);
+        s.core->log("recording piece failed: " + status.detail);
+      }
     }
   }
   if (s.error) {

@@ -52,6 +52,9 @@ struct Upload {
   std::optional<FinalRecord> final;
   bool removed = false;  // cancelled, collected or claimed: writers and waiters give up
 
+  // Started by a piece that came right after a cancel of the same upload (limits.cancelled_grace).
+  // Set before the upload is indexed; cleared under both `mutex` and the index's mutex.
+  bool provisional = false;
   bool counts_as_unfinished = false;  // guarded by the UploadIndex's mutex, not by `mutex`
 
   PieceFit fit(std::uint64_t offset, std::uint64_t size) const {

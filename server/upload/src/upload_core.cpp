@@ -15,10 +15,6 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-ErrorCode storage_error(const StorageStatus& status) {
-  return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
-}
-
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -96,6 +92,42 @@ std::optional<ErrorCode> UploadCore::Impl::update_manifest(Upload& upload, const
   return std::nullopt;
 }
 
+void UploadCore::Impl::remember_cancel(const UploadIndex::Key& key) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(cancelled_mutex);
+  for (auto it = recently_cancelled.begin(); it != recently_cancelled.end();) {
+    it = now - it->second >= limits.cancelled_grace ? recently_cancelled.erase(it) : std::next(it);
+  }
+  recently_cancelled[key] = now;
+}
+
+bool UploadCore::Impl::cancelled_recently(const UploadIndex::Key& key) {
+  std::lock_guard lock(cancelled_mutex);
+  const auto it = recently_cancelled.find(key);
+  return it != recently_cancelled.end() && std::chrono::steady_clock::now() - it->second < limits.cancelled_grace;
+}
+
+void UploadCore::Impl::quarantine(const std::string& upload_id, const std::string& why) {
+  log("upload " + upload_id + " is damaged and will not be served (removed after stale_after): " + why);
+  std::lock_guard lock(quarantine_mutex);
+  quarantined[upload_id] = Clock::now();
+}
+
+std::optional<std::string> UploadCore::Impl::implausible(const UploadManifest& m) const {
+  // Nothing the core would have accepted from a client, and nothing that could make it allocate
+  // or compute without bound.
+  if (m.principal.size() > 1024 || m.identifier.empty() || m.identifier.size() > limits.max_name_bytes ||
+      m.file_name.size() > limits.max_name_bytes || m.relative_path.size() > limits.max_relative_path_bytes ||
+      m.mime_type.size() > limits.max_name_bytes) {
+    return "names out of bounds in its manifest";
+  }
+  if (m.total_size && *m.total_size > limits.max_file_size * 2 + (std::uint64_t{1} << 30)) {
+    return "implausible size in its manifest";
+  }
+  if (m.protocol_fields.size() > 16) return "too many protocol fields in its manifest";
+  return std::nullopt;
+}
+
 void UploadCore::Impl::forget(const std::shared_ptr<Upload>& upload, bool remove_released_file) {
   std::string token;
   {
@@ -127,16 +159,16 @@ void UploadCore::load() {
       continue;
     }
     if (!opened || !recorded.upload) {
-      core.log("skipping upload " + id + ": " + opened.detail);
+      core.quarantine(id, opened.code == StorageCode::corrupt ? opened.detail : "cannot open it: " + opened.detail);
+      continue;
+    }
+    if (auto implausible = core.implausible(recorded.manifest)) {
+      core.quarantine(id, *implausible);
       continue;
     }
     auto upload = std::make_shared<Upload>();
     upload->manifest = std::move(recorded.manifest);
     const auto& total = upload->manifest.total_size;
-    if (total && *total > core.limits.max_file_size * 2 + (std::uint64_t{1} << 30)) {
-      core.log("skipping upload " + id + ": implausible size in its manifest");
-      continue;
-    }
     for (const auto& piece : recorded.pieces) {
       if (!piece_fits(total, core.limits.max_file_size, piece.offset, piece.size)) continue;
       const PieceFit fit = upload->fit(piece.offset, piece.size);
@@ -199,7 +231,9 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
     bool created = false;
     bool over_limit = false;
     StorageStatus create_status;
-    auto upload = core.index.find_or_create(key, core.limits.max_uploads_per_principal, created, over_limit,
+    const UploadIndex::Limits counts{core.limits.max_uploads_per_principal, core.limits.max_unclaimed_per_principal,
+                                     core.limits.max_uploads};
+    auto upload = core.index.find_or_create(key, counts, created, over_limit,
                                             [&]() -> std::shared_ptr<Upload> {
       auto fresh = std::make_shared<Upload>();
       UploadManifest& m = fresh->manifest;
@@ -216,6 +250,7 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
       create_status = core.store->create(m, fresh->data);
       if (!create_status) return nullptr;
       fresh->hash_loaded = true;  // nothing to load for a new upload
+      fresh->provisional = core.cancelled_recently(key);  // a late request of a cancelled upload?
       fresh->last_activity = Clock::now();
       return fresh;
     });
@@ -306,17 +341,9 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
 }
 
 std::optional<PieceOutcome> UploadCore::resume_finalization(const std::string& principal, const std::string& identifier) {
-  Impl& core = *impl_;
-  const auto upload = core.index.find({principal, identifier});
+  const auto upload = impl_->index.find({principal, identifier});
   if (!upload) return std::nullopt;
-  {
-    std::lock_guard lock(upload->mutex);
-    if (upload->final) return core.final_result(*upload);
-    if (!upload->fully_received()) return std::nullopt;
-  }
-  auto ring = core.make_ring();
-  OrderedReader reader(*ring);
-  return core.advance_file_hash(upload, reader);
+  return impl_->finish_received(upload);
 }
 
 void UploadCore::cancel(const std::string& principal, const std::string& identifier) {
@@ -328,6 +355,7 @@ void UploadCore::cancel(const std::string& principal, const std::string& identif
     if (upload->removed) return;
     upload->removed = true;
     upload->changed.notify_all();
+    core.remember_cancel({principal, identifier});
     // A thread folding pieces into the file hash stops at the next piece once it sees `removed`;
     // one releasing the file finishes its hand-over first. Wait for it, so that a file released at
     // this very moment is deleted below instead of being left behind.
@@ -343,6 +371,8 @@ std::variant<ErrorCode, ClaimedUpload> UploadCore::claim(const std::string& toke
   ClaimedUpload claimed;
   {
     std::lock_guard lock(upload->mutex);
+    // A cancel or a collection that got to it first wins: the file may be gone already.
+    if (upload->removed) return ErrorCode::upload_not_found;
     upload->removed = true;
     claimed.location = upload->final->location;
     claimed.file_name = upload->manifest.file_name;
@@ -360,6 +390,23 @@ std::variant<ErrorCode, ClaimedUpload> UploadCore::claim(const std::string& toke
 CollectionReport UploadCore::collect_stale(Clock::time_point now) {
   Impl& core = *impl_;
   CollectionReport report;
+  std::vector<std::string> damaged;
+  {
+    std::lock_guard lock(core.quarantine_mutex);
+    for (auto it = core.quarantined.begin(); it != core.quarantined.end();) {
+      if (it->second + core.limits.stale_after <= now) {
+        damaged.push_back(it->first);
+        it = core.quarantined.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& id : damaged) {
+    // Its records are not trusted: a file it may have released stays for the application's sweep.
+    if (auto status = core.store->remove(id, false); !status) core.log("removing damaged upload " + id + " failed: " + status.detail);
+    ++report.damaged_removed;
+  }
   for (const auto& upload : core.index.all()) {
     bool remove = false;
     bool released = false;
@@ -370,7 +417,8 @@ CollectionReport UploadCore::collect_stale(Clock::time_point now) {
         const auto completed = Clock::time_point(std::chrono::seconds(upload->final->completed_unix));
         remove = released = completed + core.limits.unclaimed_after <= now;
       } else {
-        remove = upload->last_activity + core.limits.stale_after <= now;
+        const auto idle_limit = upload->provisional ? core.limits.cancelled_grace : core.limits.stale_after;
+        remove = upload->last_activity + idle_limit <= now;
       }
       if (remove) {
         upload->removed = true;
@@ -423,9 +471,9 @@ void UploadCore::collect_if_due() {
 void UploadCore::Impl::collect_and_log() {
   // Collection is reached through the public entry point so that both schedules do the same.
   const auto report = owner->collect_stale(Clock::now());
-  if (report.stale_removed + report.unclaimed_removed > 0) {
-    log("collected " + std::to_string(report.stale_removed) + " stale and " + std::to_string(report.unclaimed_removed) +
-        " unclaimed uploads");
+  if (report.stale_removed + report.unclaimed_removed + report.damaged_removed > 0) {
+    log("collected " + std::to_string(report.stale_removed) + " stale, " + std::to_string(report.unclaimed_removed) +
+        " unclaimed and " + std::to_string(report.damaged_removed) + " damaged uploads");
   }
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,11 @@
 
 namespace resumable {
 
+// What a client is told of a store's failure.
+inline ErrorCode storage_error(const StorageStatus& status) {
+  return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
+}
+
 struct UploadCore::Impl {
   Impl(std::shared_ptr<UploadStore> store, UploadLimits limits, Hooks hooks);
   ~Impl();
@@ -31,6 +37,16 @@ struct UploadCore::Impl {
   BufferPool buffers;                     // body buffers of all requests
   std::unique_ptr<WritePool> write_pool;  // null: pieces are hashed and written on request threads
   UploadIndex index;
+
+  // Uploads cancelled within limits.cancelled_grace, by key: a piece for one starts a provisional upload.
+  std::mutex cancelled_mutex;
+  std::map<UploadIndex::Key, std::chrono::steady_clock::time_point> recently_cancelled;
+  void remember_cancel(const UploadIndex::Key& key);
+  bool cancelled_recently(const UploadIndex::Key& key);
+
+  // Uploads whose records could not be trusted at load, by id, with when they were found.
+  std::mutex quarantine_mutex;
+  std::map<std::string, Clock::time_point> quarantined;
 
   // Collection schedule (schedule_collection).
   std::chrono::seconds collect_interval{0};
@@ -55,6 +71,9 @@ struct UploadCore::Impl {
   // Takes a removed upload out of the index and deletes it from the store.
   void forget(const std::shared_ptr<Upload>& upload, bool remove_released_file);
   void run_collector();
+  void quarantine(const std::string& upload_id, const std::string& why);
+  // Why a loaded manifest cannot be one the core wrote, if it cannot.
+  std::optional<std::string> implausible(const UploadManifest& manifest) const;
   void collect_and_log();
 
   // ---- piece_writer.cpp
@@ -71,6 +90,11 @@ struct UploadCore::Impl {
   std::optional<PieceOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, OrderedReader& reader,
                                                 bool holds_file_hash = false);
   PieceOutcome release(const std::shared_ptr<Upload>& upload, const core::Digest& digest, OrderedReader& reader);
+  // An upload every byte of which is stored but which is not released (a crash came between its
+  // last record and the release, or the release failed, e.g. on a full disk): releases it now,
+  // after waiting for a release another thread has under way. The outcome (the final result, or
+  // the error that ended the upload), or nullopt when there is nothing to finish.
+  std::optional<PieceOutcome> finish_received(const std::shared_ptr<Upload>& upload);
   // A piece (just committed) is stored: advance the hash, release, or wait for the release.
   PieceOutcome piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece, OrderedReader& reader,
                             bool holds_file_hash);

@@ -1,5 +1,7 @@
 // Read-only questions about uploads: one upload's state (for resuming in one request), whether one
 // piece is stored (resumable.js test requests), and the list an admin view shows.
+#include <algorithm>
+
 #include "upload_core_impl.h"
 
 namespace resumable {
@@ -9,9 +11,17 @@ PieceQuery UploadCore::find_piece(const std::string& principal, const PieceReque
   if (auto error = check_declaration(request.upload)) return *error;
   const auto upload = core.index.find({principal, request.upload.identifier});
   if (!upload) return PiecePresence::absent;
+  {
+    std::lock_guard lock(upload->mutex);
+    if (upload->removed) return PiecePresence::absent;
+    if (auto error = core.check_matches(*upload, request.upload)) return *error;
+  }
+  if (auto finished = core.finish_received(upload)) {
+    if (auto* final = std::get_if<FinalResult>(&*finished)) return *final;
+    if (auto* error = std::get_if<ErrorCode>(&*finished)) return *error;
+  }
   std::lock_guard lock(upload->mutex);
   if (upload->removed) return PiecePresence::absent;
-  if (auto error = core.check_matches(*upload, request.upload)) return *error;
   if (upload->final) return core.final_result(*upload);
   const auto it = upload->pieces.find(request.offset);
   if (it == upload->pieces.end() || it->second.state != PieceState::present || it->second.size != request.size) {
@@ -21,10 +31,15 @@ PieceQuery UploadCore::find_piece(const std::string& principal, const PieceReque
   return PiecePresence::present;
 }
 
-StatusOutcome UploadCore::status(const std::string& principal, const std::string& identifier) {
+StatusOutcome UploadCore::status(const std::string& principal, const std::string& identifier, std::uint64_t from_offset,
+                                 std::size_t max_pieces) {
   Impl& core = *impl_;
   const auto upload = core.index.find({principal, identifier});
   if (!upload) return ErrorCode::upload_not_found;
+  if (auto finished = core.finish_received(upload)) {
+    if (auto* final = std::get_if<FinalResult>(&*finished)) return *final;
+    if (auto* error = std::get_if<ErrorCode>(&*finished)) return *error;
+  }
   std::lock_guard lock(upload->mutex);
   if (upload->removed) return ErrorCode::upload_not_found;
   if (upload->final) return core.final_result(*upload);
@@ -35,9 +50,14 @@ StatusOutcome UploadCore::status(const std::string& principal, const std::string
   state.protocol_fields = upload->manifest.protocol_fields;
   state.declared_file_digest = upload->manifest.declared_file_digest;
   state.stored_bytes = upload->stored_bytes;
-  state.pieces.reserve(upload->stored_pieces);
-  for (const auto& [offset, piece] : upload->pieces) {
-    if (piece.state == PieceState::present) state.pieces.push_back({offset, piece.size, piece.digest});
+  state.pieces.reserve(std::min<std::uint64_t>(upload->stored_pieces, max_pieces));
+  for (auto it = upload->pieces.lower_bound(from_offset); it != upload->pieces.end(); ++it) {
+    if (it->second.state != PieceState::present) continue;
+    if (state.pieces.size() == max_pieces) {
+      state.more = true;
+      break;
+    }
+    state.pieces.push_back({it->first, it->second.size, it->second.digest});
   }
   return state;
 }

@@ -100,15 +100,18 @@ export async function hashBench(browser, server, { bytes, runs, slice = 16 * MiB
 
 // ---- (4b) end-to-end uploads ----------------------------------------------------------------------
 
-async function postJson(url) {
-  const response = await fetch(url, { method: 'POST' });
+async function postJson(url, headers = {}) {
+  const response = await fetch(url, { method: 'POST', headers });
   return { status: response.status, body: await response.json() };
 }
 
-// Claims a finished upload on our server (anonymous principal) and deletes the stored file after
-// checking it against the source's digest; frees the identifier for the next run.
-async function claimAndCheck(server, token, digest, size) {
-  const claimed = await postJson(new URL(`test/claim?token=${token}`, server.url));
+// Claims a finished upload on our server (as the anonymous client whose browser `context` uploaded
+// it: its scope cookie) and deletes the stored file after checking it against the source's digest;
+// frees the identifier for the next run.
+async function claimAndCheck(server, context, token, digest, size) {
+  const cookies = await context.cookies(server.url);
+  const claimed = await postJson(new URL(`test/claim?token=${token}`, server.url),
+    { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') });
   if (claimed.status !== 200) throw new Error(`claim failed: ${JSON.stringify(claimed.body)}`);
   if (claimed.body.size !== size || claimed.body.blake2b256 !== digest) throw new Error(`stored file differs: ${JSON.stringify(claimed.body)}`);
   return claimed.body.path;
@@ -155,7 +158,7 @@ export async function uploadInBrowser(browser, { client, server, tusServer, file
     if (client === 'tus') return { ...measured, tusUrl: result.url };
     const final = client === 'widget' ? result.result : JSON.parse(result.message);
     if (final.status !== 'complete' || final.blake2b256 !== file.digest) throw new Error(`${client}: unexpected final result ${JSON.stringify(final)}`);
-    return { ...measured, storedPath: await claimAndCheck(server, final.token, file.digest, file.size) };
+    return { ...measured, storedPath: await claimAndCheck(server, context, final.token, file.digest, file.size) };
   } finally {
     await context.close();
   }
@@ -187,7 +190,9 @@ export async function resumeAfterCut(browser, { client, server, file, chunkSize,
   const half = Math.ceil(chunkCount / 2);
   const base = server.url.replace(/\/$/, '');
 
-  const first = await (await openContext(browser)).newPage();
+  // Both pages are one browser (one context): an anonymous client is its cookie jar.
+  const context = await openContext(browser);
+  const first = await context.newPage();
   const firstLog = recordRequests(first);
   // The cut comes when half the chunks are acknowledged (or as the first page issues its next chunk
   // POST after that): requests still sending lose their connection mid-body.
@@ -215,12 +220,11 @@ export async function resumeAfterCut(browser, { client, server, file, chunkSize,
   clearTimeout(timer);
   clearTimeout(armTimer);
   if (ended !== false) throw new Error(`${client}: the first attempt ended before half the chunks were in (${ended})`);
-  await first.context().close(); // the cut: every open connection of the page goes away
+  await first.close(); // the cut: every open connection of the page goes away
   const begunBeforeCut = new Set(firstLog.filter((r) => r.method === 'POST').map((r) => r.chunk));
   const acknowledgedAtCut = acknowledged;
   const cutAt = performance.now();
 
-  const context = await openContext(browser);
   const second = await context.newPage();
   const log = recordRequests(second);
   try {
@@ -232,7 +236,7 @@ export async function resumeAfterCut(browser, { client, server, file, chunkSize,
     const seconds = (performance.now() - cutAt) / 1000;
     const final = client === 'widget' ? result.result : JSON.parse(result.message);
     if (final.blake2b256 !== file.digest) throw new Error(`${client}: resumed upload has the wrong digest`);
-    const storedPath = await claimAndCheck(server, final.token, file.digest, file.size);
+    const storedPath = await claimAndCheck(server, context, final.token, file.digest, file.size);
     const posts = log.filter((r) => r.method === 'POST');
     const resent = posts.filter((r) => begunBeforeCut.has(r.chunk)).reduce((sum, r) => sum + r.size, 0);
     return {

@@ -1,13 +1,17 @@
 // The filesystem store (resumable/filesystem_store.h says what lies where).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <list>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "posix_io.h"
@@ -79,19 +83,87 @@ std::vector<PieceRecord> legacy_chunk_records(const fs::path& dir, const UploadM
   return pieces;
 }
 
+// Where a released file goes: a name the store makes from the server-chosen id, never from a client.
+fs::path released_path(const fs::path& upload_to, const UploadManifest& manifest) {
+  return upload_to / (manifest.upload_id + safe_extension(manifest.file_name));
+}
+
+// One upload's open files.
+struct UploadFiles {
+  UniqueFd data;
+  UniqueFd direct;  // the data file again, with O_DIRECT (none where refused)
+  UniqueFd log;
+};
+
+// The descriptors of the store's uploads, opened when an upload is used and closed, least recently
+// used first, once more than `capacity` uploads have them open: an idle upload holds none, so the
+// number of uploads on disk never exhausts the process's descriptors. Files in use (a handle is
+// held) are never closed under their user. Thread-safe.
+class OpenFiles {
+ public:
+  explicit OpenFiles(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+
+  // The files of `owner`, opened by `open` when they are not; nullptr with `status` set if that failed.
+  std::shared_ptr<UploadFiles> use(const void* owner, const std::function<StorageStatus(UploadFiles&)>& open,
+                                   StorageStatus& status) {
+    std::lock_guard lock(mutex_);
+    if (auto it = where_.find(owner); it != where_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return it->second->second;
+    }
+    auto files = std::make_shared<UploadFiles>();
+    status = open(*files);
+    if (!status) return nullptr;
+    lru_.emplace_front(owner, files);
+    where_[owner] = lru_.begin();
+    for (auto victim = std::prev(lru_.end()); lru_.size() > capacity_ && victim != lru_.begin();) {
+      auto previous = std::prev(victim);
+      if (victim->second.use_count() == 1) {  // only the cache holds it: nobody is using the files
+        where_.erase(victim->first);
+        lru_.erase(victim);
+      }
+      victim = previous;
+    }
+    return files;
+  }
+
+  // Closes the files of `owner` (as soon as their last user is done).
+  void drop(const void* owner) {
+    std::lock_guard lock(mutex_);
+    if (auto it = where_.find(owner); it != where_.end()) {
+      lru_.erase(it->second);
+      where_.erase(it);
+    }
+  }
+
+  std::size_t open_uploads() {
+    std::lock_guard lock(mutex_);
+    return lru_.size();
+  }
+
+ private:
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::list<std::pair<const void*, std::shared_ptr<UploadFiles>>> lru_;  // most recently used first
+  std::unordered_map<const void*, decltype(lru_)::iterator> where_;
+};
+
 class FilesystemUpload final : public StoredUpload, public ReadBack, public HashCheckpoints {
  public:
-  FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, UniqueFd data,
-                   UniqueFd direct, UniqueFd log)
+  FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, bool direct_io,
+                   bool released, std::shared_ptr<OpenFiles> open_files)
       : manifest_(std::move(manifest)),
         dir_(std::move(dir)),
         upload_to_(std::move(upload_to)),
         durable_(durable),
-        data_(std::move(data)),
-        direct_(std::move(direct)),
-        log_(std::move(log)) {
-    direct_usable_ = static_cast<bool>(direct_);
+        direct_io_(direct_io),
+        open_files_(std::move(open_files)) {
+    released_ = released;
+    direct_usable_ = direct_io;
   }
+  ~FilesystemUpload() override { open_files_->drop(this); }
+  FilesystemUpload(const FilesystemUpload&) = delete;
+  FilesystemUpload& operator=(const FilesystemUpload&) = delete;
 
   ReadBack* read_back() override { return this; }
   HashCheckpoints* hash_checkpoints() override { return this; }
@@ -101,10 +173,13 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   // Everything else, e.g. the unaligned tail of a file, goes through the page cache; Linux keeps
   // the two coherent.
   StorageStatus write_at(std::uint64_t offset, const void* data, std::size_t length) override {
-    if (!data_) return {StorageCode::io_error, "upload already released"};
+    StorageStatus status;
+    const auto files = this->files(status);
+    if (!files) return status;
     const auto* bytes = static_cast<const std::uint8_t*>(data);
-    while (length > 0 && direct_usable_.load(std::memory_order_relaxed) && direct_aligned(bytes, length, offset)) {
-      const ssize_t n = ::pwrite(direct_.get(), bytes, length, static_cast<off_t>(offset));
+    while (length > 0 && files->direct && direct_usable_.load(std::memory_order_relaxed) &&
+           direct_aligned(bytes, length, offset)) {
+      const ssize_t n = ::pwrite(files->direct.get(), bytes, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EINVAL) {
         direct_usable_ = false;  // refused after all (alignment rules of an unusual device)
@@ -116,7 +191,7 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       offset += static_cast<std::uint64_t>(n);
     }
     if (length == 0) return StorageStatus::success();
-    return write_all(data_.get(), bytes, length, offset, dir_ / "data");
+    return write_all(files->data.get(), bytes, length, offset, dir_ / "data");
   }
 
   // Reads here are one pass over bytes the file hash has not seen (pieces that arrived ahead of
@@ -124,10 +199,13 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   // blocks come straight from the device, as they were written; the rest through the page cache,
   // whose pages are dropped right after so that later reads recycle them instead of taking fresh ones.
   StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) override {
-    if (!data_) return {StorageCode::io_error, "upload already released"};
+    StorageStatus status;
+    const auto files = this->files(status);
+    if (!files) return status;
     auto* bytes = static_cast<std::uint8_t*>(data);
-    while (length > 0 && direct_usable_.load(std::memory_order_relaxed) && direct_aligned(bytes, length, offset)) {
-      const ssize_t n = ::pread(direct_.get(), bytes, length, static_cast<off_t>(offset));
+    while (length > 0 && files->direct && direct_usable_.load(std::memory_order_relaxed) &&
+           direct_aligned(bytes, length, offset)) {
+      const ssize_t n = ::pread(files->direct.get(), bytes, length, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EINVAL) {
         direct_usable_ = false;
@@ -140,19 +218,22 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       offset += static_cast<std::uint64_t>(n);
     }
     if (length == 0) return StorageStatus::success();
-    if (auto status = posix::read_all(data_.get(), bytes, length, offset, dir_ / "data"); !status) return status;
-    ::posix_fadvise(data_.get(), static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_DONTNEED);
+    if (status = posix::read_all(files->data.get(), bytes, length, offset, dir_ / "data"); !status) return status;
+    ::posix_fadvise(files->data.get(), static_cast<off_t>(offset), static_cast<off_t>(length), POSIX_FADV_DONTNEED);
     return StorageStatus::success();
   }
 
   StorageStatus commit_piece(const PieceRecord& piece) override {
+    StorageStatus status;
+    const auto files = this->files(status);
+    if (!files) return status;
     // The bytes must be durable before the record says they are there.
-    if (durable_ && data_ && ::fdatasync(data_.get()) != 0) return errno_status(errno, "fdatasync data");
+    if (durable_ && ::fdatasync(files->data.get()) != 0) return errno_status(errno, "fdatasync data");
     const auto bytes = encode_piece_record(piece);
-    if (auto status = posix::append_record(log_.get(), bytes.data(), bytes.size(), dir_ / "pieces.log"); !status) {
+    if (status = posix::append_record(files->log.get(), bytes.data(), bytes.size(), dir_ / "pieces.log"); !status) {
       return status;
     }
-    if (durable_ && ::fdatasync(log_.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
+    if (durable_ && ::fdatasync(files->log.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
     return StorageStatus::success();
   }
 
@@ -175,12 +256,8 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
     return std::vector<std::uint8_t>(contents->begin(), contents->end());
   }
 
-  std::string location_for_release() const {
-    return (upload_to_ / (manifest_.upload_id + safe_extension(manifest_.file_name))).string();
-  }
-
   StorageStatus release(FinalRecord& final) override {
-    const fs::path destination = location_for_release();
+    const fs::path destination = released_path(upload_to_, manifest_);
     if (final.location.empty()) final.location = destination.string();
     if (final.location != destination.string()) return {StorageCode::io_error, "release to a foreign location"};
     if (!fs::exists(dir_ / "final.json")) {
@@ -199,9 +276,14 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       return fs::exists(destination, error) ? StorageStatus::success()
                                             : StorageStatus{StorageCode::not_found, "released data is missing"};
     }
-    if (durable_ && data_ && ::fsync(data_.get()) != 0) return errno_status(errno, "fsync data");
-    data_.reset();
-    direct_.reset();
+    if (durable_) {
+      StorageStatus status;
+      const auto files = this->files(status);
+      if (!files) return status;
+      if (::fsync(files->data.get()) != 0) return errno_status(errno, "fsync data");
+    }
+    released_ = true;
+    open_files_->drop(this);
     if (::rename(data.c_str(), destination.c_str()) != 0) {
       if (errno != EXDEV) return errno_status(errno, "rename to " + destination.string());
       // Different filesystems: copy (O(size)), then drop the partial file. docs/embedding.md says why
@@ -229,9 +311,11 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
 
   // A torn record at the end of pieces.log (its append cut by a power loss: zeros or part of it)
   // is cut off before anything is appended; otherwise every record appended after it would be
-  // ignored at the next start, and chunks acknowledged meanwhile lost.
-  StorageStatus drop_torn_tail() {
-    const auto contents = read_small_file(dir_ / "pieces.log");
+  // ignored at the next start, and chunks acknowledged meanwhile lost. Its own descriptor: the
+  // upload's files are opened on use (OpenFiles), and this runs once, at open.
+  StorageStatus drop_torn_tail() const {
+    const fs::path path = dir_ / "pieces.log";
+    const auto contents = read_small_file(path);
     if (!contents) return StorageStatus::success();
     std::size_t valid = 0;
     while (valid + piece_record_bytes <= contents->size() &&
@@ -239,15 +323,11 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
       valid += piece_record_bytes;
     }
     if (valid == contents->size()) return StorageStatus::success();
-    if (::ftruncate(log_.get(), static_cast<off_t>(valid)) != 0) return errno_status(errno, "truncate pieces.log");
-    if (durable_ && ::fdatasync(log_.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
+    UniqueFd log(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!log) return errno_status(errno, "open pieces.log");
+    if (::ftruncate(log.get(), static_cast<off_t>(valid)) != 0) return errno_status(errno, "truncate pieces.log");
+    if (durable_ && ::fdatasync(log.get()) != 0) return errno_status(errno, "fdatasync pieces.log");
     return StorageStatus::success();
-  }
-
-  std::optional<FinalRecord> final_record() const {
-    const auto contents = read_small_file(dir_ / "final.json", 1 << 16);
-    if (!contents) return std::nullopt;
-    return decode_final_record(*contents);
   }
 
   std::chrono::system_clock::time_point last_activity() const {
@@ -262,19 +342,36 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   }
 
  private:
+  // This upload's files, open while the handle is held.
+  std::shared_ptr<UploadFiles> files(StorageStatus& status) {
+    if (released_) {
+      status = {StorageCode::io_error, "upload already released"};
+      return nullptr;
+    }
+    return open_files_->use(this, [this](UploadFiles& files) {
+      files.data = UniqueFd(::open((dir_ / "data").c_str(), O_RDWR | O_CLOEXEC));
+      if (!files.data) return errno_status(errno, "open " + (dir_ / "data").string());
+      files.log = UniqueFd(::open((dir_ / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      if (!files.log) return errno_status(errno, "open " + (dir_ / "pieces.log").string());
+      files.direct = open_direct(dir_ / "data", direct_io_);
+      return StorageStatus::success();
+    }, status);
+  }
+
   UploadManifest manifest_;
   fs::path dir_;
   fs::path upload_to_;
   bool durable_;
-  UniqueFd data_;
-  UniqueFd direct_;
+  bool direct_io_;
+  std::shared_ptr<OpenFiles> open_files_;
+  std::atomic<bool> released_{false};
   std::atomic<bool> direct_usable_{false};
-  UniqueFd log_;
 };
 
 class FilesystemStore final : public UploadStore {
  public:
-  explicit FilesystemStore(FilesystemStoreOptions options) : options_(std::move(options)) {}
+  explicit FilesystemStore(FilesystemStoreOptions options)
+      : options_(std::move(options)), open_files_(std::make_shared<OpenFiles>(options_.max_open_uploads)) {}
 
   StorageStatus create(const UploadManifest& manifest, std::unique_ptr<StoredUpload>& out) override {
     if (!is_upload_id(manifest.upload_id)) return {StorageCode::io_error, "invalid upload id"};
@@ -283,17 +380,16 @@ class FilesystemStore final : public UploadStore {
     UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!data) return fail_create(dir, errno_status(errno, "create data"));
     if (manifest.total_size && *manifest.total_size > 0) {
-      const auto total = static_cast<off_t>(*manifest.total_size);
-      // fallocate(2), not posix_fallocate: glibc's fallback would write every byte of an 8 GiB file.
-      int error = EOPNOTSUPP;
-      if (options_.preallocate && ::fallocate(data.get(), 0, 0, total) != 0) {
-        error = errno;
-      } else if (options_.preallocate) {
-        error = 0;
+      // Space is taken as pieces arrive, never reserved ahead (one request of one byte must not
+      // take what the whole file will need), but a file that cannot fit is refused at once.
+      struct statvfs space {};
+      if (options_.check_free_space && ::fstatvfs(data.get(), &space) == 0 &&
+          static_cast<std::uint64_t>(space.f_bavail) * space.f_frsize < *manifest.total_size) {
+        return fail_create(dir, {StorageCode::no_space, std::to_string(*manifest.total_size) + " bytes do not fit in " +
+                                                            options_.chunk_dir.string()});
       }
-      if (error == EOPNOTSUPP || error == EINVAL) error = ::ftruncate(data.get(), total) == 0 ? 0 : errno;
-      if (error != 0) {
-        return fail_create(dir, errno_status(error, "reserve " + std::to_string(*manifest.total_size) + " bytes"));
+      if (::ftruncate(data.get(), static_cast<off_t>(*manifest.total_size)) != 0) {
+        return fail_create(dir, errno_status(errno, "size the data file"));
       }
     }
     UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -303,28 +399,52 @@ class FilesystemStore final : public UploadStore {
       return fail_create(dir, status);
     }
     if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return fail_create(dir, status);
-    out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, std::move(data),
-                                             open_direct(dir / "data", options_.direct_io), std::move(log));
+    out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, options_.direct_io,
+                                             false, open_files_);
     return StorageStatus::success();
   }
 
+  // Nothing read back from the disk is trusted: the manifest must decode and name this upload, a
+  // final record must decode and point where this store releases to, and an unreleased upload
+  // must have all of its data file.
   StorageStatus open(const std::string& upload_id, RecordedUpload& out) override {
     if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
     const fs::path dir = options_.chunk_dir / upload_id;
+    std::error_code error;
+    if (fs::symlink_status(dir / "manifest.json", error).type() == fs::file_type::not_found) {
+      return {StorageCode::not_found, "no manifest in " + dir.string()};
+    }
+    const auto corrupt = [&](const std::string& what) { return StorageStatus{StorageCode::corrupt, what + " in " + dir.string()}; };
     const auto text = read_small_file(dir / "manifest.json", 1 << 20);
-    if (!text) return {StorageCode::not_found, "no manifest in " + dir.string()};
+    if (!text) return corrupt("unreadable manifest");
     auto manifest = decode_manifest(*text);
-    if (!manifest || manifest->upload_id != upload_id) return {StorageCode::io_error, "corrupt manifest in " + dir.string()};
-    UniqueFd data(::open((dir / "data").c_str(), O_RDWR | O_CLOEXEC));  // absent once released
-    UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-    if (!log) return errno_status(errno, "open pieces.log");
-    UniqueFd direct = data ? open_direct(dir / "data", options_.direct_io) : UniqueFd();
+    if (!manifest || manifest->upload_id != upload_id) return corrupt("corrupt manifest");
+    std::optional<FinalRecord> final;
+    if (fs::symlink_status(dir / "final.json", error).type() != fs::file_type::not_found) {
+      const auto contents = read_small_file(dir / "final.json", 1 << 16);
+      if (contents) final = decode_final_record(*contents);
+      if (!final) return corrupt("corrupt final record");
+      if (final->location != location_for_release(*manifest).string()) return corrupt("final record with a foreign location");
+    }
+    if (!final) {  // the data file is gone once released
+      struct stat info {};
+      if (::stat((dir / "data").c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return corrupt("missing data file");
+      if (manifest->total_size && static_cast<std::uint64_t>(info.st_size) < *manifest->total_size) {
+        return corrupt("truncated data file");
+      }
+    }
+    if (const auto log = fs::symlink_status(dir / "pieces.log", error).type();
+        log != fs::file_type::regular && log != fs::file_type::not_found) {
+      return corrupt("unusable pieces.log");
+    }
     auto upload = std::make_unique<FilesystemUpload>(*manifest, dir, options_.upload_to, options_.durable,
-                                                     std::move(data), std::move(direct), std::move(log));
-    if (auto status = upload->drop_torn_tail(); !status) return status;
+                                                     options_.direct_io, final.has_value(), open_files_);
+    if (!final) {
+      if (auto status = upload->drop_torn_tail(); !status) return status;
+    }
     out.manifest = std::move(*manifest);
     out.pieces = upload->recorded_pieces();
-    out.final = upload->final_record();
+    out.final = std::move(final);
     out.last_activity = upload->last_activity();
     out.upload = std::move(upload);
     return StorageStatus::success();
@@ -355,9 +475,7 @@ class FilesystemStore final : public UploadStore {
     if (released_file) {
       // Only ever the file this store would have released: upload_to/<id><ext>.
       RecordedUpload recorded;
-      if (open(upload_id, recorded) && recorded.final) {
-        fs::remove(static_cast<FilesystemUpload&>(*recorded.upload).location_for_release(), error);
-      }
+      if (open(upload_id, recorded) && recorded.final) fs::remove(released_path(options_.upload_to, recorded.manifest), error);
     }
     // One rename takes the upload out of list() at once, made durable before anything is deleted:
     // a crash or power loss in the middle of deleting its files then leaves no half-removed upload
@@ -390,8 +508,10 @@ class FilesystemStore final : public UploadStore {
   fs::path removed_path(const std::string& upload_id) const {
     return options_.chunk_dir / (upload_id + std::string(removed_suffix));
   }
+  fs::path location_for_release(const UploadManifest& manifest) const { return released_path(options_.upload_to, manifest); }
 
   FilesystemStoreOptions options_;
+  std::shared_ptr<OpenFiles> open_files_;
 };
 
 }  // namespace

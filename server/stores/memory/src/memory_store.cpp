@@ -50,6 +50,10 @@ class MemoryUpload final : public StoredUpload, public ReadBack, public HashChec
 
   StorageStatus release(FinalRecord& final) override {
     std::lock_guard lock(store_->mutex_);
+    if (!entry_->final && store_->releases_to_fail_ > 0) {
+      --store_->releases_to_fail_;
+      return {StorageCode::no_space, "release failed on purpose (MemoryStore::fail_releases)"};
+    }
     if (final.location.empty()) final.location = "memory:" + entry_->manifest.upload_id;
     if (!entry_->final) {
       entry_->final = final;
@@ -120,6 +124,11 @@ StorageStatus MemoryStore::remove(const std::string& upload_id, bool released_fi
   if (released_file && it->second->final) released_.erase(it->second->final->location);
   uploads_.erase(it);
   return StorageStatus::success();
+}
+
+void MemoryStore::fail_releases(std::size_t count) {
+  std::lock_guard lock(mutex_);
+  releases_to_fail_ = count;
 }
 
 std::optional<std::vector<std::uint8_t>> MemoryStore::released(const std::string& location) const {

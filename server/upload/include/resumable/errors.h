@@ -34,6 +34,7 @@ enum class ErrorCode : std::uint8_t {
   upload_not_found,
   chunk_busy,
   out_of_order,
+  server_busy,
   insufficient_storage,
   internal_error,
 };

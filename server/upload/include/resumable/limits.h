@@ -24,10 +24,20 @@ struct UploadLimits {
   std::vector<std::string> allowed_types;
   // Unfinished uploads one principal may have at once.
   std::size_t max_uploads_per_principal = 16;
+  // Finished uploads one principal may leave unclaimed at once (the form not sent yet).
+  std::size_t max_unclaimed_per_principal = 64;
+  // Uploads (unfinished and unclaimed) the mount holds in all, whoever they are from. Beyond any of
+  // these three a new upload gets `too_many_uploads`.
+  std::size_t max_uploads = 10000;
   // Incomplete uploads untouched for this long are collected; clients never say "cancel".
   std::chrono::seconds stale_after = std::chrono::hours(24);
   // Finished but unclaimed uploads are collected after this long.
   std::chrono::seconds unclaimed_after = std::chrono::hours(24 * 7);
+  // A piece that arrives this soon after its upload was cancelled (a request already on its way)
+  // starts a provisional upload: it does not count toward max_uploads_per_principal and is
+  // collected after this long without another piece; a second piece makes it an ordinary upload
+  // (the client really uploads the file again).
+  std::chrono::seconds cancelled_grace = std::chrono::seconds(60);
   // Longest identifier, file name and relative path (bytes).
   std::size_t max_name_bytes = 255;
   std::size_t max_relative_path_bytes = 4096;
@@ -53,6 +63,10 @@ struct UploadLimits {
   // a body is then bounded by CivetWeb's request_timeout_ms only (a client that stops sending).
   std::chrono::milliseconds body_grace = std::chrono::seconds(30);
   std::uint64_t body_min_rate = 8 * 1024;
+  // Status documents of uploads with more than 1024 chunks are streamed, a page at a time; at most
+  // this many at once (each can hold a server thread while a slow client reads it). Another waits
+  // up to `chunk_wait`, then gets `server_busy`.
+  std::size_t max_streamed_replies = 4;
   // How long a request waits for a concurrent request writing the same chunk before `chunk_busy`.
   std::chrono::milliseconds chunk_wait = std::chrono::seconds(10);
 };

@@ -82,8 +82,9 @@ struct UploadState {
   std::optional<std::uint64_t> total_size;
   std::map<std::string, std::string> protocol_fields;
   std::optional<core::Digest> declared_file_digest;
-  std::vector<StoredPiece> pieces;  // ascending offsets
+  std::vector<StoredPiece> pieces;  // ascending offsets (within the window asked for)
   std::uint64_t stored_bytes = 0;
+  bool more = false;  // stored pieces follow the window
 };
 using StatusOutcome = std::variant<ErrorCode, UploadState, FinalResult>;
 
@@ -151,11 +152,17 @@ class UploadCore {
   // final result, an error). Waits up to limits.chunk_wait while another request writes it.
   PieceStart begin_piece(const std::string& principal, const PieceRequest& request);
   // After a duplicate piece of a fully received upload: retries a release that failed before (for
-  // example on a full disk). The final result if the upload is (now) finished, else nullopt.
+  // example on a full disk) or that a crash interrupted. The final result if the upload is (now)
+  // finished, else nullopt. find_piece and status do the same for a fully received upload, so a
+  // client that finds every piece held gets the final result instead of waiting for it forever.
   std::optional<PieceOutcome> resume_finalization(const std::string& principal, const std::string& identifier);
 
   PieceQuery find_piece(const std::string& principal, const PieceRequest& request);
-  StatusOutcome status(const std::string& principal, const std::string& identifier);
+  // What is stored of an upload. `from_offset` and `max_pieces` take a window of its pieces (those
+  // at or after the offset, at most that many; UploadState::more says whether any follow), so that a
+  // large upload's status is read a page at a time instead of copied whole.
+  StatusOutcome status(const std::string& principal, const std::string& identifier, std::uint64_t from_offset = 0,
+                       std::size_t max_pieces = static_cast<std::size_t>(-1));
   // Idempotent; an unclaimed finished file goes too.
   void cancel(const std::string& principal, const std::string& identifier);
   // Errors: upload_not_found for an unknown, foreign or already claimed token.

@@ -36,6 +36,7 @@ struct ClaimedUpload {
 struct CollectionReport {
   std::size_t stale_removed = 0;      // incomplete uploads past stale_after
   std::size_t unclaimed_removed = 0;  // finished, unclaimed uploads past unclaimed_after
+  std::size_t damaged_removed = 0;    // uploads whose records were damaged, stale_after after they were found
 };
 
 // One upload as an admin view lists it.

@@ -28,7 +28,14 @@
 
 namespace resumable {
 
-enum class StorageCode : std::uint8_t { ok, not_found, no_space, io_error };
+enum class StorageCode : std::uint8_t {
+  ok,
+  not_found,  // no such upload (open: a creation that never finished, which the core removes)
+  no_space,   // the client sees insufficient_storage (507)
+  io_error,   // the client sees internal_error (500)
+  corrupt,    // open: records that cannot be trusted; the core never serves the upload and removes
+              // it once limits.stale_after has passed
+};
 
 struct StorageStatus {
   StorageCode code = StorageCode::ok;
@@ -122,7 +129,9 @@ class UploadStore {
   virtual ~UploadStore() = default;
   // Creates an upload (with space for manifest.total_size bytes when known: no_space otherwise).
   virtual StorageStatus create(const UploadManifest& manifest, std::unique_ptr<StoredUpload>& out) = 0;
-  // not_found: no such upload, or one whose creation never finished (the core removes it).
+  // Every record is validated before it is returned (types, ranges, that a location is the one
+  // this store would choose): not_found for no such upload or one whose creation never finished,
+  // corrupt for damaged records or missing data.
   virtual StorageStatus open(const std::string& upload_id, RecordedUpload& out) = 0;
   virtual std::vector<std::string> list() = 0;
   // Deletes the upload's records and bytes, and its released file too if `released_file` is set.

@@ -1,7 +1,7 @@
 // The local filesystem store (django2-resumable's chunks_upload_to and upload_to): every upload is
 // a directory of records beside one partial file whose pieces are written at their offsets;
 // release is a rename into `upload_to`. It offers both optional capabilities (read-back and hash
-// checkpoints). Layout, all names chosen by the server:
+// checkpoints). Descriptors are opened on use and kept for the most recently used uploads only. Layout, all names chosen by the server:
 //   <chunk_dir>/<upload_id>/manifest.json   written atomically (again when a digest is declared late)
 //   <chunk_dir>/<upload_id>/data            the partial file
 //   <chunk_dir>/<upload_id>/pieces.log      append-only records of committed pieces
@@ -26,12 +26,17 @@ struct FilesystemStoreOptions {
   // that change): a committed piece and a released file survive power loss. Off, only a process
   // crash is survived.
   bool durable = true;
-  // Reserve each upload's full size when it is created, so that a full disk is reported up front.
-  bool preallocate = true;
+  // Refuse an upload whose size exceeds the free space when it is created (insufficient_storage at
+  // its first piece). Space is taken as pieces arrive, never reserved ahead: one request of one
+  // byte cannot take what its whole file will need.
+  bool check_free_space = true;
   // Write whole 4 KiB-aligned blocks with O_DIRECT, bypassing the page cache (falls back to
   // buffered writes where the filesystem refuses it): pieces go to the device as they arrive
   // instead of piling up as dirty pages; reading back then comes from the device.
   bool direct_io = true;
+  // Uploads whose files are kept open at once (three descriptors each); the least recently used
+  // are closed beyond this, so an idle upload holds no descriptor however many are on disk.
+  std::size_t max_open_uploads = 64;
 };
 
 // Creates both directories if needed; nullptr (with `error` set) if they cannot be created.

@@ -35,6 +35,9 @@ class MemoryStore final : public UploadStore, public std::enable_shared_from_thi
   std::optional<std::vector<std::uint8_t>> released(const std::string& location) const;
   std::uint64_t bytes_read_back() const;
   std::size_t upload_count() const;
+  // For tests: the next `count` releases fail with no_space before anything is released, as a full
+  // disk does; a restart after one stands for a crash between an upload's last record and its release.
+  void fail_releases(std::size_t count);
 
   struct Entry;
 
@@ -45,6 +48,7 @@ class MemoryStore final : public UploadStore, public std::enable_shared_from_thi
   std::map<std::string, std::shared_ptr<Entry>> uploads_;
   std::map<std::string, std::vector<std::uint8_t>> released_;
   std::uint64_t bytes_read_back_ = 0;
+  std::size_t releases_to_fail_ = 0;
 };
 
 }  // namespace resumable
