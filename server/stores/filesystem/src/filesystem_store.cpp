@@ -277,10 +277,11 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
                                             : StorageStatus{StorageCode::not_found, "released data is missing"};
     }
     if (durable_) {
-      StorageStatus status;
-      const auto files = this->files(status);
-      if (!files) return status;
-      if (::fsync(files->data.get()) != 0) return errno_status(errno, "fsync data");
+      // Its own descriptor: after a restart the upload is already marked released (its final
+      // record exists), and files() serves unreleased uploads only.
+      UniqueFd fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return errno_status(errno, "open " + data.string());
+      if (::fsync(fd.get()) != 0) return errno_status(errno, "fsync data");
     }
     released_ = true;
     open_files_->drop(this);
