@@ -241,11 +241,16 @@ double resident_mib() {
 TEST_CASE("status of an upload with 50,000 chunks is streamed: bounded memory, others still served", "[attacks][status]") {
   TestServer server([](EndpointOptions& o) { o.limits.min_chunk_size = 64; });
   constexpr std::uint64_t chunks = 50000;
-  auto file = make_file("many-chunks", chunks * 64, 8, 64);
+  // One chunk more than are stored: a fully received upload would be released by the status request.
+  auto file = make_file("many-chunks", (chunks + 1) * 64, 8, 64);
   REQUIRE(post(server, file, 1).status == 200);
-  // The other 49,999 records are written straight into the store while the server is down (as
-  // 50,000 requests would leave them, without the minutes they take).
+  // The next 49,999 chunks, bytes and records, are written straight into the store while the server
+  // is down (as 50,000 requests would leave them, without the minutes they take).
   server.restart([&] {
+    {
+      std::fstream data(upload_dir(server) / "data", std::ios::binary | std::ios::in | std::ios::out);
+      data.write(reinterpret_cast<const char*>(file.bytes.data()), static_cast<std::streamsize>(chunks * 64));
+    }
     std::ofstream log(upload_dir(server) / "pieces.log", std::ios::binary | std::ios::app);
     for (std::uint64_t k = 2; k <= chunks; ++k) {
       const auto record = encode_piece_record({(k - 1) * 64, 64, core::blake2b256(file.bytes.data() + (k - 1) * 64, 64)});
