@@ -19,7 +19,7 @@ before(async () => {
   mkdirSync(join(sandbox, 'cwd'));
   mkdirSync(join(sandbox, 'outside'));
   for (const p of ['/etc/passwd', '/etc/hostname']) outsideBefore[p] = statSync(p).mtimeMs;
-  server = await startServer({ dataDir: join(sandbox, 'data'), cwd: join(sandbox, 'cwd'), args: ['--durable', '0', '--max-uploads-per-principal', '1000'] });
+  server = await startServer({ dataDir: join(sandbox, 'data'), cwd: join(sandbox, 'cwd'), args: ['--durable', '0', '--max-uploads-per-principal', '1000', '--max-unclaimed-per-principal', '1000'] });
 });
 
 after(async () => {

@@ -144,7 +144,7 @@ void usage() {
                "usage: resumable_test_server --data-dir DIR [--port N] [--threads N] [--document-root DIR]\n"
                "  [--allow-anonymous] [--access anonymous|login|staff] [--durable 0|1] [--request-timeout-ms N] [--max-request-size N]\n"
                "  [--max-file-size N] [--min-chunk-size N] [--max-chunk-size N] [--max-chunks N]\n"
-               "  [--max-uploads-per-principal N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
+               "  [--max-uploads-per-principal N] [--max-unclaimed-per-principal N] [--max-uploads N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
                "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
                "  [--hash-progress-interval-bytes N]\n"
                "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
@@ -169,7 +169,8 @@ int main(int argc, char** argv) {
   }
   static const char* known[] = {"data-dir", "port", "threads", "document-root", "access", "durable",
                                 "request-timeout-ms", "max-request-size", "max-file-size", "min-chunk-size",
-                                "max-chunk-size", "max-chunks", "max-uploads-per-principal", "stale-after-s",
+                                "max-chunk-size", "max-chunks", "max-uploads-per-principal", "max-unclaimed-per-principal",
+                                "max-uploads", "stale-after-s",
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
                                 "body-min-rate", "hash-progress-interval-bytes", "allowed-origins",
                                 "cors-credentials", "max-connections-per-address"};
@@ -232,6 +233,8 @@ int main(int argc, char** argv) {
   limits.max_chunk_size = number("max-chunk-size", limits.max_chunk_size);
   limits.max_chunks = number("max-chunks", limits.max_chunks);
   limits.max_uploads_per_principal = number("max-uploads-per-principal", limits.max_uploads_per_principal);
+  limits.max_unclaimed_per_principal = number("max-unclaimed-per-principal", limits.max_unclaimed_per_principal);
+  limits.max_uploads = number("max-uploads", limits.max_uploads);
   limits.stale_after = std::chrono::seconds(number("stale-after-s", static_cast<std::uint64_t>(limits.stale_after.count())));
   limits.unclaimed_after =
       std::chrono::seconds(number("unclaimed-after-s", static_cast<std::uint64_t>(limits.unclaimed_after.count())));
