@@ -2,6 +2,7 @@
 // ahead of it are read back, where the store can), checkpointed now and then so a restart need not
 // start over, compared with a declared file digest, and then the release: exactly once.
 #include <algorithm>
+#include <vector>
 
 #include "hash_checkpoint.h"
 #include "resumable/secure_random.h"
@@ -97,29 +98,21 @@ std::optional<PieceOutcome> UploadCore::Impl::advance_file_hash(const std::share
     const std::uint64_t size = next->size;
     const core::Digest recorded = next->digest;
     const core::Blake2b256 before = upload->file_hash;
+    // Bytes read back must not put what a store lost or changed (a flipped bit, a truncated file)
+    // into a release. With a declared file digest the release compares the whole file and then
+    // finds the damaged piece (recheck_pieces): one hash pass here, as for bytes in order. Without
+    // one, each piece is checked now against the digest recorded when it arrived.
+    const bool check_piece = !upload->manifest.declared_file_digest;
     lock.unlock();
-    // Bytes read back are checked against the digest recorded when they arrived: a store that
-    // lost or changed them (a flipped bit, a truncated file) must not put them into a release.
     core::Blake2b256 piece_hash;
     const StorageStatus status = reader.read(*source, offset, size, [&](auto part) {
       upload->file_hash.update(part.data(), part.size());
-      piece_hash.update(part.data(), part.size());
+      if (check_piece) piece_hash.update(part.data(), part.size());
     });
-    const bool intact = status && core::digests_equal(piece_hash.finish(), recorded);
+    const bool intact = status && (!check_piece || core::digests_equal(piece_hash.finish(), recorded));
     lock.lock();
     if (!intact) {
-      log("upload " + upload->manifest.upload_id + ": the piece at " + std::to_string(offset) + " (" +
-          std::to_string(size) + " bytes) " +
-          (status ? std::string("differs from its recorded digest") : "cannot be read back: " + status.detail) +
-          "; it is asked for again");
-      upload->file_hash = before;
-      if (auto it = upload->pieces.find(offset); it != upload->pieces.end() && it->second.state == PieceState::present) {
-        --upload->stored_pieces;
-        upload->stored_bytes -= it->second.size;
-        upload->pieces.erase(it);
-      }
-      upload->hashing = false;
-      upload->changed.notify_all();
+      drop_damaged_piece(*upload, offset, before, status);
       return std::nullopt;
     }
     upload->hashed_bytes = offset + size;
@@ -127,8 +120,51 @@ std::optional<PieceOutcome> UploadCore::Impl::advance_file_hash(const std::share
   }
 }
 
-PieceOutcome UploadCore::Impl::release(const std::shared_ptr<Upload>& upload, const core::Digest& hashed_digest,
-                                       OrderedReader& reader) {
+void UploadCore::Impl::drop_damaged_piece(Upload& upload, std::uint64_t offset, const core::Blake2b256& hash_before,
+                                          const StorageStatus& read) {
+  log("upload " + upload.manifest.upload_id + ": the piece at " + std::to_string(offset) + " " +
+      (read ? std::string("differs from its recorded digest") : "cannot be read back: " + read.detail) +
+      "; it is asked for again");
+  upload.file_hash = hash_before;
+  upload.hashed_bytes = offset;
+  upload.checkpointed_bytes = std::min(upload.checkpointed_bytes, offset);
+  if (auto it = upload.pieces.find(offset); it != upload.pieces.end() && it->second.state == PieceState::present) {
+    --upload.stored_pieces;
+    upload.stored_bytes -= it->second.size;
+    upload.pieces.erase(it);
+  }
+  upload.hashing = false;
+  upload.changed.notify_all();
+}
+
+std::optional<core::Digest> UploadCore::Impl::recheck_pieces(const std::shared_ptr<Upload>& upload, ReadBack& source,
+                                                             OrderedReader& reader) {
+  std::vector<std::pair<std::uint64_t, Piece>> pieces;
+  {
+    std::lock_guard lock(upload->mutex);
+    for (const auto& [offset, piece] : upload->pieces) {
+      if (piece.state == PieceState::present) pieces.emplace_back(offset, piece);
+    }
+  }
+  core::Blake2b256 file_hash;
+  for (const auto& [offset, piece] : pieces) {
+    const core::Blake2b256 before = file_hash;
+    core::Blake2b256 piece_hash;
+    const StorageStatus status = reader.read(source, offset, piece.size, [&](auto part) {
+      file_hash.update(part.data(), part.size());
+      piece_hash.update(part.data(), part.size());
+    });
+    if (!status || !core::digests_equal(piece_hash.finish(), piece.digest)) {
+      std::lock_guard lock(upload->mutex);
+      drop_damaged_piece(*upload, offset, before, status);
+      return std::nullopt;
+    }
+  }
+  return file_hash.finish();
+}
+
+std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Upload>& upload,
+                                                      const core::Digest& hashed_digest, OrderedReader& reader) {
   // Called by the thread that holds `hashing`, without the upload lock.
   core::Digest digest = hashed_digest;
   UploadManifest m;  // a late file digest declaration may change it meanwhile
@@ -143,15 +179,12 @@ PieceOutcome UploadCore::Impl::release(const std::shared_ptr<Upload>& upload, co
     return code;
   };
   if (m.declared_file_digest && !core::digests_equal(*m.declared_file_digest, digest)) {
-    // Before discarding anything, recompute from the bytes themselves where the store can: a
-    // checkpoint could be stale.
+    // Before discarding anything, read the bytes back where the store can: a piece the store lost
+    // or changed is asked for again instead, and a stale checkpoint is recomputed.
     if (ReadBack* source = upload->data->read_back()) {
-      core::Blake2b256 again;
-      const StorageStatus status = reader.read(*source, 0, *m.total_size, [&](auto part) {
-        again.update(part.data(), part.size());
-      });
-      if (!status) return give_up(ErrorCode::internal_error);
-      digest = again.finish();
+      const auto recheck = recheck_pieces(upload, *source, reader);
+      if (!recheck) return std::nullopt;  // a damaged piece was dropped: the upload is partial again
+      digest = *recheck;
     }
     if (!core::digests_equal(*m.declared_file_digest, digest)) {
       log("upload " + m.upload_id + " discarded: file digest differs from the declared one");

@@ -89,7 +89,20 @@ struct UploadCore::Impl {
   // in. `holds_file_hash`: the caller already owns the hashing role (an inline-hashing writer).
   std::optional<PieceOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, OrderedReader& reader,
                                                 bool holds_file_hash = false);
-  PieceOutcome release(const std::shared_ptr<Upload>& upload, const core::Digest& digest, OrderedReader& reader);
+  // Releases a fully hashed upload (caller holds `hashing`): checks a declared file digest, writes
+  // the final record, hands the file over. nullopt when a damaged piece was found and dropped
+  // instead (the upload is partial again and asks for it).
+  std::optional<PieceOutcome> release(const std::shared_ptr<Upload>& upload, const core::Digest& digest,
+                                      OrderedReader& reader);
+  // After the file's bytes differed from the declared digest: reads every piece back and checks it
+  // against its recorded digest. The file digest of the bytes if all are intact; otherwise the
+  // first damaged piece is dropped and nullopt returned. Caller holds `hashing`, not the lock.
+  std::optional<core::Digest> recheck_pieces(const std::shared_ptr<Upload>& upload, ReadBack& source,
+                                             OrderedReader& reader);
+  // Forgets a piece whose bytes the store lost or changed, rewinds the file hash to `hash_before`
+  // at its offset and gives up `hashing`. Upload locked.
+  void drop_damaged_piece(Upload& upload, std::uint64_t offset, const core::Blake2b256& hash_before,
+                          const StorageStatus& read);
   // An upload every byte of which is stored but which is not released (a crash came between its
   // last record and the release, or the release failed, e.g. on a full disk): releases it now,
   // after waiting for a release another thread has under way. The outcome (the final result, or
