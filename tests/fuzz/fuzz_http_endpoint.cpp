@@ -1,6 +1,7 @@
 // libFuzzer target: whole requests against the mounted endpoint on an in-process CivetWeb server
 // (loopback only): request lines, headers (Content-Type, Content-Length, Expect, the principal),
-// query strings and bodies, with a multipart mode whose body is fuzzed behind a valid head. Every
+// query strings and bodies, CORS heads (Origin, Access-Control-Request-*) and the anonymous scope
+// cookie, with a multipart mode whose body is fuzzed behind a valid head. Every
 // request gets an HTTP reply or a closed connection; nothing crashes; the data directory stays
 // bounded (small limits, a collection every 256 inputs). CivetWeb itself is not instrumented: the
 // coverage that guides the fuzzer is the endpoint's.
@@ -77,6 +78,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     if (user == nullptr) return std::nullopt;
     return Principal{user, std::string(user) == "staff"};
   };
+  options.cross_origin.allowed_origins = {"http://page.example", "http://other.example:8080"};
+  options.cross_origin.allow_credentials = true;
   options.collect_interval = std::chrono::seconds(0);
   options.log = [](const std::string&) {};
   options.limits.max_file_size = 1 << 20;
@@ -129,6 +132,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::string query = params(fuzz);
       std::string headers;
       if (fuzz.ConsumeBool()) headers += "X-Test-User: " + fuzz.ConsumeRandomLengthString(16) + "\r\n";
+      if (fuzz.ConsumeBool()) {
+        static const char* origins[] = {"http://page.example", "http://other.example:8080", "null", "http://evil.example"};
+        headers += "Origin: " + (fuzz.ConsumeBool() ? std::string(fuzz.PickValueInArray(origins)) : fuzz.ConsumeRandomLengthString(40)) + "\r\n";
+      }
+      if (fuzz.ConsumeBool()) headers += "Access-Control-Request-Method: " + fuzz.ConsumeRandomLengthString(12) + "\r\n";
+      if (fuzz.ConsumeBool()) headers += "Access-Control-Request-Headers: " + fuzz.ConsumeRandomLengthString(60) + "\r\n";
+      if (fuzz.ConsumeBool()) headers += "Cookie: " + fuzz.ConsumeRandomLengthString(80) + "\r\n";
       if (fuzz.ConsumeBool()) headers += "Expect: 100-continue\r\n";
       if (fuzz.ConsumeBool()) headers += "Content-Type: " + fuzz.ConsumeRandomLengthString(40) + "\r\n";
       const std::string body = fuzz.ConsumeRandomLengthString(4096);
