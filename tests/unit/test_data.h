@@ -1,4 +1,4 @@
-// Deterministic test bytes and the golden vectors, shared by the unit tests. The byte generator
+// Deterministic test bytes and the golden vectors (vectors.json, tree_vectors.json), shared by the unit tests. The byte generator
 // mirrors tests/vectors/testdata.mjs (xorshift32, four bytes per step, little-endian).
 #pragma once
 
@@ -32,6 +32,18 @@ inline const nlohmann::json& golden_vectors() {
   }();
   return vectors;
 }
+
+#ifdef RESUMABLE_TREE_VECTORS_PATH
+// tests/vectors/tree_vectors.json, the tree digest's vectors from the Python reference.
+inline const nlohmann::json& tree_vectors() {
+  static const nlohmann::json vectors = [] {
+    std::ifstream in(RESUMABLE_TREE_VECTORS_PATH);
+    if (!in) throw std::runtime_error("cannot open " RESUMABLE_TREE_VECTORS_PATH);
+    return nlohmann::json::parse(in);
+  }();
+  return vectors;
+}
+#endif
 
 // 64-bit values are stored as decimal strings in vectors.json.
 inline std::uint64_t u64(const nlohmann::json& value) {
