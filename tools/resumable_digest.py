@@ -204,7 +204,7 @@ def parse_check_line(line):
     digest, sep, name = line[:64], line[64:66], line[66:]
     if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
         return None
-    if sep not in ("  ", " *") or not name:
+    if sep not in ("  ", " *") or not name or "\0" in name:  # no file has a NUL in its name
         return None
     if escaped:
         name = _unescape(name)
@@ -258,8 +258,15 @@ def check_lists(lists):
             status = 1
             continue
         mismatched = unreadable = malformed = checked = 0
-        for number, raw in enumerate(text.decode("utf-8", "surrogateescape").splitlines(), 1):
-            parsed = parse_check_line(raw)
+        lines = text.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        for number, raw in enumerate(lines, 1):
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if not raw or raw.startswith(b"#"):  # b2sum skips empty and comment lines
+                continue
+            parsed = parse_check_line(raw.decode("utf-8", "surrogateescape"))
             if parsed is None:
                 _error(f"{list_name}: {number}: improperly formatted line")
                 malformed += 1
@@ -361,6 +368,9 @@ def main(argv=None):
     parser.add_argument("-c", "--check", action="store_true", help="read digests from the FILEs and check them")
     parser.add_argument("--vectors", action="store_true", help="print the golden vectors as JSON")
     args = parser.parse_args(argv)
+    # Names are bytes on POSIX: print undecodable ones back as they came (like b2sum).
+    sys.stdout.reconfigure(errors="surrogateescape")
+    sys.stderr.reconfigure(errors="surrogateescape")
     if args.vectors:
         if args.files or args.check:
             parser.error("--vectors takes no other argument")
