@@ -112,6 +112,7 @@ TEST_CASE("tree digest: chunk digests equal the Python reference, aligned from t
           ++aligned;
           const auto first = offset / leaf_bytes;
           const auto count = leaf_count(size);
+          REQUIRE(first + count <= file_leaves.size());
           const std::vector<std::string> expected_leaves(file_leaves.begin() + first, file_leaves.begin() + first + count);
           std::vector<Digest> leaves;
           for (const auto& sizes : splits) {
