@@ -132,34 +132,37 @@ class _Source:
             raise ValueError("the file ended before the chunk did")
 
 
-def _leaves_and_size(source, offset=0, size=None):
+def _leaves_and_size(src, offset=0, size=None):
+    """Leaf digests of [offset, offset + size) of an open _Source (to its end if size is None) and
+    the number of bytes they cover."""
+    if size is not None and not is_leaf_aligned(offset, size, src.size()):
+        raise ValueError(f"[{offset}, {offset + size}) is not a leaf-aligned range of a {src.size()}-byte file")
     if offset % LEAF_BYTES:
         raise ValueError(f"leaves start on a multiple of {LEAF_BYTES} bytes, not at {offset}")
-    with _Source(source) as src:
-        leaves, seen = [], 0
-        for piece in src.pieces(offset, size):
-            leaves.append(leaf_digest(piece))
-            seen += len(piece)
-        if seen == 0 and offset == 0:
-            leaves.append(leaf_digest(b""))  # the empty file's one empty leaf
-        return leaves, seen
+    leaves, seen = [], 0
+    for piece in src.pieces(offset, size):
+        leaves.append(leaf_digest(piece))
+        seen += len(piece)
+    if seen == 0 and offset == 0:
+        leaves.append(leaf_digest(b""))  # the empty file's one empty leaf
+    return leaves, seen
 
 
 def leaf_digests(source, offset=0, size=None):
-    """The 32-byte leaf digests of [offset, offset + size) of the source (the whole of it by
-    default); offset must be a multiple of LEAF_BYTES."""
-    return _leaves_and_size(source, offset, size)[0]
+    """The 32-byte leaf digests of the source, or of its leaf-aligned range [offset, offset + size)."""
+    with _Source(source) as src:
+        return _leaves_and_size(src, offset, size)[0]
 
 
 def chunk_digest(source, offset, size):
-    """The digest of the chunk [offset, offset + size) of the file `source`: from its leaves when it
-    is leaf-aligned, otherwise the personalized BLAKE2b-256 of its bytes."""
+    """The digest of the chunk [offset, offset + size) of the file `source` (bytes or a path): from
+    its leaves when it is leaf-aligned, otherwise the personalized BLAKE2b-256 of its bytes."""
     with _Source(source) as src:
         total = src.size()
         if offset > total or size > total - offset or (size == 0 and total != 0):
             raise ValueError(f"[{offset}, {offset + size}) is not a chunk of a {total}-byte file")
         if is_leaf_aligned(offset, size, total):
-            return chunk_digest_from_leaves(leaf_digests(source, offset, size))
+            return chunk_digest_from_leaves(_leaves_and_size(src, offset, size)[0])
         h = _hasher(PERSON_BYTES)
         for piece in src.pieces(offset, size):
             h.update(piece)
@@ -168,7 +171,8 @@ def chunk_digest(source, offset, size):
 
 def file_digest(source):
     """The file digest (root): from all leaf digests and the size; one pass over the bytes."""
-    leaves, size = _leaves_and_size(source)
+    with _Source(source) as src:
+        leaves, size = _leaves_and_size(src)
     return file_digest_from_leaves(leaves, size)
 
 
