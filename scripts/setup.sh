@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 apt_packages=(
-  build-essential cmake pkg-config ca-certificates coreutils dpkg-dev patch
+  build-essential cmake pkg-config ca-certificates coreutils dpkg-dev patch python3
   emscripten binaryen
   libcivetweb-dev civetweb libsodium-dev catch2 libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev
   chromium

@@ -1,4 +1,4 @@
-// Deterministic test bytes and the golden vectors, shared by the unit tests. The byte generator
+// Deterministic test bytes and the golden vectors (vectors.json, tree_vectors.json), shared by the unit tests. The byte generator
 // mirrors tests/vectors/testdata.mjs (xorshift32, four bytes per step, little-endian).
 #pragma once
 
@@ -24,14 +24,24 @@ inline std::vector<std::uint8_t> test_bytes(std::size_t length, std::uint32_t se
   return out;
 }
 
+inline nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  return nlohmann::json::parse(in);
+}
+
 inline const nlohmann::json& golden_vectors() {
-  static const nlohmann::json vectors = [] {
-    std::ifstream in(RESUMABLE_VECTORS_PATH);
-    if (!in) throw std::runtime_error("cannot open " RESUMABLE_VECTORS_PATH);
-    return nlohmann::json::parse(in);
-  }();
+  static const nlohmann::json vectors = read_json_file(RESUMABLE_VECTORS_PATH);
   return vectors;
 }
+
+#ifdef RESUMABLE_TREE_VECTORS_PATH
+// tests/vectors/tree_vectors.json, the tree digest's vectors from the Python reference.
+inline const nlohmann::json& tree_vectors() {
+  static const nlohmann::json vectors = read_json_file(RESUMABLE_TREE_VECTORS_PATH);
+  return vectors;
+}
+#endif
 
 // 64-bit values are stored as decimal strings in vectors.json.
 inline std::uint64_t u64(const nlohmann::json& value) {
