@@ -41,7 +41,7 @@ async function runPage(scriptTag) {
     (route) => route.fulfill({ contentType: 'text/html; charset=utf-8', body: html.replace(ORIGINAL_TAG, scriptTag) }));
   await page.goto(server.url + pagePath);
   await page.setInputFiles('.resumable-browse input[type=file]', files.map((file) => file.path));
-  await page.waitForSelector('body[data-complete="yes"]', { timeout: 120000 });
+  await page.waitForSelector('body[data-complete="yes"][data-results="yes"]', { timeout: 120000 });
   const shown = await page.locator('.resumable-list li').allTextContents();
   const results = await page.evaluate(() => window.results);
   const progressWidth = await page.evaluate(() => document.querySelector('.progress-bar').style.width);
