@@ -25,12 +25,10 @@
 // RESUMABLE_POWER_DEBUG=1 (each cut, each status, each complaint as a test diagnostic).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  KiB, MiB, chunkSpan, hashFile, http, reportFigures, rng, scratchDir, sleep, wasmCore, writeRandomFile,
+  KiB, MiB, chunkSpan, hashFile, http, reportFigures, rng, scratchDir, sleep, startServer, wasmCore, writeRandomFile,
 } from './support.mjs';
 import { PowerModel, compareWithDisk, readJournal, snapshotTree, writeImage } from './power_loss.mjs';
 
@@ -51,37 +49,18 @@ const serverArgs = (durable) => [
   '--hash-progress-interval-bytes', String(128 * KiB),
 ];
 
-// The server under the shim. Resolves {server} once it listens, or {died} if the power failed
-// while it started (a crash point during start-up: loading uploads, finishing releases).
+// The server under the shim, once it listens; its url is null if the power failed while it
+// started (a crash point during start-up: loading uploads, finishing releases).
 async function startPowered({ dataDir, journal, durable, cut }) {
   const env = {
-    ...process.env, LD_PRELOAD: SHIM, RESUMABLE_POWER_ROOT: dataDir, RESUMABLE_POWER_JOURNAL: journal,
+    LD_PRELOAD: SHIM, RESUMABLE_POWER_ROOT: dataDir, RESUMABLE_POWER_JOURNAL: journal,
   };
   if (cut?.kind === 'ops') {
     env.RESUMABLE_POWER_CUT_AFTER = String(cut.n);
     if (cut.kinds) env.RESUMABLE_POWER_CUT_KINDS = cut.kinds;
     if (cut.name) env.RESUMABLE_POWER_CUT_NAME = cut.name;
   }
-  const child = spawn(SERVER, ['--port', '0', '--data-dir', dataDir, ...serverArgs(durable)], {
-    stdio: ['ignore', 'pipe', 'pipe'], env,
-  });
-  let output = '';
-  child.stderr.on('data', (d) => { output += d; });
-  const exited = once(child, 'exit');
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 20000);
-    child.stdout.on('data', (d) => {
-      output += d;
-      const m = /listening on (http:\/\/\S+)/.exec(output);
-      if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
-    });
-    child.on('exit', () => { clearTimeout(timer); resolve(null); });
-  });
-  const server = {
-    url, child, exited, output: () => output,
-    alive: () => child.exitCode === null && child.signalCode === null,
-  };
-  return server;
+  return startServer({ dataDir, args: serverArgs(durable), env, mayDieStarting: true });
 }
 
 // The power fails now (the shim cuts at the next operation boundary); resolves once the process is gone.

@@ -57,8 +57,9 @@ export function rng(seed) {
 // ---- the server ------------------------------------------------------------------------------
 
 // Starts resumable_test_server; resolves once it prints its URL. kill() sends SIGKILL. `env` is
-// added to this process's environment (e.g. LD_PRELOAD for the power-loss shim).
-export async function startServer({ dataDir, args = [], port = 0, cwd, env } = {}) {
+// added to this process's environment (e.g. LD_PRELOAD for the power-loss shim). A server that
+// exits before it listens is an error, unless `mayDieStarting` (then `url` is null).
+export async function startServer({ dataDir, args = [], port = 0, cwd, env, mayDieStarting = false } = {}) {
   const bin = process.env.RESUMABLE_RELIABILITY_SERVER_BIN;
   if (!bin) throw new Error('RESUMABLE_RELIABILITY_SERVER_BIN must name the reliability server executable');
   const child = spawn(bin, ['--port', String(port), '--data-dir', dataDir, ...args], {
@@ -74,11 +75,15 @@ export async function startServer({ dataDir, args = [], port = 0, cwd, env } = {
       const m = /listening on (http:\/\/\S+)/.exec(output);
       if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
     });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}: ${output}`)); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (mayDieStarting) resolve(null);
+      else reject(new Error(`server exited with ${code}: ${output}`));
+    });
   });
   return {
     url,
-    port: Number(new URL(url).port),
+    port: url ? Number(new URL(url).port) : null,
     pid: child.pid,
     child,
     exited,
