@@ -2,7 +2,7 @@
 // loaded from node_modules by test pages, upload to the real server in Chromium with their default
 // settings (1 MiB chunks, multipart, 3 simultaneous uploads, testChunks on). Each upload's final
 // result comes from the client's fileSuccess message; the file is then claimed through the test
-// server and compared with the original byte for byte (BLAKE2b-256 from coreutils b2sum, and size).
+// server and compared with the original byte for byte (the tree digest by the Python reference, and size).
 // Resuming: a first page is closed half way through an upload; a fresh page and client instance
 // upload the same file again, and the server's test-GET answers spare them the stored chunks.
 //
@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { b2sum256, launchBrowser, removeDir, scratchDir, startTestServer, writeRandomFile } from './harness.mjs';
+import { referenceDigest, launchBrowser, removeDir, scratchDir, startTestServer, writeRandomFile } from './harness.mjs';
 
 const MiB = 1048576;
 const BIG_SIZE = 256 * MiB + 12345;   // the clients' last 1 MiB chunk absorbs the 12345-byte remainder
@@ -45,7 +45,7 @@ before(async () => {
   for (const [name, size] of [['big.bin', BIG_SIZE], ['resume.bin', RESUME_SIZE]]) {
     const path = join(dir, name);
     await writeRandomFile(path, size);
-    files[name] = { path, size, digest: b2sum256(path) };
+    files[name] = { path, size, digest: referenceDigest(path) };
   }
 });
 
@@ -121,7 +121,7 @@ async function assertStoredAndClaim(outcome, file, client, context) {
   assert.equal(result.status, 'complete', `the fileSuccess message is the final result: ${outcome.message}`);
   assert.match(result.token, /^[0-9a-f]{64}$/);
   assert.equal(result.size, file.size);
-  assert.equal(result.blake2b256, file.digest, 'the final result carries the b2sum of the original');
+  assert.equal(result.fileDigest, file.digest, 'the final result carries the tree digest of the original');
   assert.equal(result.chunkCount, outcome.chunkCount);
   assert.equal(result.identifier, outcome.identifier);
 
@@ -132,9 +132,9 @@ async function assertStoredAndClaim(outcome, file, client, context) {
   const rel = relative(join(dataDir, 'files'), claimed.body.path);
   assert.ok(rel && !rel.startsWith('..') && !isAbsolute(rel), `the file lies under the data dir's files/: ${claimed.body.path}`);
   assert.equal(claimed.body.size, file.size);
-  assert.equal(claimed.body.blake2b256, file.digest);
+  assert.equal(claimed.body.fileDigest, file.digest);
   assert.equal(statSync(claimed.body.path).size, file.size, 'the stored file has the original size');
-  assert.equal(b2sum256(claimed.body.path), file.digest, 'the stored file is byte-identical (b2sum -l 256)');
+  assert.equal(referenceDigest(claimed.body.path), file.digest, 'the stored file is byte-identical (same digest)');
   const again = await claim(result.token, client.user, context);
   assert.equal(again.status, 404, 'a token is claimed once');
   rmSync(claimed.body.path); // the file is the test's now

@@ -10,7 +10,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  artifactsDir, b2sum256, demoSessionOf, demoVisitor, endDemoSession, launchBrowser, postDemoForm, sameBytes,
+  artifactsDir, referenceDigest, demoSessionOf, demoVisitor, endDemoSession, launchBrowser, postDemoForm, sameBytes,
   scratchDir, sendChunk, startDemo,
 } from './harness.mjs';
 
@@ -41,7 +41,7 @@ const waitUntilDone = (page) => page.locator('.rsm-file[data-state="done"]').wai
 function makeFile(name, size) {
   const path = join(dir, name);
   writeFileSync(path, randomBytes(size));
-  return { path, name, digest: b2sum256(path) };
+  return { path, name, digest: referenceDigest(path) };
 }
 
 // Submits the login form and resolves to the HTTP status of its reply.

@@ -1,5 +1,5 @@
 // The demo's public side (issue 5): a 256 MiB file sent through the public form is listed with
-// its b2sum digest and downloads intact, whole and by byte ranges; form posts without the CSRF
+// its tree digest and downloads intact, whole and by byte ranges; form posts without the CSRF
 // token, with forged tokens or paths, or with a token that is used or someone else's are refused
 // and save nothing; what visitors type is shown as text.
 import { test, before, after } from 'node:test';
@@ -8,7 +8,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  artifactsDir, b2sum256, demoVisitor, endDemoSession, fileBytes, launchBrowser, postDemoForm, sameBytes,
+  artifactsDir, referenceDigest, demoVisitor, endDemoSession, fileBytes, launchBrowser, postDemoForm, sameBytes,
   scratchDir, sendChunk, startDemo, writeRandomFile,
 } from './harness.mjs';
 
@@ -20,7 +20,7 @@ before(async () => {
   dir = scratchDir('demo-documents');
   bigPath = join(dir, 'survey data.bin');
   await writeRandomFile(bigPath, BIG_SIZE);
-  bigDigest = b2sum256(bigPath);
+  bigDigest = referenceDigest(bigPath);
   demo = await startDemo({ dataDir: join(dir, 'data') });
   browser = await launchBrowser();
 });
@@ -53,7 +53,7 @@ async function documentTitles() {
   return [...html.matchAll(/<strong class="title">([^<]*)<\/strong>/g)].map((m) => m[1]);
 }
 
-test('a 256 MiB file sent through the public form is listed with its b2sum digest and downloads intact', async () => {
+test('a 256 MiB file sent through the public form is listed with its tree digest and downloads intact', async () => {
   // Reduced motion: the widget's progress bar is drawn at its final width in the screenshots.
   const context = await browser.newContext({ acceptDownloads: true, reducedMotion: 'reduce' });
   const page = await context.newPage();
@@ -83,7 +83,7 @@ test('a 256 MiB file sent through the public form is listed with its b2sum diges
   assert.equal(await row.locator('.description').textContent(), 'Raw readings\nfrom the field');
   assert.equal(await row.locator('a.download').textContent(), 'survey data.bin');
   assert.equal(await row.locator('.size').getAttribute('data-bytes'), String(BIG_SIZE));
-  assert.equal(await row.locator('code.digest').textContent(), bigDigest, 'the shown digest is b2sum -l 256 of the file');
+  assert.equal(await row.locator('code.digest').textContent(), bigDigest, 'the shown digest is the Python reference digest of the file');
   await page.screenshot({ path: join(artifactsDir(), 'demo-documents.png') });
 
   // The record's file is the claimed upload, moved into documents/; nothing is left in the endpoint.

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  b2sum256, demoSessionOf, endDemoSession, launchBrowser, sameBytes, scratchDir, startDemo, writeRandomFile,
+  referenceDigest, demoSessionOf, endDemoSession, launchBrowser, sameBytes, scratchDir, startDemo, writeRandomFile,
 } from './harness.mjs';
 
 const MiB = 1048576;
@@ -23,10 +23,10 @@ before(async () => {
   dataDir = join(dir, 'data');
   kept = { path: join(dir, 'kept.bin') };
   await writeRandomFile(kept.path, 6 * MiB + 3);
-  kept.digest = b2sum256(kept.path);
+  kept.digest = referenceDigest(kept.path);
   interrupted = { path: join(dir, 'interrupted.bin') };
   await writeRandomFile(interrupted.path, INTERRUPTED_SIZE);
-  interrupted.digest = b2sum256(interrupted.path);
+  interrupted.digest = referenceDigest(interrupted.path);
   // The first admin from the environment (startDemo's child inherits it): created at the first start.
   process.env.RESUMABLE_DEMO_ADMIN = ADMIN;
   process.env.RESUMABLE_DEMO_ADMIN_PASSWORD = PASSWORD;

@@ -80,6 +80,13 @@ export async function writeRandomFile(path, size) {
   await once(out, 'finish');
 }
 
+// The tree digest of a file (docs/digest.md) by the Python reference, which shares no code with the
+// server, the widget or the wasm core: what a user would run to check a file.
+export function referenceDigest(path) {
+  const script = new URL('../../tools/resumable_digest.py', import.meta.url).pathname;
+  return execFileSync('python3', [script, path], { encoding: 'utf8', maxBuffer: 1 << 20 }).split(' ')[0];
+}
+
 export function b2sum256(path) {
   return execFileSync('b2sum', ['-l', '256', path], { encoding: 'utf8' }).split(' ')[0];
 }

@@ -1,11 +1,11 @@
 // A page written for resumable.js works with the widget when only its script tag changes: the same
 // page runs once with the unmodified resumable.js 1.1.0 (npm) and once with the widget, against the
-// real server, and both upload the same files with the b2sum digests.
+// real server, and both upload the same files with the same tree digests.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { b2sum256, removeDir, scratchDir, writeRandomFile } from './harness.mjs';
+import { referenceDigest, removeDir, scratchDir, writeRandomFile } from './harness.mjs';
 import { MiB, claim, launchBrowser, openContext, startTestServer } from './widget_support.mjs';
 
 const ORIGINAL_TAG = '<script src="/node_modules/resumablejs/resumable.js"></script>';
@@ -18,7 +18,7 @@ before(async () => {
   for (const [name, size] of [['alpha.bin', 5 * MiB + 123], ['beta.bin', 2 * MiB]]) {
     const path = join(dir, name);
     await writeRandomFile(path, size);
-    files.push({ name, path, size, digest: b2sum256(path) });
+    files.push({ name, path, size, digest: referenceDigest(path) });
   }
   server = await startTestServer({ dataDir: join(dir, 'data') });
   browser = await launchBrowser();
@@ -54,11 +54,11 @@ async function checkUploads({ shown, results, progressWidth }) {
   assert.equal(progressWidth, '100%');
   const byName = Object.fromEntries(results.map((result) => [result.fileName, result]));
   for (const file of files) {
-    assert.equal(byName[file.name].blake2b256, file.digest, file.name);
+    assert.equal(byName[file.name].fileDigest, file.digest, file.name);
     assert.equal(byName[file.name].size, file.size);
     const claimed = await claim(server, byName[file.name].token);
     assert.equal(claimed.status, 200);
-    assert.equal(b2sum256(claimed.body.path), file.digest);
+    assert.equal(referenceDigest(claimed.body.path), file.digest);
   }
 }
 

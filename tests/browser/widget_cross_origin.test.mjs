@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { b2sum256, removeDir, scratchDir, writeRandomFile } from './harness.mjs';
+import { referenceDigest, removeDir, scratchDir, writeRandomFile } from './harness.mjs';
 import { MiB, USER, claim, launchBrowser, serverJson, startTestServer } from './widget_support.mjs';
 
 const NONCE = 'cross-origin-test';
@@ -120,7 +120,7 @@ test('three origins: a page, the widget\'s files and the endpoint; the stored fi
   const path = join(dir, 'cross-origin.bin');
   const size = 5 * MiB + 12345;
   await writeRandomFile(path, size);
-  const digest = b2sum256(path);
+  const digest = referenceDigest(path);
   const context = await browser.newContext();
   const page = await context.newPage();
   const traffic = recordTraffic(page);
@@ -156,8 +156,8 @@ test('three origins: a page, the widget\'s files and the endpoint; the stored fi
   const claimed = await claim(endpoint, token);
   assert.equal(claimed.status, 200);
   assert.equal(claimed.body.size, size);
-  assert.equal(claimed.body.blake2b256, digest);
-  assert.equal(b2sum256(claimed.body.path), digest, 'the stored bytes equal the local file');
+  assert.equal(claimed.body.fileDigest, digest);
+  assert.equal(referenceDigest(claimed.body.path), digest, 'the stored bytes equal the local file');
   unlinkSync(claimed.body.path);
   unlinkSync(path);
   await context.close();
@@ -180,7 +180,7 @@ test('the ES module imported from the widget\'s origin uploads to the endpoint\'
   await page.waitForURL(/\/submitted\?/);
   const claimed = await claim(endpoint, new URL(page.url()).searchParams.get('document'));
   assert.equal(claimed.status, 200);
-  assert.equal(b2sum256(claimed.body.path), b2sum256(path));
+  assert.equal(referenceDigest(claimed.body.path), referenceDigest(path));
   await context.close();
 });
 
@@ -239,7 +239,7 @@ test('a relative assetBase is resolved against the page: the same-origin Worker 
   await page.setInputFiles('#picker', path);
   const digest = await page.evaluate(() => ResumableWidget.hashFile(document.getElementById('picker').files[0],
     { assetBase: '/upload/widget' }).then((result) => result.fileDigest));
-  assert.equal(digest, b2sum256(path));
+  assert.equal(digest, referenceDigest(path));
   assert.deepEqual(traffic.workers, [`${assets.url}/upload/widget/resumable-hash-worker.js`]);
   await context.close();
   unlinkSync(path);
@@ -274,7 +274,7 @@ test('under the strict Content-Security-Policy the README documents, the cross-o
   await page.click('#send');
   await page.waitForURL(/\/submitted\?/);
   const claimed = await claim(endpoint, new URL(page.url()).searchParams.get('attachment'));
-  assert.equal(b2sum256(claimed.body.path), b2sum256(path));
+  assert.equal(referenceDigest(claimed.body.path), referenceDigest(path));
   await context.close();
   unlinkSync(path);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { artifactsDir, b2sum256, removeDir, scratchDir } from './harness.mjs';
+import { artifactsDir, referenceDigest, removeDir, scratchDir } from './harness.mjs';
 import { MiB, claim, launchBrowser, openContext, startTestServer } from './widget_support.mjs';
 
 let dir, server, browser;
@@ -21,7 +21,7 @@ before(async () => {
 function makeFile(name, size = 3 * MiB + 17) {
   const path = join(dir, name);
   writeFileSync(path, randomBytes(size));
-  return { path, digest: b2sum256(path) };
+  return { path, digest: referenceDigest(path) };
 }
 
 after(async () => {
@@ -92,7 +92,7 @@ test('the form cannot be sent while its upload runs; afterwards it posts the tok
   assert.equal(sent.getAll('attachment').length, 1);
   const claimed = await claim(server, sent.get('attachment'));
   assert.equal(claimed.status, 200);
-  assert.equal(claimed.body.blake2b256, report.digest);
+  assert.equal(claimed.body.fileDigest, report.digest);
   assert.equal(claimed.body.fileName, 'report.bin');
   await context.close();
 });
@@ -110,7 +110,7 @@ test('with data-resumable-submit="wait" the form sends itself once the upload ha
   release();
   const sent = await submittedParams(page);
   const claimed = await claim(server, sent.get('attachment'));
-  assert.equal(claimed.body.blake2b256, report.digest);
+  assert.equal(claimed.body.fileDigest, report.digest);
   await context.close();
 });
 

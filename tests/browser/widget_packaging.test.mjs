@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { b2sum256, removeDir, scratchDir } from './harness.mjs';
+import { referenceDigest, removeDir, scratchDir } from './harness.mjs';
 import { claim, launchBrowser, openContext, startTestServer } from './widget_support.mjs';
 
 const SIZE_BUDGET_BYTES = 60 * 1024;
@@ -71,7 +71,7 @@ test('imported as an ES module, the widget exports its API and enhances the page
   await page.click('#send');
   await page.waitForURL(/submitted\.html/);
   const claimed = await claim(server, new URL(page.url()).searchParams.get('document'));
-  assert.equal(claimed.body.blake2b256, b2sum256(path));
+  assert.equal(claimed.body.fileDigest, referenceDigest(path));
   await context.close();
 });
 

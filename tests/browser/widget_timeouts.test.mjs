@@ -112,7 +112,7 @@ class ScriptedEndpoint {
       this.json(response, 200, {
         status: 'complete', token: 'f'.repeat(64), identifier: query.get('resumableIdentifier'),
         fileName: query.get('resumableFilename'), size: Number(query.get('resumableTotalSize')), chunkCount: total,
-        blake2b256: query.get('fileDigest'),  // the widget compares it with its own digest of the file
+        fileDigest: query.get('fileDigest'), digestAlgorithm: 'rsm-tree-v1',  // the widget compares it with its own digest of the file
       });
     });
   }

@@ -1,11 +1,11 @@
-// The widget against the real server: uploads arrive byte-identical with the b2sum digest; pause,
+// The widget against the real server: uploads arrive byte-identical with the tree digest; pause,
 // resume, reload, cancel, faults in transit and a server restart behave as docs/protocol.md and
 // issue 4 describe. Page-side triggers (pause at the k-th stored chunk) keep the tests free of timing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifactsDir, b2sum256, removeDir, scratchDir, writeRandomFile } from './harness.mjs';
+import { artifactsDir, referenceDigest, removeDir, scratchDir, writeRandomFile } from './harness.mjs';
 import { MiB, claim, launchBrowser, openContext, recordEndpointRequests, startTestServer, uploadStatus } from './widget_support.mjs';
 
 let dir, server, browser;
@@ -54,7 +54,7 @@ function uploadPausingAt(page, storedChunks, options) {
 const sorted = (numbers) => [...numbers].sort((a, b) => a - b);
 const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-test('a 20 MiB file uploads in 1 MiB chunks; the claimed file has the b2sum digest', async () => {
+test('a 20 MiB file uploads in 1 MiB chunks; the claimed file has the tree digest', async () => {
   const path = join(dir, 'twenty.bin');
   await writeRandomFile(path, 20 * MiB + 777);
   const context = await openContext(browser);
@@ -64,15 +64,15 @@ test('a 20 MiB file uploads in 1 MiB chunks; the claimed file has the b2sum dige
   await page.evaluate(() => window.uploadPicked({ chunkSize: 1048576 }));
   await waitForEvent(page, 'file-success');
   const result = await page.evaluate(() => window.eventsOf('file-success')[0].result);
-  const digest = b2sum256(path);
-  assert.equal(result.blake2b256, digest);
+  const digest = referenceDigest(path);
+  assert.equal(result.fileDigest, digest);
   assert.equal(result.size, 20 * MiB + 777);
   assert.equal(result.chunkCount, 20);
   assert.deepEqual(sorted(requests.chunks), range(1, 20), 'every chunk sent exactly once');
   assert.equal(requests.status, 1, 'one status request before the first chunk');
   const claimed = await claim(server, result.token);
   assert.equal(claimed.status, 200);
-  assert.equal(b2sum256(claimed.body.path), digest);
+  assert.equal(referenceDigest(claimed.body.path), digest);
   await context.close();
   unlinkSync(path);
 });
@@ -81,7 +81,7 @@ test('a 600 MiB file chosen in the form widget arrives byte-identical, without l
   const path = join(dir, 'large.bin');
   const size = 600 * MiB + 4321;
   await writeRandomFile(path, size);
-  const digest = b2sum256(path);
+  const digest = referenceDigest(path);
   const context = await openContext(browser);
   const page = await context.newPage();
   await page.goto(`${server.url}/tests/browser/pages/widget-form.html`);
@@ -103,9 +103,9 @@ test('a 600 MiB file chosen in the form widget arrives byte-identical, without l
   const claimed = await claim(server, token);
   assert.equal(claimed.status, 200);
   assert.equal(claimed.body.size, size);
-  assert.equal(claimed.body.blake2b256, digest);
+  assert.equal(claimed.body.fileDigest, digest);
   assert.equal(statSync(claimed.body.path).size, size);
-  assert.equal(b2sum256(claimed.body.path), digest, 'the stored bytes equal the local file');
+  assert.equal(referenceDigest(claimed.body.path), digest, 'the stored bytes equal the local file');
   unlinkSync(claimed.body.path);
   unlinkSync(path);
   await context.close();
@@ -136,7 +136,7 @@ test('pause stops sending; resume sends only what is missing and completes', asy
   const heldAtResume = new Set(status.received.flatMap(([first, last]) => range(first, last)));
   await waitForEvent(page, 'file-success');
   const result = await page.evaluate(() => window.eventsOf('file-success')[0].result);
-  assert.equal(result.blake2b256, b2sum256(path));
+  assert.equal(result.fileDigest, referenceDigest(path));
   assert.equal(requests.status, 2, 'one status request to start and one to resume');
   assert.deepEqual(sorted(requests.chunks.slice(sentBeforePause)), range(1, 48).filter((n) => !heldAtResume.has(n)),
     'resuming sent exactly the chunks the server did not hold');
@@ -177,7 +177,7 @@ test('after a reload, re-selecting the file resumes with one status request and 
   assert.equal(await serverChunkPosts() - postsBefore, 40 - held.size,
     'the server received exactly the missing chunks');
   const result = await page.evaluate(() => window.eventsOf('file-success')[0].result);
-  assert.equal(result.blake2b256, b2sum256(path));
+  assert.equal(result.fileDigest, referenceDigest(path));
   await context.close();
   unlinkSync(path);
 });
@@ -243,9 +243,9 @@ test('a reset connection, a busy reply and a chunk corrupted in transit are retr
   assert.deepEqual(retries.sort((a, b) => a[0] - b[0]),
     [[2, 'network_error'], [3, 'chunk_busy'], [4, 'chunk_digest_mismatch']]);
   const result = await page.evaluate(() => window.eventsOf('file-success')[0].result);
-  assert.equal(result.blake2b256, b2sum256(path));
+  assert.equal(result.fileDigest, referenceDigest(path));
   const claimed = await claim(server, result.token);
-  assert.equal(b2sum256(claimed.body.path), b2sum256(path), 'the corrupted chunk was replaced by the good one');
+  assert.equal(referenceDigest(claimed.body.path), referenceDigest(path), 'the corrupted chunk was replaced by the good one');
   await context.close();
   unlinkSync(path);
 });
@@ -268,7 +268,7 @@ test('an upload survives a server restart without user action', async () => {
     own = await startTestServer({ dataDir, port: own.port });
     await waitForEvent(page, 'file-success');
     const result = await page.evaluate(() => window.eventsOf('file-success')[0].result);
-    assert.equal(result.blake2b256, b2sum256(path));
+    assert.equal(result.fileDigest, referenceDigest(path));
   } finally {
     await context.close();
     await own.stop();

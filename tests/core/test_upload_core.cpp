@@ -1,6 +1,7 @@
 // The upload core on its own, against the in-memory store: no CivetWeb, no HTTP, no chunk
-// numbers. Pieces at byte offsets, verified, released once; the paths the core takes when the
-// store lacks read-back or hash checkpoints; restarts; sizes declared late; claims and collection.
+// numbers. Pieces at byte offsets, verified, released once; the digest frontier (what it reads
+// back, and when); the paths the core takes when the store lacks read-back; restarts; sizes
+// declared late; claims and collection.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <random>
 
 #include "resumable/memory_store.h"
+#include "resumable/tree_digest.h"
 #include "resumable/upload_core.h"
 
 using namespace resumable;
@@ -27,7 +29,6 @@ UploadLimits small_limits() {
   limits.io_buffers = 4;
   limits.write_threads = 2;
   limits.chunk_wait = std::chrono::milliseconds(200);
-  limits.hash_progress_interval_bytes = 8192;
   return limits;
 }
 
@@ -56,7 +57,7 @@ struct Harness {
     request.upload.total_size = file.size();
     request.offset = offset;
     request.size = size;
-    if (with_digest) request.digest = core::blake2b256(file.data() + offset, size);
+    if (with_digest) request.digest = core::chunk_digest(std::span(file.data() + offset, size), offset, file.size());
     return request;
   }
 
@@ -111,7 +112,7 @@ TEST_CASE("pieces in order are released once, verified, with nothing read back",
   Harness h;
   const auto file = bytes_of(10 * 4096 + 123, 1);
   const auto final = final_of(h.send_all("in-order", file, 4096));
-  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  CHECK(final.digest == core::file_digest(file));
   CHECK(final.size == file.size());
   REQUIRE(h.completed.size() == 1);
   CHECK(h.completed[0].token == final.token);
@@ -123,58 +124,135 @@ TEST_CASE("pieces in order are released once, verified, with nothing read back",
   CHECK(h.completed.size() == 1);
 }
 
-TEST_CASE("pieces out of order are read back once they become contiguous", "[core]") {
+TEST_CASE("unaligned pieces out of order are read back where leaves span them", "[core]") {
   Harness h;
   const auto file = bytes_of(8 * 4096, 2);
   const auto final = final_of(h.send_all("reverse", file, 4096, {7, 6, 5, 4, 3, 2, 1, 0}));
-  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
-  CHECK(h.store->bytes_read_back() == 7 * 4096);  // all but the first, which was hashed inline
+  CHECK(final.digest == core::file_digest(file));
+  // All eight lie inside one leaf: all but the first are read back (whole: no file digest is
+  // declared, so each is checked against its own digest too).
+  CHECK(h.store->bytes_read_back() == 7 * 4096);
   CHECK(h.store->released(h.completed.at(0).location) == file);
 }
 
-TEST_CASE("a store without read-back takes pieces in order only, and says so", "[core]") {
-  Harness h({.read_back = false, .hash_checkpoints = true});
+TEST_CASE("leaf-aligned pieces in any order are released from their leaf digests: no byte is read back", "[core]") {
+  const auto file = bytes_of(6 * core::leaf_bytes + 12345, 21);
+  for (const std::uint64_t piece_size : {core::leaf_bytes, 2 * core::leaf_bytes}) {
+    for (const bool declared : {false, true}) {
+      INFO("piece size " << piece_size << (declared ? ", file digest declared" : ""));
+      Harness h;
+      const std::uint64_t count = (file.size() + piece_size - 1) / piece_size;
+      std::vector<std::uint64_t> order(count);
+      std::iota(order.begin(), order.end(), 0);
+      std::mt19937 random(static_cast<std::uint32_t>(piece_size));
+      std::shuffle(order.begin(), order.end(), random);
+      std::swap(*std::find(order.begin(), order.end(), 0), order.back());  // the first piece comes last
+      PieceOutcome last = ErrorCode::internal_error;
+      for (const auto index : order) {
+        const std::uint64_t offset = index * piece_size;
+        auto request = h.piece("aligned", file, offset, std::min<std::uint64_t>(piece_size, file.size() - offset));
+        if (declared) request.upload.file_digest = core::file_digest(file);
+        last = h.send(request, file);
+      }
+      CHECK(final_of(last).digest == core::file_digest(file));
+      CHECK(h.store->bytes_read_back() == 0);  // finalize computed the digest from recorded leaves
+      CHECK(h.store->released(h.completed.at(0).location) == file);
+    }
+  }
+}
+
+TEST_CASE("every chunk size and order gives the file's one digest", "[core]") {
+  const auto file = bytes_of(5 * core::leaf_bytes + 777, 22);
+  const auto expected = core::file_digest(file);
+  for (const std::uint64_t piece_size : {core::leaf_bytes, 3 * core::leaf_bytes, std::uint64_t{1000000}, std::uint64_t{77 * 4096}}) {
+    const std::uint64_t count = (file.size() + piece_size - 1) / piece_size;
+    std::vector<std::vector<std::uint64_t>> orders(3, std::vector<std::uint64_t>(count));
+    for (auto& order : orders) std::iota(order.begin(), order.end(), 0);
+    std::reverse(orders[1].begin(), orders[1].end());
+    std::mt19937 random(static_cast<std::uint32_t>(piece_size));
+    std::shuffle(orders[2].begin(), orders[2].end(), random);
+    for (std::size_t o = 0; o < orders.size(); ++o) {
+      for (const bool declared : {false, true}) {
+        INFO("piece size " << piece_size << ", order " << o << (declared ? ", file digest declared" : ""));
+        Harness h;
+        PieceOutcome last = ErrorCode::internal_error;
+        std::uint64_t heads = 0;  // bytes before the first leaf boundary of pieces that start inside a leaf
+        for (const auto index : orders[o]) {
+          const std::uint64_t offset = index * piece_size;
+          const std::uint64_t size = std::min<std::uint64_t>(piece_size, file.size() - offset);
+          auto request = h.piece("sizes", file, offset, size);
+          if (declared) request.upload.file_digest = expected;
+          last = h.send(request, file);
+          if (offset % core::leaf_bytes != 0) {
+            heads += std::min(size, core::leaf_bytes - offset % core::leaf_bytes);
+          }
+        }
+        CHECK(final_of(last).digest == expected);
+        CHECK(h.store->released(h.completed.at(0).location) == file);
+        // With a declared file digest, only heads are read back (pieces that came in line: none).
+        if (declared) CHECK(h.store->bytes_read_back() <= heads);
+        if (o == 0) CHECK(h.store->bytes_read_back() == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("a store without read-back takes pieces that start inside a leaf in order only, and says so", "[core]") {
+  Harness h({.read_back = false});
   const auto file = bytes_of(4 * 4096, 3);
   CHECK(error_of(h.send(h.piece("strict", file, 4096, 4096), file)) == ErrorCode::out_of_order);
   CHECK(h.store->upload_count() == 0);  // the refused first piece left no upload behind
   REQUIRE(std::holds_alternative<PieceStored>(h.send(h.piece("strict", file, 0, 4096), file)));
   CHECK(error_of(h.send(h.piece("strict", file, 2 * 4096, 4096), file)) == ErrorCode::out_of_order);
   const auto final = final_of(h.send_all("strict", file, 4096, {1, 2, 3}));
-  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  CHECK(final.digest == core::file_digest(file));
+  // Pieces that start on leaf boundaries come in any order.
+  const auto big = bytes_of(3 * core::leaf_bytes + 5, 31);
+  CHECK(final_of(h.send_all("any-order", big, core::leaf_bytes, {3, 1, 2, 0})).digest == core::file_digest(big));
   CHECK(h.store->bytes_read_back() == 0);
 }
 
-TEST_CASE("a restart resumes the file hash from its checkpoint", "[core]") {
-  Harness h;
-  const auto file = bytes_of(8 * 4096, 4);
-  h.send_all("restart", file, 4096, {0, 1, 2, 5});  // 12 KiB hashed, a checkpoint saved at 8 KiB
-  h.restart();
-  const auto state = h.core->status("alice", "restart");
-  REQUIRE(std::holds_alternative<UploadState>(state));
-  CHECK(std::get<UploadState>(state).pieces.size() == 4);
-  CHECK(std::get<UploadState>(state).stored_bytes == 4 * 4096);
-  const auto read_before = h.store->bytes_read_back();
-  const auto final = final_of(h.send_all("restart", file, 4096, {3, 4, 6, 7}));
-  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
-  // From the checkpoint (8 KiB) on: pieces 2 and 3 are read back, 4 streams inline, 5 is read back
-  // once it is next; without the checkpoint pieces 0 and 1 would be read again too.
-  CHECK(h.store->bytes_read_back() - read_before == 3 * 4096);
+TEST_CASE("a restart keeps every piece: aligned ones pass from their records, unaligned ones are read again", "[core]") {
+  SECTION("leaf-aligned pieces: nothing is read back") {
+    Harness h;
+    const auto file = bytes_of(4 * core::leaf_bytes + 100, 4);
+    h.send_all("restart", file, core::leaf_bytes, {0, 1, 3});
+    h.restart();
+    const auto state = h.core->status("alice", "restart");
+    REQUIRE(std::holds_alternative<UploadState>(state));
+    CHECK(std::get<UploadState>(state).pieces.size() == 3);
+    const auto final = final_of(h.send_all("restart", file, core::leaf_bytes, {4, 2}));
+    CHECK(final.digest == core::file_digest(file));
+    CHECK(h.store->bytes_read_back() == 0);
+  }
+  SECTION("unaligned pieces: the leaf states a restart lost are rebuilt from their bytes") {
+    Harness h;
+    const auto file = bytes_of(8 * 4096, 4);
+    h.send_all("restart", file, 4096, {0, 1, 2, 5});
+    h.restart();
+    const auto state = h.core->status("alice", "restart");
+    REQUIRE(std::holds_alternative<UploadState>(state));
+    CHECK(std::get<UploadState>(state).stored_bytes == 4 * 4096);
+    const auto final = final_of(h.send_all("restart", file, 4096, {3, 4, 6, 7}));
+    CHECK(final.digest == core::file_digest(file));
+    CHECK(h.store->bytes_read_back() <= file.size());
+  }
 }
 
-TEST_CASE("without read-back, a restart keeps what the checkpoint covers and asks for the rest", "[core]") {
-  SECTION("with checkpoints: one after every piece, so nothing is asked again") {
-    Harness h({.read_back = false, .hash_checkpoints = true});
-    const auto file = bytes_of(6 * 4096, 5);
-    h.send_all("resume", file, 4096, {0, 1, 2});
+TEST_CASE("without read-back, a restart keeps the pieces it can pass from their records and asks for the rest", "[core]") {
+  SECTION("leaf-aligned pieces are all kept") {
+    Harness h({.read_back = false});
+    const auto file = bytes_of(3 * core::leaf_bytes + 9, 5);
+    h.send_all("resume", file, core::leaf_bytes, {0, 2});
     h.restart();
     const auto state = h.core->status("alice", "resume");
     REQUIRE(std::holds_alternative<UploadState>(state));
-    CHECK(std::get<UploadState>(state).stored_bytes == 3 * 4096);
-    const auto final = final_of(h.send_all("resume", file, 4096, {3, 4, 5}));
-    CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+    CHECK(std::get<UploadState>(state).stored_bytes == 2 * core::leaf_bytes);
+    const auto final = final_of(h.send_all("resume", file, core::leaf_bytes, {3, 1}));
+    CHECK(final.digest == core::file_digest(file));
   }
-  SECTION("without checkpoints: every piece is asked again, and the file still verifies") {
-    Harness h({.read_back = false, .hash_checkpoints = false});
+  SECTION("unaligned pieces whose leaf states were lost are asked again, and the file still verifies") {
+    Harness h({.read_back = false});
     const auto file = bytes_of(6 * 4096, 6);
     h.send_all("again", file, 4096, {0, 1, 2});
     h.restart();
@@ -182,7 +260,7 @@ TEST_CASE("without read-back, a restart keeps what the checkpoint covers and ask
     REQUIRE(std::holds_alternative<UploadState>(state));
     CHECK(std::get<UploadState>(state).pieces.empty());
     const auto final = final_of(h.send_all("again", file, 4096));
-    CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+    CHECK(final.digest == core::file_digest(file));
     CHECK(h.store->released(h.completed.at(0).location) == file);
   }
 }
@@ -205,7 +283,7 @@ TEST_CASE("a size declared later completes the upload, a size too small for what
   CHECK(error_of(h.send(too_small, file)) == ErrorCode::upload_conflict);
   const auto final = final_of(h.send(h.piece("deferred", file, 2 * 4096, 4096 + 10), file));
   CHECK(final.size == file.size());
-  CHECK(final.digest == core::blake2b256(file.data(), file.size()));
+  CHECK(final.digest == core::file_digest(file));
 }
 
 TEST_CASE("duplicates, conflicts, overlaps and bad digests", "[core]") {
@@ -255,7 +333,7 @@ TEST_CASE("an upload whose every piece is stored but whose release failed or was
   SECTION("a status request releases it") {
     const auto outcome = h.core->status("alice", "interrupted");
     REQUIRE(std::holds_alternative<FinalResult>(outcome));
-    CHECK(std::get<FinalResult>(outcome).digest == core::blake2b256(file.data(), file.size()));
+    CHECK(std::get<FinalResult>(outcome).digest == core::file_digest(file));
   }
   SECTION("after a restart (a crash between the last record and the release), a test of a piece releases it") {
     h.store->fail_releases(0);
@@ -283,7 +361,7 @@ TEST_CASE("an empty file is one empty piece", "[core]") {
   const std::vector<std::uint8_t> empty;
   const auto final = final_of(h.send(h.piece("empty", empty, 0, 0), empty));
   CHECK(final.size == 0);
-  CHECK(final.digest == core::blake2b256(nullptr, 0));
+  CHECK(final.digest == core::file_digest({}));
 }
 
 TEST_CASE("claims are one-time and owner-checked; cancel and collection remove uploads", "[core]") {

@@ -1,9 +1,10 @@
 // libFuzzer target: the persisted upload-state reader. Each input becomes one upload directory as a
-// crash (or a hostile disk) could leave it: manifest.json, pieces.log, hash-progress, final.json and
-// the data file, each either a valid template (made by a real upload at start-up) with fuzzed damage,
-// or raw fuzz bytes. The upload core then loads it as a restarted server would, answers status, tries
-// to finish the upload (reading the whole-file hash checkpoint), lists and collects it. Nothing may
-// crash, and a released file may only ever appear in upload_to under the server's own name.
+// crash (or a hostile disk) could leave it: manifest.json, pieces.log (records with leaf digests),
+// final.json and the data file, each either a valid template (made by a real upload at start-up)
+// with fuzzed damage, or raw fuzz bytes. The upload core then loads it as a restarted server would,
+// answers status, tries to finish the upload (passing its recorded pieces and leaves), lists and
+// collects it. Nothing may crash, and a released file may only ever appear in upload_to under the
+// server's own name.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include "record_codec.h"
 #include "resumable/filesystem_store.h"
+#include "resumable/tree_digest.h"
 #include "resumable/upload_core.h"
 
 using namespace resumable;
@@ -24,7 +26,7 @@ namespace {
 
 struct Templates {
   std::string upload_id;
-  std::string manifest, log, progress, final_record;
+  std::string manifest, log, final_record;
 };
 Templates templates;
 fs::path root;
@@ -46,7 +48,6 @@ UploadLimits limits() {
   l.max_chunks = 64;
   l.io_buffer_bytes = 4096;
   l.write_threads = 0;  // a core per input: no writer threads to start and join each time
-  l.hash_progress_interval_bytes = 0;  // save hash progress after every chunk: the template needs one
   return l;
 }
 
@@ -70,7 +71,8 @@ PieceRequest chunk(const std::string& identifier, std::uint64_t number, std::uin
   return r;
 }
 
-// A real upload of chunks 1 and 3 of 3 (hash progress saved after chunk 1), and a finished one.
+// A real upload of chunks 1 and 3 of 3 (3 ends the file: its record holds the file's one leaf),
+// and a finished one.
 void make_templates() {
   const fs::path dir = root / "template";
   auto storage = storage_in(dir);
@@ -78,7 +80,7 @@ void make_templates() {
   std::vector<std::uint8_t> bytes(3 * 1024 + 100);
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 31 + 7);
   auto send = [&](const std::string& identifier, std::uint64_t number) {
-    const auto r = chunk(identifier, number, bytes.size(), core::blake2b256(bytes.data(), bytes.size()));
+    const auto r = chunk(identifier, number, bytes.size(), core::file_digest(bytes));
     auto start = core.begin_piece("fuzz", r);
     auto* writer = std::get_if<PieceWriter>(&start);
     if (writer == nullptr) std::abort();
@@ -97,10 +99,9 @@ void make_templates() {
       templates.upload_id = entry.path().filename().string();
       templates.manifest = slurp(entry.path() / "manifest.json");
       templates.log = slurp(entry.path() / "pieces.log");
-      templates.progress = slurp(entry.path() / "hash-progress");
     }
   }
-  if (templates.upload_id.empty() || templates.progress.empty() || templates.final_record.empty()) std::abort();
+  if (templates.upload_id.empty() || templates.log.empty() || templates.final_record.empty()) std::abort();
 }
 
 // A template with a few fuzzed byte changes, a raw fuzz string, the template itself, or nothing.
@@ -152,7 +153,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fs::create_directories(dir / "files");
   if (auto m = piece(fuzz, templates.manifest)) spit(upload / "manifest.json", *m);
   if (auto l = piece(fuzz, templates.log)) spit(upload / "pieces.log", *l);
-  if (auto p = piece(fuzz, templates.progress)) spit(upload / "hash-progress", *p);
   if (fuzz.ConsumeBool()) {
     if (auto f = piece(fuzz, templates.final_record)) spit(upload / "final.json", *f);
   }

@@ -88,7 +88,7 @@ test('uploads, status, test GETs, cancels and tokens are invisible across princi
   assert.equal(bobDone.json.status, 'complete');
   assert.equal(aliceDone.json.status, 'complete');
   assert.notEqual(bobDone.json.token, aliceDone.json.token);
-  assert.notEqual(bobDone.json.blake2b256, aliceDone.json.blake2b256);
+  assert.notEqual(bobDone.json.fileDigest, aliceDone.json.fileDigest);
   // Tokens: nobody claims another's, a claim works once.
   assert.equal((await claim(s.url, aliceDone.json.token, 'bob')).status, 404);
   assert.equal((await claim(s.url, aliceDone.json.token, '')).status, 404);

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  MiB, KiB, b2sum256, chunkSpan, claim, hashFile, http, listTree, mkdirSync, reportFigures, rmSync, scratchDir, startServer,
+  MiB, KiB, b2sum256, chunkSpan, claim, referenceDigest, hashFile, http, listTree, mkdirSync, reportFigures, rmSync, scratchDir, startServer,
   uploadFile, writeRandomFile,
 } from './support.mjs';
 
@@ -117,7 +117,7 @@ test('a full disk is a clear 507 insufficient_storage; nothing partial is releas
   const done = await postChunk(server.url, mid, mid.hashes.count);
   assert.equal(done.status, 200, done.text);
   assert.equal(done.json.status, 'complete', done.text);
-  assert.equal(done.json.blake2b256, b2sum256(midPath));
+  assert.equal(done.json.fileDigest, referenceDigest(midPath));
   const claimed = await claim(server.url, done.json.token);
   assert.equal(b2sum256(claimed.json.path), b2sum256(midPath), 'the released file is byte-identical');
   rmSync(claimed.json.path);

@@ -44,9 +44,6 @@ const EPOCH_SECONDS = 30;  // an upload phase that takes longer is stuck
 const serverArgs = (durable) => [
   '--durable', durable ? '1' : '0', '--threads', '16', '--request-timeout-ms', '10000',
   '--max-uploads-per-principal', '64',
-  // Hash checkpoints (hash-progress, written without fsync) every 128 KiB instead of 64 MiB, so
-  // that power cuts meet them.
-  '--hash-progress-interval-bytes', String(128 * KiB),
 ];
 
 // The server under the shim, once it listens; its url is null if the power failed while it
@@ -218,7 +215,7 @@ async function uploadSome(server, f, held, random, tally) {
         tally.acksOf.set(f, (tally.acksOf.get(f) ?? 0) + 1);
         if (reply.json.status === 'complete') {
           f.final = reply.json;
-          if (reply.json.blake2b256 !== f.hashes.file) tally.finalDigestWrong.push(f.identifier);
+          if (reply.json.fileDigest !== f.hashes.file) tally.finalDigestWrong.push(f.identifier);
         }
         return;
       }
@@ -399,7 +396,7 @@ async function campaign({ durable, minCuts, t }) {
             if (!f.releasedCorrupt) {  // counted once per upload
               f.releasedCorrupt = true;
               figures.releasedCorrupt++;
-              if (f.serverComplete.blake2b256 === f.hashes.file) figures.releasedCorruptUndetected++;
+              if (f.serverComplete.fileDigest === f.hashes.file) figures.releasedCorruptUndetected++;
             }
             complain(`${f.identifier}: the released file ${entry.location} differs from its source`);
           }

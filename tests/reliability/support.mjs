@@ -34,6 +34,14 @@ export function reportFigures(name, figures) {
   appendFileSync(join(artifactsDir(), 'reliability-figures.jsonl'), `${line}\n`);
 }
 
+// The tree digest of a file (docs/digest.md) by the Python reference, which shares no code with the
+// server or the wasm core: what a user would run to check a file.
+export function referenceDigest(path) {
+  const script = new URL('../../tools/resumable_digest.py', import.meta.url).pathname;
+  return execFileSync('python3', [script, path], { encoding: 'utf8', maxBuffer: 1 << 20 }).split(' ')[0];
+}
+
+// Byte identity of two files (coreutils, no code of ours).
 export function b2sum256(path) {
   return execFileSync('b2sum', ['-l', '256', path], { encoding: 'utf8' }).split(' ')[0];
 }
@@ -180,31 +188,44 @@ export function chunkSpan(size, chunkSize, count, number) {
   return { offset, size: number === count ? size - offset : chunkSize };
 }
 
-// Digests of every chunk and of the whole file, read once in 8 MiB pieces.
+// Tree digests (docs/digest.md) of every chunk and of the whole file, as the wasm core computes
+// them, read once in 8 MiB pieces: leaves over the whole file; a leaf-aligned chunk's digest from
+// its leaves, an unaligned one's from its bytes.
 export async function hashFile(path, chunkSize, force = false) {
   const core = await wasmCore();
   const size = statSync(path).size;
   const count = chunkCount(size, chunkSize, force);
-  const whole = core.createHasher();
-  const part = core.createHasher();
+  const leafHasher = core.createLeafHasher(0);
+  const bytesHasher = core.createBytesChunkHasher();
+  const leaves = [];
   const chunks = [];
   const fd = openSync(path, 'r');
   const buffer = Buffer.allocUnsafe(8 * MiB);
   try {
     for (let k = 1; k <= count; k++) {
       const span = chunkSpan(size, chunkSize, count, k);
+      const aligned = core.chunkIsLeafAligned(span.offset, span.size, size);
       for (let done = 0; done < span.size;) {
         const n = readSync(fd, buffer, 0, Math.min(buffer.length, span.size - done), span.offset + done);
-        core.updateHashers([whole, part], buffer.subarray(0, n));
+        const bytes = buffer.subarray(0, n);
+        leaves.push(...leafHasher.update(bytes));
+        if (!aligned) bytesHasher.update(bytes);
         done += n;
       }
-      chunks.push(core.toHex(part.digest()));
+      if (k === count) leaves.push(...leafHasher.finish());
+      if (aligned) {
+        const first = span.offset / MiB;
+        const end = span.size === 0 ? 1 : Math.ceil((span.offset + span.size) / MiB);
+        chunks.push(core.toHex(core.chunkDigestFromLeaves(leaves.slice(first, end))));
+      } else {
+        chunks.push(core.toHex(bytesHasher.digest()));
+      }
     }
   } finally {
     closeSync(fd);
+    leafHasher.dispose(); bytesHasher.dispose();
   }
-  const file = core.toHex(whole.digest());
-  whole.dispose(); part.dispose();
+  const file = core.toHex(core.fileDigestFromLeaves(leaves, size));
   return { size, count, chunks, file };
 }
 
@@ -376,7 +397,7 @@ export async function uploadFile({
     // Loop: a status request tells what is still missing (or brings the final result).
   }
   if (!final) throw new Error(`${identifier}: did not complete`);
-  if (final.blake2b256 !== h.file || final.size !== h.size) {
+  if (final.fileDigest !== h.file || final.size !== h.size) {
     throw new Error(`${identifier}: final result ${JSON.stringify(final)} differs from the local file ${h.file}`);
   }
   return { final, stats, hashes: h };

@@ -82,7 +82,7 @@ TEST_CASE("many principals upload many files at once: every file is released onc
     REQUIRE(!finals[i].empty());
     const auto final = nlohmann::json::parse(finals[i]);
     tokens.insert(final["token"].get<std::string>());
-    CHECK(final["blake2b256"] == files[i].file_digest_hex());
+    CHECK(final["fileDigest"] == files[i].file_digest_hex());
     const auto claimed = std::get<ClaimedUpload>(
         server.endpoint().claim_upload(final["token"].get<std::string>(), "user" + std::to_string(i / files_per_user)));
     CHECK(read_file(claimed.location) == std::string(files[i].bytes.begin(), files[i].bytes.end()));
@@ -184,7 +184,7 @@ TEST_CASE("collection racing uploads never corrupts a file, collected uploads st
         }
         if (final_body.empty()) continue;
         const auto final = nlohmann::json::parse(final_body);
-        if (final["blake2b256"] != file.file_digest_hex()) wrong[t] = "final digest differs: " + final_body;
+        if (final["fileDigest"] != file.file_digest_hex()) wrong[t] = "final digest differs: " + final_body;
         auto claimed = server.endpoint().claim_upload(final["token"].get<std::string>(), "bob");
         if (auto* c = std::get_if<ClaimedUpload>(&claimed)) {
           if (read_file(c->location) == std::string(file.bytes.begin(), file.bytes.end())) {

@@ -73,7 +73,7 @@ int handle_claim(mg_connection* connection, void* endpoint_pointer) {
   }
   const auto& c = std::get<resumable::ClaimedUpload>(claimed);
   send(connection, 200,
-       {{"path", c.location}, {"size", c.size}, {"blake2b256", resumable::core::to_hex(c.digest)},
+       {{"path", c.location}, {"size", c.size}, {"fileDigest", resumable::core::to_hex(c.digest)},
         {"fileName", c.file_name}, {"identifier", c.identifier}});
   return 200;
 }
@@ -146,7 +146,6 @@ void usage() {
                "  [--max-file-size N] [--min-chunk-size N] [--max-chunk-size N] [--max-chunks N]\n"
                "  [--max-uploads-per-principal N] [--max-unclaimed-per-principal N] [--max-uploads N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
                "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
-               "  [--hash-progress-interval-bytes N]\n"
                "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
                "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n");
 }
@@ -172,7 +171,7 @@ int main(int argc, char** argv) {
                                 "max-chunk-size", "max-chunks", "max-uploads-per-principal", "max-unclaimed-per-principal",
                                 "max-uploads", "stale-after-s",
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
-                                "body-min-rate", "hash-progress-interval-bytes", "allowed-origins",
+                                "body-min-rate", "allowed-origins",
                                 "cors-credentials", "max-connections-per-address"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
@@ -241,7 +240,6 @@ int main(int argc, char** argv) {
   limits.chunk_wait = std::chrono::milliseconds(number("chunk-wait-ms", 10000));
   limits.body_grace = std::chrono::milliseconds(number("body-grace-ms", static_cast<std::uint64_t>(limits.body_grace.count())));
   limits.body_min_rate = number("body-min-rate", limits.body_min_rate);
-  limits.hash_progress_interval_bytes = number("hash-progress-interval-bytes", limits.hash_progress_interval_bytes);
   if (const auto extensions = get("allowed-extensions", ""); !extensions.empty()) {
     std::size_t start = 0;
     while (start <= extensions.size()) {

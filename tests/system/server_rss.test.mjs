@@ -19,7 +19,7 @@ import { createReadStream, openSync, writeSync, ftruncateSync, closeSync, readFi
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { b2sum256, removeDir, scratchDir, startTestServer } from '../browser/harness.mjs';
+import { referenceDigest, removeDir, scratchDir, startTestServer } from '../browser/harness.mjs';
 
 const MiB = 1048576;
 const CHUNK = 8 * MiB;
@@ -88,7 +88,7 @@ async function claim(baseUrl, token) {
 async function measureUpload(size, label) {
   const path = join(dir, `${label}.bin`);
   makeMarkedSparseFile(path, size);
-  const digest = b2sum256(path);
+  const digest = referenceDigest(path);
   const server = await startTestServer({ dataDir: join(dir, `data-${label}`), args: ['--durable', DURABLE, '--threads', String(PARALLEL)] });
   try {
     const atStart = memoryOf(server.pid);
@@ -126,11 +126,11 @@ async function measureUpload(size, label) {
     const [final] = finals;
     assert.equal(final.size, size);
     assert.equal(final.chunkCount, count);
-    assert.equal(final.blake2b256, digest, 'the final result carries the b2sum of the original');
+    assert.equal(final.fileDigest, digest, 'the final result carries the tree digest of the original');
     const claimed = await claim(server.url, final.token);
     assert.equal(claimed.status, 200, JSON.stringify(claimed.body));
     assert.equal(statSync(claimed.body.path).size, size);
-    assert.equal(b2sum256(claimed.body.path), digest, 'the stored file is byte-identical (b2sum -l 256)');
+    assert.equal(referenceDigest(claimed.body.path), digest, 'the stored file is byte-identical (same digest)');
     rmSync(claimed.body.path);
 
     console.log(`${label}: ${count} chunks of ${CHUNK / MiB} MiB, ${PARALLEL} in parallel, in ${seconds.toFixed(1)} s ` +

@@ -19,6 +19,7 @@
 #include "resumable/chunk_geometry.h"
 #include "resumable/connection_guard.h"
 #include "resumable/filesystem_store.h"
+#include "resumable/tree_digest.h"
 #include "resumable/upload_endpoint.h"
 #include "test_data.h"
 
@@ -180,11 +181,12 @@ struct TestFile {
     return std::string(bytes.begin() + static_cast<std::ptrdiff_t>(s.offset),
                        bytes.begin() + static_cast<std::ptrdiff_t>(s.offset + s.size));
   }
+  // The tree digests (docs/digest.md) the endpoint checks and reports.
   std::string chunk_digest(std::uint64_t number) const {
-    const auto b = chunk_bytes(number);
-    return core::to_hex(core::blake2b256(b.data(), b.size()));
+    const auto s = span(number);
+    return core::to_hex(*core::chunk_digest(std::span(bytes.data() + s.offset, s.size), s.offset, bytes.size()));
   }
-  std::string file_digest_hex() const { return core::to_hex(core::blake2b256(bytes.data(), bytes.size())); }
+  std::string file_digest_hex() const { return core::to_hex(core::file_digest(bytes)); }
 
   // Query string for chunk `number`; `overrides` replace or add parameters ("name=value").
   std::string query(std::uint64_t number, const std::vector<std::string>& overrides = {}) const {

@@ -163,8 +163,8 @@ TEST_CASE("resumable.js front-end rows: chunks, tests, status, cancel and their 
        400, error("invalid_parameter")},
       {"PUT", "", file.query(3), file.chunk_bytes(3), {}, {}, 200,
        {{"status", "complete"}, {"identifier", "rows"}, {"size", file.bytes.size()}, {"chunkCount", 3},
-        {"blake2b256", digest}}},
-      {"GET", "/status", id, "", {}, {}, 200, {{"status", "complete"}, {"blake2b256", digest}}},
+        {"fileDigest", digest}, {"digestAlgorithm", "rsm-tree-v1"}}},
+      {"GET", "/status", id, "", {}, {}, 200, {{"status", "complete"}, {"fileDigest", digest}}},
       {"GET", "", file.query(2), "", {}, {}, 200, {{"status", "complete"}}},
       {"DELETE", "", id, "", {}, {}, 204},
       {"GET", "/status", id, "", {}, {}, 404, error("upload_not_found")},
@@ -176,7 +176,7 @@ TEST_CASE("resumable.js front-end rows: chunks, tests, status, cancel and their 
 }
 
 TEST_CASE("resumable.js front-end rows over a store without read-back: chunks in order only", "[handler]") {
-  auto store = std::make_shared<MemoryStore>(MemoryStoreOptions{.read_back = false, .hash_checkpoints = true});
+  auto store = std::make_shared<MemoryStore>(MemoryStoreOptions{.read_back = false});
   UploadCore core(store, row_limits(), {{}, [](const std::string&) {}});
   resumablejs::ResumableFrontEnd front_end(core);
   const auto file = make_file("in-order", 2 * 4096 + 1, 32, 4096);
@@ -184,6 +184,6 @@ TEST_CASE("resumable.js front-end rows over a store without read-back: chunks in
       {"POST", "", file.query(2), file.chunk_bytes(2), {}, {}, 503, {{"error", "out_of_order"}, {"retryable", true}}},
       {"POST", "", file.query(1), file.chunk_bytes(1), {}, {}, 200, {{"status", "chunk_stored"}}},
       {"POST", "", file.query(2), file.chunk_bytes(2), {}, {}, 200,
-       {{"status", "complete"}, {"blake2b256", file.file_digest_hex()}}},
+       {{"status", "complete"}, {"fileDigest", file.file_digest_hex()}}},
   });
 }

@@ -47,7 +47,6 @@ class FaultyStore final : public UploadStore {
     StorageStatus update_manifest(const UploadManifest& m) override { return inner_->update_manifest(m); }
     StorageStatus release(FinalRecord& final) override { return inner_->release(final); }
     ReadBack* read_back() override { return inner_->read_back(); }
-    HashCheckpoints* hash_checkpoints() override { return inner_->hash_checkpoints(); }
 
    private:
     std::unique_ptr<StoredUpload> inner_;
@@ -546,7 +545,9 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
            std::filesystem::path dir = *std::filesystem::directory_iterator(busy.chunk_dir());
            std::ofstream log(dir / "pieces.log", std::ios::binary | std::ios::app);
            for (std::uint64_t k = 2; k <= 2000; ++k) {
-             const auto record = encode_piece_record({(k - 1) * 64, 64, core::blake2b256(file.bytes.data() + (k - 1) * 64, 64)});
+             const std::uint64_t offset = (k - 1) * 64;
+             const auto digest = core::chunk_digest(std::span(file.bytes.data() + offset, 64), offset, file.bytes.size());
+             const auto record = encode_piece_record({offset, 64, *digest, 1, {}});
              log.write(reinterpret_cast<const char*>(record.data()), static_cast<std::streamsize>(record.size()));
            }
          });

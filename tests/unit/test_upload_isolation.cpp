@@ -153,7 +153,7 @@ TEST_CASE("anonymous clients each get a scope of their own that others cannot se
   alice.request("POST", server.url("/upload" + file.query(2)), file.chunk_bytes(2));
   const auto last = alice.request("POST", server.url("/upload" + file.query(3)), file.chunk_bytes(3));
   REQUIRE(last.json()["status"] == "complete");
-  CHECK(last.json()["blake2b256"] == file.file_digest_hex());
+  CHECK(last.json()["fileDigest"] == file.file_digest_hex());
   const std::string token = last.json()["token"];
   CHECK(mallory.request("GET", status_url).status == 404);
   CHECK(std::holds_alternative<ErrorCode>(server.endpoint().claim_upload(token, "anonymous/" + mallory.cookie.substr(10))));

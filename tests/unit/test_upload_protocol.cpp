@@ -33,7 +33,7 @@ HttpResponse upload_all(TestServer& server, const TestFile& file, const std::vec
 
 }  // namespace
 
-TEST_CASE("a file uploaded as raw chunks is released byte-identical with its b2sum digest", "[endpoint]") {
+TEST_CASE("a file uploaded as raw chunks is released byte-identical with its tree digest", "[endpoint]") {
   TestServer server;
   auto file = make_file("raw-upload", 5 * 65536 + 1234);
   for (std::uint64_t k = 1; k < file.chunk_count(); ++k) {
@@ -49,7 +49,7 @@ TEST_CASE("a file uploaded as raw chunks is released byte-identical with its b2s
   const auto result = final.json();
   CHECK(result["status"] == "complete");
   CHECK(result["size"] == file.bytes.size());
-  CHECK(result["blake2b256"] == file.file_digest_hex());
+  CHECK(result["fileDigest"] == file.file_digest_hex());
   CHECK(result["token"].get<std::string>().size() == 64);
   REQUIRE(server.completions() == 1);
 
@@ -64,10 +64,11 @@ TEST_CASE("a file uploaded as raw chunks is released byte-identical with its b2s
   CHECK(std::filesystem::is_empty(server.chunk_dir()));
 }
 
-TEST_CASE("chunks that arrive ahead of the file hash are read back in order, in more pieces than the ring holds",
+TEST_CASE("chunks ahead of the digest frontier inside one leaf are read back in order, in more pieces than the ring holds",
           "[endpoint]") {
-  // 4 KiB buffers, a ring of 3: each 6-piece chunk read back reuses every buffer twice. With write
-  // threads the reads run ahead on the pool; without, one after the other.
+  // 24 KiB chunks all lie inside the file's first leaf: the frontier reads each back (its head) once
+  // the ones before it are in. 4 KiB buffers, a ring of 3: each chunk read back reuses every buffer
+  // twice. With write threads the reads run ahead on the pool; without, one after the other.
   for (const std::size_t write_threads : {std::size_t{4}, std::size_t{0}}) {
     INFO("write_threads " << write_threads);
     TestServer server([&](EndpointOptions& options) {
@@ -76,43 +77,14 @@ TEST_CASE("chunks that arrive ahead of the file hash are read back in order, in 
       options.limits.write_threads = write_threads;
     });
     auto file = make_file("read-back-" + std::to_string(write_threads), 4 * 6 * 4096 + 777, 13, 6 * 4096);
-    // Also declared, so that the release re-reads the whole file if the digests disagree.
+    // Declared, so that only heads are read (without it each chunk read back is checked whole).
     file.file_digest = file.file_digest_hex();
     for (std::uint64_t k = file.chunk_count(); k > 1; --k) REQUIRE(send_chunk(server, file, k).status == 200);
-    const auto last = send_chunk(server, file, 1);  // reads back chunks 2..n for the file hash
+    const auto last = send_chunk(server, file, 1);  // reads back chunks 2..n into the first leaf
     REQUIRE(last.status == 200);
     CHECK(last.json()["status"] == "complete");
-    CHECK(last.json()["blake2b256"] == file.file_digest_hex());
+    CHECK(last.json()["fileDigest"] == file.file_digest_hex());
   }
-}
-
-TEST_CASE("hash progress is saved once limits.hash_progress_interval_bytes are hashed, and used after a restart",
-          "[endpoint]") {
-  TestServer server([](EndpointOptions& options) { options.limits.hash_progress_interval_bytes = 2 * 65536; });
-  auto file = make_file("progress", 6 * 65536 + 5, 21);
-  const auto progress_files = [&] {
-    int found = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(server.chunk_dir())) {
-      found += std::filesystem::exists(entry.path() / "hash-progress") ? 1 : 0;
-    }
-    return found;
-  };
-  REQUIRE(send_chunk(server, file, 1).status == 200);
-  CHECK(progress_files() == 0);  // 64 KiB hashed: below the interval
-  REQUIRE(send_chunk(server, file, 2).status == 200);
-  CHECK(progress_files() == 1);  // 128 KiB: saved
-  REQUIRE(send_chunk(server, file, 3).status == 200);
-  server.restart();  // resumes from the saved progress (2 chunks), re-reading chunk 3
-  // Damage the stored bytes of chunks 1 and 2 behind the server's back: only a file hash that
-  // resumes from the saved progress (and never reads them again) still gives the file's digest.
-  for (const auto& entry : std::filesystem::directory_iterator(server.chunk_dir())) {
-    std::fstream data(entry.path() / "data", std::ios::in | std::ios::out | std::ios::binary);
-    data.seekp(1000);
-    data.put(static_cast<char>(file.bytes[1000] ^ 0x5a));  // a byte that differs
-  }
-  for (std::uint64_t k = 4; k < file.chunk_count(); ++k) REQUIRE(send_chunk(server, file, k).status == 200);
-  const auto last = send_chunk(server, file, file.chunk_count());
-  CHECK(last.json()["blake2b256"] == file.file_digest_hex());
 }
 
 TEST_CASE("multipart bodies with resumable.js and flow.js parameter names are accepted", "[endpoint]") {
@@ -138,7 +110,7 @@ TEST_CASE("multipart bodies with resumable.js and flow.js parameter names are ac
       REQUIRE(reply.status == 200);
     }
     CHECK(reply.json()["status"] == "complete");
-    CHECK(reply.json()["blake2b256"] == file.file_digest_hex());
+    CHECK(reply.json()["fileDigest"] == file.file_digest_hex());
   }
 }
 
@@ -155,15 +127,15 @@ TEST_CASE("the last chunk may absorb the remainder or be short (forceChunkSize)"
   TestServer server;
   auto absorbing = make_file("absorb", 2 * 65536 - 1);  // one chunk of 2C-1 bytes
   REQUIRE(absorbing.chunk_count() == 1);
-  CHECK(upload_all(server, absorbing).json()["blake2b256"] == absorbing.file_digest_hex());
+  CHECK(upload_all(server, absorbing).json()["fileDigest"] == absorbing.file_digest_hex());
 
   auto forced = make_file("forced", 2 * 65536 - 1);
   forced.force_chunk_size = true;
   REQUIRE(forced.chunk_count() == 2);
-  CHECK(upload_all(server, forced).json()["blake2b256"] == forced.file_digest_hex());
+  CHECK(upload_all(server, forced).json()["fileDigest"] == forced.file_digest_hex());
 
   auto empty = make_file("empty", 0);
-  CHECK(upload_all(server, empty).json()["blake2b256"] == empty.file_digest_hex());
+  CHECK(upload_all(server, empty).json()["fileDigest"] == empty.file_digest_hex());
 }
 
 TEST_CASE("test GETs answer present, absent or the final result", "[endpoint]") {
@@ -228,7 +200,7 @@ TEST_CASE("a duplicate chunk is acknowledged without being rewritten", "[endpoin
   const auto overwrite = http.request("POST", server.url("/upload" + changed.query(2)), alice, garbage);
   CHECK(overwrite.json()["duplicate"] == true);
   REQUIRE(send_chunk(server, file, 1).status == 200);
-  CHECK(send_chunk(server, file, 3).json()["blake2b256"] == file.file_digest_hex());
+  CHECK(send_chunk(server, file, 3).json()["fileDigest"] == file.file_digest_hex());
 }
 
 TEST_CASE("cancel deletes an upload's data and a later upload starts afresh", "[endpoint]") {
@@ -240,7 +212,7 @@ TEST_CASE("cancel deletes an upload's data and a later upload starts afresh", "[
   CHECK(std::filesystem::is_empty(server.chunk_dir()));
   CHECK(http.request("GET", server.url("/upload/status?identifier=cancel-me"), alice).status == 404);
   CHECK(http.request("DELETE", server.url("/upload?identifier=cancel-me"), alice).status == 204);  // idempotent
-  CHECK(upload_all(server, file).json()["blake2b256"] == file.file_digest_hex());
+  CHECK(upload_all(server, file).json()["fileDigest"] == file.file_digest_hex());
   // Cancelling a finished, unclaimed upload deletes the released file too.
   CHECK(http.request("DELETE", server.url("/upload?identifier=cancel-me"), alice).status == 204);
   CHECK(std::filesystem::is_empty(server.upload_to()));
@@ -318,6 +290,37 @@ TEST_CASE("a file digest declared after the first chunks is recorded, survives a
     REQUIRE(send_chunk(server, good, k).status == 200);
   }
   CHECK(server.completions() == 1);
+}
+
+TEST_CASE("an upload recorded before the tree digest resumes: its chunks are asked again, its old digest dropped",
+          "[endpoint]") {
+  TestServer server;
+  auto file = make_file("older-records", 3 * 65536 + 9, 33);
+  file.file_digest = file.file_digest_hex();
+  REQUIRE(send_chunk(server, file, 1).status == 200);
+  REQUIRE(send_chunk(server, file, 2).status == 200);
+  server.restart([&] {
+    // As an older build left it: a version 2 manifest declaring a plain BLAKE2b-256 file digest,
+    // and 56-byte piece records of plain digests.
+    const auto dir = *std::filesystem::directory_iterator(server.chunk_dir());
+    std::ifstream in(dir.path() / "manifest.json");
+    auto manifest = nlohmann::json::parse(in);
+    in.close();
+    manifest["version"] = 2;
+    manifest["declaredFileDigest"] = core::to_hex(core::blake2b256(file.bytes.data(), file.bytes.size()));
+    std::ofstream(dir.path() / "manifest.json", std::ios::trunc) << manifest.dump();
+    std::ofstream(dir.path() / "pieces.log", std::ios::binary | std::ios::trunc) << std::string(2 * 56, 'x');
+  });
+  const auto status = http.request("GET", server.url("/upload/status?identifier=older-records"), alice);
+  REQUIRE(status.status == 200);
+  CHECK(status.json()["received"] == nlohmann::json::array());  // asked again: their digests were another algorithm's
+  CHECK(status.json()["fileDigest"].is_null());
+  for (std::uint64_t k = 1; k < file.chunk_count(); ++k) REQUIRE(send_chunk(server, file, k).status == 200);
+  const auto last = send_chunk(server, file, file.chunk_count());
+  REQUIRE(last.json()["status"] == "complete");
+  CHECK(last.json()["fileDigest"] == file.file_digest_hex());
+  server.restart();  // the records written since are the new ones, and read as such
+  CHECK(http.request("GET", server.url("/upload/status?identifier=older-records"), alice).json()["status"] == "complete");
 }
 
 TEST_CASE("Expect: 100-continue is answered before the body is sent", "[endpoint]") {

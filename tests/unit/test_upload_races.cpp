@@ -48,7 +48,7 @@ TEST_CASE("many threads racing the last chunks finalize exactly once with one re
     CHECK(server.completions() == round + 1);
     const auto status = http.request("GET", server.url("/upload/status?identifier=" + file.identifier), alice);
     REQUIRE(status.json()["status"] == "complete");
-    CHECK(status.json()["blake2b256"] == file.file_digest_hex());
+    CHECK(status.json()["fileDigest"] == file.file_digest_hex());
     const auto claimed = std::get<ClaimedUpload>(server.endpoint().claim_upload(*tokens.begin(), "alice"));
     CHECK(read_file(claimed.location) == std::string(file.bytes.begin(), file.bytes.end()));
   }
@@ -80,7 +80,7 @@ TEST_CASE("a corrupted duplicate racing a good copy of a chunk never corrupts th
     for (std::uint64_t k : {3, 4}) REQUIRE(post(server, file, k).status == 200);
     const auto status = http.request("GET", server.url("/upload/status?identifier=" + file.identifier), alice);
     REQUIRE(status.json()["status"] == "complete");
-    CHECK(status.json()["blake2b256"] == file.file_digest_hex());
+    CHECK(status.json()["fileDigest"] == file.file_digest_hex());
     const auto claimed = std::get<ClaimedUpload>(server.endpoint().claim_upload(status.json()["token"], "alice"));
     CHECK(read_file(claimed.location) == std::string(file.bytes.begin(), file.bytes.end()));
   }
@@ -101,7 +101,7 @@ TEST_CASE("a restarted server resumes an upload where it was and completes it", 
   server.restart();  // again, with the whole-file hash part-way
   const auto last = post(server, file, 7);
   REQUIRE(last.json()["status"] == "complete");
-  CHECK(last.json()["blake2b256"] == file.file_digest_hex());
+  CHECK(last.json()["fileDigest"] == file.file_digest_hex());
   // The final result survives a restart too, and the token can still be claimed once.
   server.restart();
   const auto after = http.request("GET", server.url("/upload/status?identifier=restart"), alice);
@@ -127,7 +127,7 @@ TEST_CASE("a torn chunk record and a half-finished release are recovered after a
   const auto status = http.request("GET", server.url("/upload/status?identifier=torn"), alice);
   CHECK(status.json()["received"] == nlohmann::json::parse("[[1,2]]"));
   for (std::uint64_t k : {3, 4}) REQUIRE(post(server, file, k).status == 200);
-  CHECK(http.request("GET", server.url("/upload/status?identifier=torn"), alice).json()["blake2b256"] ==
+  CHECK(http.request("GET", server.url("/upload/status?identifier=torn"), alice).json()["fileDigest"] ==
         file.file_digest_hex());
 }
 

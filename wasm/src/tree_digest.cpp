@@ -150,4 +150,13 @@ std::optional<Digest> chunk_digest(std::span<const std::uint8_t> chunk, std::uin
   return hash_final(state);
 }
 
+Digest file_digest(std::span<const std::uint8_t> file) {
+  FileDigestHasher root;
+  LeafHasher leaves;
+  const auto add = [&root](const Leaf& leaf) { root.add_leaf(leaf.digest); };
+  leaves.update(file, add);
+  leaves.finish(add);
+  return *root.finish(file.size());  // a whole file always gives leaf_count(size) leaves
+}
+
 }  // namespace resumable::core

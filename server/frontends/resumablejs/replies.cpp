@@ -3,6 +3,7 @@
 #include <charconv>
 #include <functional>
 
+#include "resumable/tree_digest.h"
 #include "status_map.h"
 
 namespace resumable::resumablejs {
@@ -36,7 +37,8 @@ json to_json(const FinalResult& result) {
           {"fileName", result.file_name},
           {"size", result.size},
           {"chunkCount", field_number(result.protocol_fields, chunk_count_field)},
-          {"blake2b256", core::to_hex(result.digest)}};
+          {"fileDigest", core::to_hex(result.digest)},
+          {"digestAlgorithm", core::tree_digest_name}};
 }
 
 json chunk_stored_json(std::uint64_t number, const PieceStored& stored, std::uint64_t chunk_count) {

@@ -40,7 +40,7 @@ constexpr ErrorInfo table[] = {
      "The chunk is already stored with a different digest than this request names: the local file changed.",
      "Stop; start a new upload of the changed file.", false},
     {ErrorCode::file_digest_mismatch, "file_digest_mismatch",
-     "All chunks arrived but the file's BLAKE2b-256 differs from the declared file digest; the upload was discarded.",
+     "All chunks arrived but the file's digest differs from the declared file digest; the upload was discarded.",
      "Start the upload again.", false},
     {ErrorCode::file_too_large, "file_too_large",
      "The total size exceeds the mount's maximum file size.",

@@ -1,10 +1,11 @@
-// The whole-file BLAKE2b-256: advanced as stored pieces become contiguous (pieces that arrived
-// ahead of it are read back, where the store can), checkpointed now and then so a restart need not
-// start over, compared with a declared file digest, and then the release: exactly once.
+// The file digest and the release. The digest frontier passes stored pieces in file order and folds
+// their recorded leaf digests into the file digest, so every byte is hashed once, while it streams
+// in; bytes are read back only where a leaf spans two pieces that arrived out of order (chunk sizes
+// that are not multiples of 1 MiB), for pieces a non-durable store recorded before a restart, and to
+// find a damaged piece when the file differs from its declared digest. Then the release: exactly once.
 #include <algorithm>
 #include <vector>
 
-#include "hash_checkpoint.h"
 #include "resumable/secure_random.h"
 #include "upload_core_impl.h"
 
@@ -12,178 +13,241 @@ namespace resumable {
 
 namespace {
 
-// How long the request that delivered the last piece waits for the whole-file hash and release, so
-// that it can answer with the final result (resumable.js and flow.js hand that body to the page).
+using core::leaf_bytes;
+
+// How long the request that delivered the last piece waits for the release, so that it can answer
+// with the final result (resumable.js and flow.js hand that body to the page).
 constexpr std::chrono::seconds finalize_wait{120};
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-// True when present pieces tile [0, end) exactly.
-bool contiguous_from_start(const Upload& upload, std::uint64_t end) {
-  std::uint64_t at = 0;
-  while (at < end) {
-    const auto it = upload.pieces.find(at);
-    if (it == upload.pieces.end() || it->second.state != PieceState::present || it->second.size == 0) return false;
-    at += it->second.size;
+std::uint64_t round_up(std::uint64_t offset) { return (offset + leaf_bytes - 1) / leaf_bytes * leaf_bytes; }
+
+// What passing one piece takes, decided from what it recorded (with the upload locked).
+struct PassPlan {
+  bool whole = false;           // read the whole piece back, hash it again and check its chunk digest
+  std::uint64_t head_end = 0;   // > offset: read [offset, head_end) into the frontier's leaf first
+  std::optional<std::uint64_t> tail_start;  // rebuild the leaf it ends inside of from [tail_start, end)
+};
+
+// `declared`: a file digest is declared, so bytes read back are checked by the release's comparison
+// (and a mismatch makes it look for a damaged piece); otherwise a piece read back is checked whole.
+PassPlan plan_pass(const Piece& piece, std::uint64_t offset, std::optional<std::uint64_t> total, bool declared) {
+  PassPlan plan;
+  const std::uint64_t end = offset + piece.size;
+  const bool starts_inside = offset % leaf_bytes != 0;
+  const bool ends_inside = end % leaf_bytes != 0 && !(total && end == *total);
+  // Leaves with an index below this end by `end` (the file's last leaf ends at the file's end).
+  const std::uint64_t leaves_end = total && end == *total ? core::leaf_count(end) : end / leaf_bytes;
+  const std::uint64_t first_own = round_up(offset) / leaf_bytes;
+  const std::uint64_t count = piece.leaves.size();
+  // The shapes this build's writers leave: leaves from the first boundary on, or, continuing the
+  // frontier, from the leaf it started inside of. Anything else (a size declared after the piece
+  // was written, say) is hashed again from its bytes.
+  const bool own_shape = !piece.continued && piece.first_leaf == first_own && first_own + count == std::max(first_own, leaves_end);
+  const bool continued_shape = piece.continued && starts_inside && piece.first_leaf == offset / leaf_bytes &&
+                               piece.first_leaf + count == std::max(piece.first_leaf, leaves_end) &&
+                               (count > 0 || piece.tail);
+  if (!piece.trusted || !(own_shape || continued_shape)) {
+    plan.whole = true;
+    return plan;
   }
-  return at == end;
+  if (starts_inside && !continued_shape) plan.head_end = std::min(round_up(offset), end);
+  const std::uint64_t end_leaf_start = end / leaf_bytes * leaf_bytes;
+  // Without its tail state (lost in a restart) the leaf it ends inside of is hashed again from that
+  // leaf's start, unless the head read covers the whole piece anyway.
+  if (ends_inside && !piece.tail && end_leaf_start >= offset) plan.tail_start = end_leaf_start;
+  if (!declared && (plan.head_end > offset || plan.tail_start)) plan.whole = true;
+  return plan;
 }
 
 }  // namespace
 
-void UploadCore::Impl::load_file_hash(Upload& upload) {
-  upload.hash_loaded = true;
-  upload.file_hash.reset();
-  upload.hashed_bytes = 0;
-  upload.checkpointed_bytes = 0;
-  HashCheckpoints* checkpoints = upload.data->hash_checkpoints();
-  if (checkpoints == nullptr) return;
-  const auto blob = checkpoints->load_hash_checkpoint();
-  if (!blob) return;
-  auto checkpoint = decode_hash_checkpoint(*blob);
-  if (!checkpoint || !contiguous_from_start(upload, checkpoint->hashed_bytes)) return;
-  upload.file_hash = checkpoint->state;
-  upload.hashed_bytes = checkpoint->hashed_bytes;
-  upload.checkpointed_bytes = checkpoint->hashed_bytes;
+bool UploadCore::Impl::passes_without_reading(const Piece& piece, std::uint64_t offset,
+                                              std::optional<std::uint64_t> total) {
+  const PassPlan plan = plan_pass(piece, offset, total, true);
+  return !plan.whole && plan.head_end <= offset && !plan.tail_start;
 }
 
-std::optional<PieceOutcome> UploadCore::Impl::advance_file_hash(const std::shared_ptr<Upload>& upload,
-                                                                OrderedReader& reader, bool holds_file_hash) {
-  std::unique_lock lock(upload->mutex);
-  if (holds_file_hash) {
-    if (upload->final || upload->removed) {
-      upload->hashing = false;
-      upload->changed.notify_all();
-      return std::nullopt;
-    }
-  } else {
-    if (upload->hashing || upload->final || upload->removed) return std::nullopt;
-    upload->hashing = true;
-  }
-  if (!upload->hash_loaded) load_file_hash(*upload);
-  ReadBack* source = upload->data->read_back();
-  HashCheckpoints* checkpoints = upload->data->hash_checkpoints();
-  // Without read-back every piece must be hashed as it streams, and a restart can resume only from
-  // a checkpoint: keep one after every piece.
-  const std::uint64_t checkpoint_interval = source != nullptr ? limits.hash_progress_interval_bytes : 0;
-  bool saved = !holds_file_hash;  // an inline-hashing writer has advanced the hash unsaved
-  for (;;) {
-    if (upload->fully_received() && upload->hashed_bytes == *upload->manifest.total_size) {
-      lock.unlock();
-      return release(upload, upload->file_hash.peek(), reader);
-    }
-    const Piece* next = upload->next_to_hash();
-    if (next == nullptr || upload->removed || source == nullptr) {
-      const std::uint64_t unsaved = upload->hashed_bytes - std::min(upload->checkpointed_bytes, upload->hashed_bytes);
-      if (!saved && !upload->removed && checkpoints != nullptr && unsaved >= checkpoint_interval) {
-        // Saved under `hashing`, so that no two threads write the checkpoint at once (and never
-        // into an upload that is being removed). Not after every piece by default: a file
-        // creation and a rename per piece cost more than re-reading a few after a restart.
-        const std::uint64_t hashed = upload->hashed_bytes;
-        const auto blob = encode_hash_checkpoint(hashed, upload->file_hash);
-        lock.unlock();
-        checkpoints->save_hash_checkpoint(blob);
-        upload->checkpointed_bytes = hashed;
-        saved = true;
-        lock.lock();
-        continue;  // a piece may have arrived meanwhile
-      }
-      upload->hashing = false;
-      upload->changed.notify_all();
-      return std::nullopt;
-    }
-    const std::uint64_t offset = upload->hashed_bytes;
-    const std::uint64_t size = next->size;
-    const core::Digest recorded = next->digest;
-    const core::Blake2b256 before = upload->file_hash;
-    // Bytes read back must not put what a store lost or changed (a flipped bit, a truncated file)
-    // into a release. With a declared file digest the release compares the whole file and then
-    // finds the damaged piece (recheck_pieces): one hash pass here, as for bytes in order. Without
-    // one, each piece is checked now against the digest recorded when it arrived.
-    const bool check_piece = !upload->manifest.declared_file_digest;
-    lock.unlock();
-    core::Blake2b256 piece_hash;
-    const StorageStatus status = reader.read(*source, offset, size, [&](auto part) {
-      upload->file_hash.update(part.data(), part.size());
-      if (check_piece) piece_hash.update(part.data(), part.size());
-    });
-    const bool intact = status && (!check_piece || core::digests_equal(piece_hash.finish(), recorded));
-    lock.lock();
-    if (!intact) {
-      drop_damaged_piece(*upload, offset, before, status);
-      return std::nullopt;
-    }
-    upload->hashed_bytes = offset + size;
-    saved = false;
-  }
-}
-
-void UploadCore::Impl::drop_damaged_piece(Upload& upload, std::uint64_t offset, const core::Blake2b256& hash_before,
-                                          const StorageStatus& read) {
+void UploadCore::Impl::drop_damaged_piece(Upload& upload, std::uint64_t offset, const StorageStatus& read,
+                                          DigestFrontier* rewind) {
   log("upload " + upload.manifest.upload_id + ": the piece at " + std::to_string(offset) + " " +
       (read ? std::string("differs from its recorded digest") : "cannot be read back: " + read.detail) +
       "; it is asked for again");
-  upload.file_hash = hash_before;
-  upload.hashed_bytes = offset;
-  upload.checkpointed_bytes = std::min(upload.checkpointed_bytes, offset);
+  if (rewind != nullptr) {
+    // Found behind the frontier (recheck_pieces): the pieces after it are passed again from their bytes.
+    upload.frontier = std::move(*rewind);
+    for (auto it = upload.pieces.upper_bound(offset); it != upload.pieces.end(); ++it) it->second.trusted = false;
+  }
   if (auto it = upload.pieces.find(offset); it != upload.pieces.end() && it->second.state == PieceState::present) {
     --upload.stored_pieces;
     upload.stored_bytes -= it->second.size;
     upload.pieces.erase(it);
   }
-  upload.hashing = false;
+  upload.advancing = false;
   upload.changed.notify_all();
+}
+
+std::optional<PieceOutcome> UploadCore::Impl::advance_frontier(const std::shared_ptr<Upload>& upload,
+                                                               OrderedReader& reader, bool holds_frontier) {
+  std::unique_lock lock(upload->mutex);
+  if (holds_frontier) {
+    if (upload->final || upload->removed) {
+      upload->advancing = false;
+      upload->changed.notify_all();
+      return std::nullopt;
+    }
+  } else {
+    if (upload->advancing || upload->final || upload->removed) return std::nullopt;
+    upload->advancing = true;
+  }
+  ReadBack* source = upload->data->read_back();
+  DigestFrontier& frontier = upload->frontier;
+  for (;;) {
+    if (upload->fully_received() && upload->all_leaves_folded()) {
+      const auto digest = frontier.file_digest(*upload->manifest.total_size);
+      lock.unlock();
+      if (!digest) return give_up_advancing(upload, ErrorCode::internal_error);  // a bug: leaves do not add up
+      return release(upload, *digest, reader);
+    }
+    Piece* next = upload->removed ? nullptr : upload->next_to_pass();
+    if (next == nullptr) {
+      upload->advancing = false;
+      upload->changed.notify_all();
+      return std::nullopt;
+    }
+    const std::uint64_t offset = frontier.offset;
+    const std::optional<std::uint64_t> total = upload->manifest.total_size;
+    const PassPlan plan = plan_pass(*next, offset, total, upload->manifest.declared_file_digest.has_value());
+    if ((plan.whole || plan.head_end > offset || plan.tail_start) && source == nullptr) {
+      // Its bytes cannot be hashed again here (a store without read-back, after a restart): it is
+      // asked for again, and then written in order against the frontier.
+      drop_damaged_piece(*upload, offset, {StorageCode::io_error, "the store cannot read it back"}, nullptr);
+      return std::nullopt;
+    }
+    // The piece's records move out; the frontier holder works on a copy of the frontier, unlocked.
+    const std::uint64_t size = next->size;
+    const core::Digest recorded = next->digest;
+    std::vector<core::Digest> leaves = std::move(next->leaves);
+    std::unique_ptr<core::LeafHasher> tail = std::move(next->tail);
+    next->leaves.clear();
+    DigestFrontier passed = frontier;
+    lock.unlock();
+
+    const std::uint64_t end = offset + size;
+    const bool ends_file = total && end == *total;
+    const auto fold = [&passed](const core::Leaf& leaf) { passed.fold(leaf.digest); };
+    std::optional<core::LeafHasher> end_state;  // the frontier's leaf at `end`, when it ends inside one
+    StorageStatus status;
+    bool intact = true;
+    if (plan.whole) {
+      PieceHasher hasher(offset, size, total, passed.partial ? &*passed.partial : nullptr);
+      status = reader.read(*source, offset, size, [&](auto part) { hasher.update(part); });
+      PieceDigests digests = hasher.finish();
+      intact = status && core::digests_equal(digests.chunk_digest, recorded);
+      leaves = std::move(digests.leaves);
+      if (digests.tail) end_state = *digests.tail;
+    } else {
+      if (plan.head_end > offset) {
+        // The leaf the frontier stands inside of goes on with the piece's head.
+        if (!passed.partial) {
+          status = {StorageCode::io_error, "the digest frontier lost its leaf state"};  // a bug; never a crash
+        } else {
+          status = reader.read(*source, offset, plan.head_end - offset, [&](auto part) { passed.partial->update(part, fold); });
+        }
+        if (status && plan.head_end == end && ends_file) passed.partial->finish(fold);
+        if (status && plan.head_end == end && !ends_file) end_state = passed.partial;
+      }
+      if (status && plan.tail_start) {
+        auto rebuilt = core::LeafHasher::starting_at(*plan.tail_start);
+        status = reader.read(*source, *plan.tail_start, end - *plan.tail_start, [&](auto part) {
+          rebuilt->update(part, [](const core::Leaf&) {});
+        });
+        end_state = rebuilt;
+      } else if (tail) {
+        end_state = *tail;
+      }
+      intact = static_cast<bool>(status);
+    }
+    if (intact) {
+      for (const auto& leaf : leaves) passed.fold(leaf);
+      passed.offset = end;
+      passed.partial = end_state;
+    }
+
+    lock.lock();
+    if (!intact) {
+      drop_damaged_piece(*upload, offset, status, nullptr);
+      return std::nullopt;
+    }
+    frontier = std::move(passed);
+  }
 }
 
 std::optional<core::Digest> UploadCore::Impl::recheck_pieces(const std::shared_ptr<Upload>& upload, ReadBack& source,
                                                              OrderedReader& reader) {
-  std::vector<std::pair<std::uint64_t, Piece>> pieces;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> pieces;  // offset, size
+  std::vector<core::Digest> digests;
+  std::optional<std::uint64_t> total;
   {
     std::lock_guard lock(upload->mutex);
+    total = upload->manifest.total_size;
     for (const auto& [offset, piece] : upload->pieces) {
-      if (piece.state == PieceState::present) pieces.emplace_back(offset, piece);
+      if (piece.state != PieceState::present) continue;
+      pieces.emplace_back(offset, piece.size);
+      digests.push_back(piece.digest);
     }
   }
-  core::Blake2b256 file_hash;
-  for (const auto& [offset, piece] : pieces) {
-    const core::Blake2b256 before = file_hash;
-    core::Blake2b256 piece_hash;
-    const StorageStatus status = reader.read(source, offset, piece.size, [&](auto part) {
-      file_hash.update(part.data(), part.size());
-      piece_hash.update(part.data(), part.size());
-    });
-    if (!status || !core::digests_equal(piece_hash.finish(), piece.digest)) {
+  DigestFrontier again;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    const auto [offset, size] = pieces[i];
+    PieceHasher hasher(offset, size, total, again.partial ? &*again.partial : nullptr);
+    const StorageStatus status = reader.read(source, offset, size, [&](auto part) { hasher.update(part); });
+    PieceDigests piece = hasher.finish();
+    if (!status || !core::digests_equal(piece.chunk_digest, digests[i])) {
       std::lock_guard lock(upload->mutex);
-      drop_damaged_piece(*upload, offset, before, status);
+      drop_damaged_piece(*upload, offset, status, &again);
       return std::nullopt;
     }
+    for (const auto& leaf : piece.leaves) again.fold(leaf);
+    again.offset = offset + size;
+    again.partial.reset();
+    if (piece.tail) again.partial = *piece.tail;
   }
-  return file_hash.finish();
+  if (!total) return std::nullopt;
+  return again.file_digest(*total);
+}
+
+PieceOutcome UploadCore::Impl::give_up_advancing(const std::shared_ptr<Upload>& upload, ErrorCode code) {
+  std::lock_guard lock(upload->mutex);
+  upload->advancing = false;
+  upload->changed.notify_all();
+  return code;
 }
 
 std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Upload>& upload,
-                                                      const core::Digest& hashed_digest, OrderedReader& reader) {
-  // Called by the thread that holds `hashing`, without the upload lock.
-  core::Digest digest = hashed_digest;
+                                                      const core::Digest& computed_digest, OrderedReader& reader) {
+  // Called by the thread that holds `advancing`, without the upload lock.
+  core::Digest digest = computed_digest;
   UploadManifest m;  // a late file digest declaration may change it meanwhile
   {
     std::lock_guard lock(upload->mutex);
     m = upload->manifest;
   }
-  auto give_up = [&](ErrorCode code) -> PieceOutcome {
-    std::lock_guard lock(upload->mutex);
-    upload->hashing = false;
-    upload->changed.notify_all();
-    return code;
-  };
   if (m.declared_file_digest && !core::digests_equal(*m.declared_file_digest, digest)) {
     // Before discarding anything, read the bytes back where the store can: a piece the store lost
-    // or changed is asked for again instead, and a stale checkpoint is recomputed.
+    // or changed is asked for again instead.
     if (ReadBack* source = upload->data->read_back()) {
       const auto recheck = recheck_pieces(upload, *source, reader);
-      if (!recheck) return std::nullopt;  // a damaged piece was dropped: the upload is partial again
+      if (!recheck) {
+        // A damaged piece was dropped: the upload is partial again. (Or the size is unknown: a bug.)
+        std::lock_guard lock(upload->mutex);
+        upload->advancing = false;
+        upload->changed.notify_all();
+        return std::nullopt;
+      }
       digest = *recheck;
     }
     if (!core::digests_equal(*m.declared_file_digest, digest)) {
@@ -191,7 +255,7 @@ std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Uplo
       {
         std::lock_guard lock(upload->mutex);
         upload->removed = true;
-        upload->hashing = false;
+        upload->advancing = false;
         upload->changed.notify_all();
       }
       forget(upload, false);
@@ -206,19 +270,19 @@ std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Uplo
   {
     std::lock_guard lock(upload->mutex);
     if (upload->removed) {
-      upload->hashing = false;
+      upload->advancing = false;
       upload->changed.notify_all();
       return ErrorCode::upload_not_found;
     }
   }
   if (const StorageStatus status = upload->data->release(final); !status) {
     log("releasing upload " + m.upload_id + " failed: " + status.detail);
-    return give_up(storage_error(status));
+    return give_up_advancing(upload, storage_error(status));
   }
   {
     std::lock_guard lock(upload->mutex);
     upload->final = final;  // also when cancelled meanwhile: cancel() then deletes the released file
-    upload->hashing = false;
+    upload->advancing = false;
     upload->last_activity = Clock::now();
     upload->changed.notify_all();
     if (upload->removed) return ErrorCode::upload_not_found;
@@ -235,31 +299,35 @@ std::optional<PieceOutcome> UploadCore::Impl::finish_received(const std::shared_
   {
     std::unique_lock lock(upload->mutex);
     if (upload->removed || !upload->fully_received()) return std::nullopt;
-    upload->changed.wait_for(lock, finalize_wait, [&] { return upload->final || upload->removed || !upload->hashing; });
+    upload->changed.wait_for(lock, finalize_wait, [&] { return upload->final || upload->removed || !upload->advancing; });
     if (upload->final) return final_result(*upload);
-    if (upload->removed || upload->hashing) return std::nullopt;
+    if (upload->removed || upload->advancing) return std::nullopt;
   }
   auto ring = make_ring();
   OrderedReader reader(*ring);
-  return advance_file_hash(upload, reader);
+  return advance_frontier(upload, reader);
 }
 
 PieceOutcome UploadCore::Impl::piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece,
-                                            OrderedReader& reader, bool holds_file_hash) {
+                                            std::unique_ptr<core::LeafHasher> tail, OrderedReader& reader,
+                                            bool holds_frontier) {
   PieceStored stored;
   bool complete = false;
   {
     std::lock_guard lock(upload->mutex);
     --upload->active_writers;
     if (upload->removed) {
-      if (holds_file_hash) upload->hashing = false;
+      if (holds_frontier) upload->advancing = false;
       upload->changed.notify_all();
       return ErrorCode::upload_not_found;
     }
-    if (holds_file_hash) upload->hashed_bytes = piece.offset + piece.size;
     Piece& entry = upload->pieces[piece.offset];
     entry.state = PieceState::present;
     entry.digest = piece.digest;
+    entry.first_leaf = piece.first_leaf;
+    entry.leaves = piece.leaves;
+    entry.tail = std::move(tail);
+    entry.trusted = true;
     ++upload->stored_pieces;
     upload->stored_bytes += piece.size;
     upload->last_activity = Clock::now();
@@ -269,17 +337,17 @@ PieceOutcome UploadCore::Impl::piece_stored(const std::shared_ptr<Upload>& uploa
     if (upload->provisional && upload->stored_pieces >= 2) index.promote(upload);
     upload->changed.notify_all();
   }
-  if (auto outcome = advance_file_hash(upload, reader, holds_file_hash)) return *outcome;
+  if (auto outcome = advance_frontier(upload, reader, holds_frontier)) return *outcome;
   if (!complete) return stored;
 
-  // This request delivered the last missing piece while another thread is still hashing: wait for
-  // its release, so this reply carries the final result too.
+  // This request delivered the last missing piece while another thread is still advancing: wait
+  // for its release, so this reply carries the final result too.
   std::unique_lock lock(upload->mutex);
-  upload->changed.wait_for(lock, finalize_wait, [&] { return upload->final || upload->removed || !upload->hashing; });
+  upload->changed.wait_for(lock, finalize_wait, [&] { return upload->final || upload->removed || !upload->advancing; });
   if (upload->final) return final_result(*upload);
-  if (!upload->hashing && !upload->removed) {
+  if (!upload->advancing && !upload->removed) {
     lock.unlock();
-    if (auto outcome = advance_file_hash(upload, reader)) return *outcome;
+    if (auto outcome = advance_frontier(upload, reader)) return *outcome;
   }
   return stored;
 }

@@ -1,6 +1,6 @@
-// One piece's bytes on their way to the store: hashed into the piece's digest as they arrive,
-// written at their offset (behind the request thread when the build has write-behind), folded
-// into the whole-file hash on the way when this piece is next in line, then verified and committed.
+// One piece's bytes on their way to the store: hashed once into its leaf and chunk digests and
+// written at their offset (both behind the request thread when the build has write-behind), then
+// verified and committed with their leaves.
 #include <algorithm>
 #include <cstring>
 
@@ -10,8 +10,13 @@ namespace resumable {
 
 struct PieceWriter::State {
   State(UploadCore::Impl& core, std::shared_ptr<Upload> upload, std::uint64_t offset, std::uint64_t size,
-        std::optional<core::Digest> expected)
-      : core(&core), upload(std::move(upload)), offset(offset), size(size), expected_digest(expected) {}
+        std::optional<core::Digest> expected, const core::LeafHasher* continued)
+      : core(&core),
+        upload(std::move(upload)),
+        offset(offset),
+        size(size),
+        expected_digest(expected),
+        hasher(offset, size, this->upload->manifest.total_size, continued) {}
   ~State() { abandon(); }
   State(const State&) = delete;
   State& operator=(const State&) = delete;
@@ -43,17 +48,16 @@ struct PieceWriter::State {
   std::uint64_t size;
   std::uint64_t written = 0;
   std::optional<core::Digest> expected_digest;
-  core::Blake2b256 hash;
+  PieceHasher hasher;  // fed on the pool when the build has write-behind
   std::optional<ErrorCode> error;
   bool done = false;
   std::unique_ptr<WriteBehind> ring;  // leased on the first byte; drained before the piece is given back
   // This request created the upload: if it fails before any piece of the upload is stored, the
   // empty upload goes too (a request arriving after a cancel must not leave an upload behind).
   bool created_upload = false;
-  // When this piece is next in line for the whole-file hash, it is folded in while it streams (no
-  // read-back later); the state before it is kept to undo that if the piece fails.
-  bool inline_file_hash = false;
-  core::Blake2b256 file_hash_before;
+  // This piece starts inside a leaf where the digest frontier stands: it continues the frontier's
+  // leaf (so nothing is read back later) and holds the frontier until it is stored or given back.
+  bool holds_frontier = false;
 };
 
 void PieceWriter::State::abandon() {
@@ -68,11 +72,8 @@ void PieceWriter::State::abandon() {
       upload->pieces.erase(it);
     }
     --upload->active_writers;
-    if (inline_file_hash) {
-      upload->file_hash = file_hash_before;  // the failed piece's bytes must not count
-      upload->hashing = false;
-    }
-    if (created_upload && upload->stored_pieces == 0 && upload->active_writers == 0 && !upload->hashing &&
+    if (holds_frontier) upload->advancing = false;  // the frontier itself was never changed
+    if (created_upload && upload->stored_pieces == 0 && upload->active_writers == 0 && !upload->advancing &&
         !upload->removed) {
       upload->removed = true;
       forget_empty_upload = true;
@@ -83,16 +84,19 @@ void PieceWriter::State::abandon() {
 }
 
 PieceWriter UploadCore::Impl::start_writer(const std::shared_ptr<Upload>& upload, const PieceRequest& request,
-                                           bool created_upload, bool inline_hash) {
-  upload->pieces[request.offset] = Piece{request.size, PieceState::writing, {}};
+                                           bool created_upload, bool continue_frontier) {
+  Piece& piece = upload->pieces[request.offset];
+  piece = Piece{};
+  piece.size = request.size;
+  piece.state = PieceState::writing;
   ++upload->active_writers;
-  auto state = std::make_unique<PieceWriter::State>(*this, upload, request.offset, request.size, request.digest);
+  piece.continued = continue_frontier;
+  if (continue_frontier) upload->advancing = true;
+  const auto& partial = upload->frontier.partial;
+  auto state = std::make_unique<PieceWriter::State>(*this, upload, request.offset, request.size, request.digest,
+                                                    continue_frontier && partial ? &*partial : nullptr);
   state->created_upload = created_upload;
-  if (inline_hash) {
-    upload->hashing = true;
-    state->inline_file_hash = true;
-    state->file_hash_before = upload->file_hash;
-  }
+  state->holds_frontier = continue_frontier;
   return PieceWriter(std::move(state));
 }
 
@@ -120,10 +124,8 @@ bool PieceWriter::received(std::size_t length) {
     s.fail(storage_error(status), &status);
     return false;
   }
-  const auto bytes = ring.current_buffer().first(length);
-  s.hash.update(bytes.data(), bytes.size());
-  // The whole-file pass runs beside this thread, in order, on a pool thread (or right here).
-  ring.write(*s.upload->data, s.offset + s.written, length, s.inline_file_hash ? &s.upload->file_hash : nullptr);
+  // The one hash pass runs beside this thread, in order, on a pool thread (or right here).
+  ring.write(*s.upload->data, s.offset + s.written, length, &s.hasher);
   s.written += length;
   return true;
 }
@@ -147,11 +149,11 @@ PieceOutcome PieceWriter::finish() {
     if (const StorageStatus status = s.ring->drain(); !status) s.fail(storage_error(status), &status);
   }
   if (!s.error && s.written != s.size) s.fail(ErrorCode::incomplete_body);
-  const core::Digest digest = s.hash.finish();
-  if (!s.error && s.expected_digest && !core::digests_equal(*s.expected_digest, digest)) {
+  PieceDigests digests = s.hasher.finish();
+  if (!s.error && s.expected_digest && !core::digests_equal(*s.expected_digest, digests.chunk_digest)) {
     s.fail(ErrorCode::chunk_digest_mismatch);
   }
-  const PieceRecord record{s.offset, s.size, digest};
+  const PieceRecord record{s.offset, s.size, digests.chunk_digest, digests.first_leaf, std::move(digests.leaves)};
   if (!s.error) {
     // The store makes the bytes durable before its record says they are there.
     if (const StorageStatus status = s.upload->data->commit_piece(record); !status) {
@@ -168,10 +170,10 @@ PieceOutcome PieceWriter::finish() {
     return *s.error;
   }
   s.done = true;
-  // Pieces that arrived ahead of the file hash are read back through this request's ring.
+  // What the frontier must read back (heads of unaligned pieces) goes through this request's ring.
   auto scratch = s.ring ? nullptr : s.core->make_ring();
   OrderedReader reader(s.ring ? *s.ring : *scratch);
-  return s.core->piece_stored(s.upload, record, reader, s.inline_file_hash);
+  return s.core->piece_stored(s.upload, record, std::move(digests.tail), reader, s.holds_frontier);
 }
 
 }  // namespace resumable

@@ -1,7 +1,7 @@
 // One upload in memory, as the core tracks it (private to the core).
 //
 // `mutex` guards every field but `data` (a store object, thread-safe as upload_store.h says) and
-// `file_hash` (touched only by the thread that holds `hashing`).
+// the frontier's `partial` and `root` (touched only by the thread that holds `advancing`).
 #pragma once
 
 #include <chrono>
@@ -11,8 +11,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "resumable/digest.h"
+#include "piece_digests.h"
 #include "resumable/upload_store.h"
 
 namespace resumable {
@@ -23,6 +25,16 @@ struct Piece {
   std::uint64_t size = 0;
   PieceState state = PieceState::writing;
   core::Digest digest{};
+  // The leaf digests the piece completed (leaves[0] is leaf number first_leaf) and the state of the
+  // leaf it ends inside of: what the digest frontier needs to pass it without reading its bytes.
+  // Released once the frontier has passed it.
+  std::uint64_t first_leaf = 0;
+  std::vector<core::Digest> leaves;
+  std::unique_ptr<core::LeafHasher> tail;
+  bool continued = false;  // written against the frontier's leaf state (its head leaf is its own)
+  // Its bytes went through this process's hasher, or a durable store recorded it after its bytes
+  // (PieceRecord, RecordedUpload::pieces_durable); otherwise the frontier reads it back and checks it.
+  bool trusted = true;
 };
 
 // Where a requested byte range falls among an upload's pieces.
@@ -43,11 +55,11 @@ struct Upload {
   std::size_t active_writers = 0;
   std::chrono::system_clock::time_point last_activity;
 
-  bool hashing = false;  // a thread is advancing the whole-file hash or releasing
-  bool hash_loaded = false;
-  std::uint64_t hashed_bytes = 0;  // bytes [0, hashed_bytes) are folded into file_hash
-  core::Blake2b256 file_hash;
-  std::uint64_t checkpointed_bytes = 0;  // hashed_bytes as of the last checkpoint save (or load)
+  // Stored pieces tile [0, frontier.offset) and their leaves are folded into the file digest. One
+  // thread at a time advances it, writes the next piece against it, or releases: the one that set
+  // `advancing`.
+  bool advancing = false;
+  DigestFrontier frontier;
 
   std::optional<FinalRecord> final;
   bool removed = false;  // cancelled, collected or claimed: writers and waiters give up
@@ -75,10 +87,18 @@ struct Upload {
     return manifest.total_size && stored_pieces > 0 && stored_bytes == *manifest.total_size;
   }
 
-  // The stored piece that starts where the file hash stands, if any.
-  const Piece* next_to_hash() const {
-    const auto it = pieces.find(hashed_bytes);
-    if (it == pieces.end() || it->second.state != PieceState::present || it->second.size == 0) return nullptr;
+  // Every leaf of the file is folded: the file digest is root's.
+  bool all_leaves_folded() const {
+    return manifest.total_size && frontier.offset == *manifest.total_size &&
+           frontier.folded_leaves == core::leaf_count(frontier.offset);
+  }
+
+  // The stored piece the frontier passes next, if any.
+  Piece* next_to_pass() {
+    if (all_leaves_folded()) return nullptr;
+    const auto it = pieces.find(frontier.offset);
+    if (it == pieces.end() || it->second.state != PieceState::present) return nullptr;
+    if (it->second.size == 0 && frontier.folded_leaves > 0) return nullptr;  // only the empty file's piece is empty
     return &it->second;
   }
 };

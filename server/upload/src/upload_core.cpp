@@ -169,8 +169,9 @@ void UploadCore::load() {
     auto upload = std::make_shared<Upload>();
     upload->manifest = std::move(recorded.manifest);
     const auto& total = upload->manifest.total_size;
-    for (const auto& piece : recorded.pieces) {
+    for (auto& piece : recorded.pieces) {
       if (!piece_fits(total, core.limits.max_file_size, piece.offset, piece.size)) continue;
+      if (piece.leaves.size() > piece.size / core::leaf_bytes + 2) continue;  // more leaves than it can have
       const PieceFit fit = upload->fit(piece.offset, piece.size);
       if (fit == PieceFit::overlaps) continue;  // damaged records: keep what was consistent
       Piece& entry = upload->pieces[piece.offset];
@@ -178,7 +179,15 @@ void UploadCore::load() {
         ++upload->stored_pieces;
         upload->stored_bytes += piece.size;
       }
-      entry = {piece.size, PieceState::present, piece.digest};  // a repeated record: the last one counts
+      // A repeated record: the last one counts.
+      entry = Piece{};
+      entry.size = piece.size;
+      entry.state = PieceState::present;
+      entry.digest = piece.digest;
+      entry.first_leaf = piece.first_leaf;
+      entry.leaves = std::move(piece.leaves);
+      entry.continued = piece.offset % core::leaf_bytes != 0 && piece.first_leaf == piece.offset / core::leaf_bytes;
+      entry.trusted = recorded.pieces_durable;
     }
     upload->final = std::move(recorded.final);
     if (upload->final) {
@@ -190,10 +199,14 @@ void UploadCore::load() {
     upload->last_activity = recorded.last_activity;
     upload->data = std::move(recorded.upload);
     if (!upload->final && upload->data->read_back() == nullptr) {
-      // The store cannot read back: resume the file hash from its checkpoint now, and ask again
-      // for the pieces beyond it (their bytes are rewritten in place).
-      core.load_file_hash(*upload);
-      for (auto it = upload->pieces.lower_bound(upload->hashed_bytes); it != upload->pieces.end();) {
+      // The store cannot read back: pieces the frontier could pass only by reading bytes (leaf
+      // states a restart lost) are asked for again now, so a status request already shows them
+      // missing; their bytes are rewritten in place.
+      for (auto it = upload->pieces.begin(); it != upload->pieces.end();) {
+        if (core.passes_without_reading(it->second, it->first, total)) {
+          ++it;
+          continue;
+        }
         --upload->stored_pieces;
         upload->stored_bytes -= it->second.size;
         it = upload->pieces.erase(it);
@@ -249,7 +262,6 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
       m.created_unix = unix_seconds(Clock::now());
       create_status = core.store->create(m, fresh->data);
       if (!create_status) return nullptr;
-      fresh->hash_loaded = true;  // nothing to load for a new upload
       fresh->provisional = core.cancelled_recently(key);  // a late request of a cancelled upload?
       fresh->last_activity = Clock::now();
       return fresh;
@@ -283,12 +295,12 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
     if (declared.file_digest && !upload->manifest.declared_file_digest) {
       if (upload->fully_received()) {
         // Declared while the file is being released: answer with what the release gives.
-        upload->changed.wait_until(lock, deadline, [&] { return upload->final || upload->removed || !upload->hashing; });
+        upload->changed.wait_until(lock, deadline, [&] { return upload->final || upload->removed || !upload->advancing; });
         if (upload->final) {
           if (!core::digests_equal(upload->final->file_digest, *declared.file_digest)) return ErrorCode::upload_conflict;
           return core.final_result(*upload);
         }
-        if (upload->removed || upload->hashing) return ErrorCode::chunk_busy;
+        if (upload->removed || upload->advancing) return ErrorCode::chunk_busy;
       }
       // A client may learn the file's digest only after its first pieces (the widget hashes while
       // it sends); from the first declaration on, the release is verified against it.
@@ -332,8 +344,11 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
       return PieceStored{request.offset, request.size, upload->stored_pieces, upload->stored_bytes, true};
     }
     if (fit == PieceFit::overlaps) return refuse(ErrorCode::invalid_geometry);
-    const bool next_in_line = !upload->hashing && upload->hash_loaded && upload->hashed_bytes == request.offset;
-    if (!next_in_line && upload->data->read_back() == nullptr) return refuse(ErrorCode::out_of_order);
+    // A piece that starts inside a leaf continues the leaf where the frontier stands, if it is next
+    // in line; otherwise its head is read back when the frontier gets there, which needs read-back.
+    const bool starts_inside_leaf = request.offset % core::leaf_bytes != 0;
+    const bool next_in_line = starts_inside_leaf && !upload->advancing && upload->frontier.offset == request.offset;
+    if (starts_inside_leaf && !next_in_line && upload->data->read_back() == nullptr) return refuse(ErrorCode::out_of_order);
 
     return core.start_writer(upload, request, created, next_in_line);
   }
@@ -356,10 +371,10 @@ void UploadCore::cancel(const std::string& principal, const std::string& identif
     upload->removed = true;
     upload->changed.notify_all();
     core.remember_cancel({principal, identifier});
-    // A thread folding pieces into the file hash stops at the next piece once it sees `removed`;
-    // one releasing the file finishes its hand-over first. Wait for it, so that a file released at
-    // this very moment is deleted below instead of being left behind.
-    upload->changed.wait_for(lock, std::chrono::seconds(120), [&] { return !upload->hashing; });
+    // A thread advancing the frontier stops at the next piece once it sees `removed`; one releasing
+    // the file finishes its hand-over first. Wait for it, so that a file released at this very
+    // moment is deleted below instead of being left behind.
+    upload->changed.wait_for(lock, std::chrono::seconds(120), [&] { return !upload->advancing; });
   }
   core.forget(upload, true);
 }
@@ -412,7 +427,7 @@ CollectionReport UploadCore::collect_stale(Clock::time_point now) {
     bool released = false;
     {
       std::lock_guard lock(upload->mutex);
-      if (upload->removed || upload->active_writers > 0 || upload->hashing) continue;
+      if (upload->removed || upload->active_writers > 0 || upload->advancing) continue;
       if (upload->final) {
         const auto completed = Clock::time_point(std::chrono::seconds(upload->final->completed_unix));
         remove = released = completed + core.limits.unclaimed_after <= now;

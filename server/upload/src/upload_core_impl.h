@@ -1,7 +1,7 @@
 // UploadCore's state and the helpers its modules share (private to the core):
 //   upload_core.cpp    lifecycle: load, begin_piece, cancel, claim, collection
-//   piece_writer.cpp   one piece's bytes: digest, write-behind, commit
-//   file_digest.cpp    the whole-file hash as pieces become contiguous, and the release
+//   piece_writer.cpp   one piece's bytes: digests, write-behind, commit
+//   file_digest.cpp    the digest frontier over stored pieces, and the release
 //   upload_queries.cpp status, find_piece, list_uploads
 #pragma once
 
@@ -77,40 +77,43 @@ struct UploadCore::Impl {
   void collect_and_log();
 
   // ---- piece_writer.cpp
-  // Marks the piece as being written (upload locked) and hands out its writer; `inline_hash`: the
-  // piece is next in line for the whole-file hash, which this writer then holds.
+  // Marks the piece as being written (upload locked) and hands out its writer; `continue_frontier`:
+  // the piece starts inside a leaf where the digest frontier stands, and continues that leaf (the
+  // writer then holds `advancing`).
   PieceWriter start_writer(const std::shared_ptr<Upload>& upload, const PieceRequest& request, bool created_upload,
-                           bool inline_hash);
+                           bool continue_frontier);
 
   // ---- file_digest.cpp
-  // Restores the whole-file hash after a restart (from a checkpoint, or from zero). Upload locked.
-  void load_file_hash(Upload& upload);
-  // Folds contiguous stored pieces into the whole-file hash and releases the file once all are
-  // in. `holds_file_hash`: the caller already owns the hashing role (an inline-hashing writer).
-  std::optional<PieceOutcome> advance_file_hash(const std::shared_ptr<Upload>& upload, OrderedReader& reader,
-                                                bool holds_file_hash = false);
-  // Releases a fully hashed upload (caller holds `hashing`): checks a declared file digest, writes
+  // Passes stored pieces in order, folding their leaves into the file digest, and releases the file
+  // once every leaf is in. `holds_frontier`: the caller already holds `advancing` (a writer that
+  // continued the frontier).
+  std::optional<PieceOutcome> advance_frontier(const std::shared_ptr<Upload>& upload, OrderedReader& reader,
+                                               bool holds_frontier = false);
+  // Releases a fully passed upload (caller holds `advancing`): checks a declared file digest, writes
   // the final record, hands the file over. nullopt when a damaged piece was found and dropped
   // instead (the upload is partial again and asks for it).
   std::optional<PieceOutcome> release(const std::shared_ptr<Upload>& upload, const core::Digest& digest,
                                       OrderedReader& reader);
-  // After the file's bytes differed from the declared digest: reads every piece back and checks it
+  // After the file's digest differed from the declared one: reads every piece back and checks it
   // against its recorded digest. The file digest of the bytes if all are intact; otherwise the
-  // first damaged piece is dropped and nullopt returned. Caller holds `hashing`, not the lock.
+  // first damaged piece is dropped and nullopt returned. Caller holds `advancing`, not the lock.
   std::optional<core::Digest> recheck_pieces(const std::shared_ptr<Upload>& upload, ReadBack& source,
                                              OrderedReader& reader);
-  // Forgets a piece whose bytes the store lost or changed, rewinds the file hash to `hash_before`
-  // at its offset and gives up `hashing`. Upload locked.
-  void drop_damaged_piece(Upload& upload, std::uint64_t offset, const core::Blake2b256& hash_before,
-                          const StorageStatus& read);
+  // Forgets a piece whose bytes the store lost or changed (or cannot read back) and gives up
+  // `advancing`; `rewind`: the frontier as it stood at the piece, when it had passed it. Upload locked.
+  void drop_damaged_piece(Upload& upload, std::uint64_t offset, const StorageStatus& read, DigestFrontier* rewind);
+  // Whether the frontier can pass the piece at `offset` from its records alone (no read-back).
+  static bool passes_without_reading(const Piece& piece, std::uint64_t offset, std::optional<std::uint64_t> total);
+  PieceOutcome give_up_advancing(const std::shared_ptr<Upload>& upload, ErrorCode code);
   // An upload every byte of which is stored but which is not released (a crash came between its
   // last record and the release, or the release failed, e.g. on a full disk): releases it now,
   // after waiting for a release another thread has under way. The outcome (the final result, or
   // the error that ended the upload), or nullopt when there is nothing to finish.
   std::optional<PieceOutcome> finish_received(const std::shared_ptr<Upload>& upload);
-  // A piece (just committed) is stored: advance the hash, release, or wait for the release.
-  PieceOutcome piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece, OrderedReader& reader,
-                            bool holds_file_hash);
+  // A piece (just committed, with the state of the leaf it ends inside of) is stored: advance the
+  // frontier, release, or wait for the release.
+  PieceOutcome piece_stored(const std::shared_ptr<Upload>& upload, const PieceRecord& piece,
+                            std::unique_ptr<core::LeafHasher> tail, OrderedReader& reader, bool holds_frontier);
 };
 
 }  // namespace resumable

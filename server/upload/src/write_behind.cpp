@@ -67,11 +67,11 @@ std::span<std::uint8_t> WriteBehind::next_buffer() {
   return buffer.span();
 }
 
-void WriteBehind::write(StoredUpload& data, std::uint64_t offset, std::size_t length, core::Blake2b256* file_hash) {
+void WriteBehind::write(StoredUpload& data, std::uint64_t offset, std::size_t length, PieceHasher* hasher) {
   const std::size_t index = current_;
   const std::uint8_t* bytes = buffers_[index].data();
   if (pool_ == nullptr) {
-    if (file_hash != nullptr) file_hash->update(bytes, length);
+    if (hasher != nullptr) hasher->update(std::span(bytes, length));
     if (StorageStatus status = data.write_at(offset, bytes, length); !status) {
       std::lock_guard lock(mutex_);
       if (first_error_) first_error_ = std::move(status);
@@ -84,15 +84,15 @@ void WriteBehind::write(StoredUpload& data, std::uint64_t offset, std::size_t le
     std::lock_guard lock(mutex_);
     std::erase(free_, index);  // busy until written (and hashed)
     ++in_flight_;
-    pending_[index] = file_hash != nullptr ? 2 : 1;
-    if (file_hash != nullptr) {
-      hash_queue_.push_back({index, length, file_hash});
+    pending_[index] = hasher != nullptr ? 2 : 1;
+    if (hasher != nullptr) {
+      hash_queue_.push_back({index, length, hasher});
       start_hasher = !hashing_;
       hashing_ = true;
     }
   }
   // Writes need no order (disjoint ranges) and mostly wait for the device: any pool thread may
-  // take them, several at once. The file hash needs order: one runner per request works through
+  // take them, several at once. Hashing needs order: one runner per request works through
   // hash_queue_.
   pool_->post([this, &data, index, offset, length] {
     StorageStatus status = data.write_at(offset, buffers_[index].data(), length);
@@ -118,7 +118,7 @@ void WriteBehind::run_hasher() {
     const HashPiece piece = hash_queue_.front();
     hash_queue_.pop_front();
     lock.unlock();
-    piece.file_hash->update(buffers_[piece.buffer].data(), piece.length);
+    piece.hasher->update(std::span<const std::uint8_t>(buffers_[piece.buffer].data(), piece.length));
     lock.lock();
     piece_done(piece.buffer);
   }

@@ -1,12 +1,12 @@
-// Write-behind for piece bodies: while a request thread receives a part of a body and folds it
-// into the piece's digest, earlier parts are folded into the whole-file digest and written to the
-// store by pool threads. Receiving, the two BLAKE2b passes and writing thus overlap on all cores
-// instead of running one after another on the request thread.
+// Write-behind for piece bodies: while a request thread receives a part of a body, earlier parts
+// are hashed into the piece's digests (PieceHasher: its leaves, one pass) and written to the store
+// by pool threads. Receiving, hashing and writing thus overlap on all cores instead of running one
+// after another on the request thread.
 //
 // WritePool is shared by a core; WriteBehind belongs to one request (one thread uses it) and
 // leases a fixed ring of buffers from the core's BufferPool, so memory per request is bounded by
-// buffer_count × buffer_bytes. Writes run in any order, several at once; the whole-file hash takes
-// a request's parts strictly in order (one hashing task at a time per request).
+// buffer_count × buffer_bytes. Writes run in any order, several at once; the hasher takes a
+// request's parts strictly in order (one hashing task at a time per request).
 //
 // Built without RESUMABLE_WITH_WRITE_BEHIND there is no WritePool: the ring is one buffer and
 // every part is hashed and written on the request thread (the synchronous path).
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "resumable/buffer_pool.h"
-#include "resumable/digest.h"
+#include "piece_digests.h"
 #include "resumable/upload_store.h"
 
 namespace resumable {
@@ -60,10 +60,10 @@ class WriteBehind {
   std::span<std::uint8_t> next_buffer();
   // The buffer the last next_buffer() returned.
   std::span<std::uint8_t> current_buffer() const { return buffers_[current_].span(); }
-  // Folds the first `length` bytes of the buffer last returned by next_buffer() into `file_hash`
-  // (unless null), then writes them at `offset`. The caller must not touch `file_hash` again
-  // before drain().
-  void write(StoredUpload& data, std::uint64_t offset, std::size_t length, core::Blake2b256* file_hash);
+  // Feeds the first `length` bytes of the buffer last returned by next_buffer() to `hasher`
+  // (unless null) and writes them at `offset`. The caller must not touch `hasher` again before
+  // drain().
+  void write(StoredUpload& data, std::uint64_t offset, std::size_t length, PieceHasher* hasher);
   // Waits until every queued piece is done; the first failure, if any.
   StorageStatus drain();
   // After drain(): reads [offset, offset + length) of `data` back in pieces of one buffer, up to
@@ -78,7 +78,7 @@ class WriteBehind {
   struct HashPiece {
     std::size_t buffer;
     std::size_t length;
-    core::Blake2b256* file_hash;
+    PieceHasher* hasher;
   };
   void piece_done(std::size_t index);
   void run_hasher();
@@ -100,7 +100,7 @@ class WriteBehind {
   std::condition_variable done_;
 };
 
-// Stored bytes read back in order, for the whole-file hash of pieces that arrived ahead of it:
+// Stored bytes read back in order, for the digest frontier (pieces that arrived ahead of it):
 // through one buffer, one part after the other, or through a request's WriteBehind ring with
 // reads running ahead on the pool while the caller hashes.
 class OrderedReader {

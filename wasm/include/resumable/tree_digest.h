@@ -20,6 +20,8 @@
 namespace resumable::core {
 
 inline constexpr std::uint64_t leaf_bytes = 1 << 20;
+// The digest's name where a result says which digest it carries (docs/protocol.md).
+inline constexpr const char* tree_digest_name = "rsm-tree-v1";
 
 // max(1, ceil(size / leaf_bytes)): the empty file has one (empty) leaf.
 std::uint64_t leaf_count(std::uint64_t size);
@@ -113,5 +115,8 @@ class FileDigestHasher {
 // applies; nullopt if the chunk is not a chunk of such a file (outside it, or empty in a non-empty one).
 std::optional<Digest> chunk_digest(std::span<const std::uint8_t> chunk, std::uint64_t offset,
                                    std::uint64_t total_size);
+
+// The file digest of a whole file in memory.
+Digest file_digest(std::span<const std::uint8_t> file);
 
 }  // namespace resumable::core

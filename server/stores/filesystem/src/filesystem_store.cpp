@@ -16,7 +16,6 @@
 
 #include "posix_io.h"
 #include "record_codec.h"
-#include "resumable/chunk_geometry.h"
 #include "resumable/filesystem_store.h"
 #include "unique_fd.h"
 
@@ -55,30 +54,16 @@ UniqueFd open_direct(const fs::path& path, bool wanted) {
   return UniqueFd(::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
 }
 
-// Version 1 of the store recorded resumable.js chunk numbers (chunks.log); their offsets follow
-// from the chunk size and count the manifest pinned. Read only: new records go to pieces.log.
-std::vector<PieceRecord> legacy_chunk_records(const fs::path& dir, const UploadManifest& manifest) {
+// The records of pieces.log in order, up to the first torn or damaged one, and the length of
+// that valid prefix.
+std::vector<PieceRecord> decode_piece_log(const std::string& contents, std::size_t& valid) {
   std::vector<PieceRecord> pieces;
-  const auto contents = read_small_file(dir / "chunks.log");
-  if (!contents || !manifest.total_size) return pieces;
-  const auto field = [&](const char* name) -> std::uint64_t {
-    const auto it = manifest.protocol_fields.find(name);
-    if (it == manifest.protocol_fields.end()) return 0;
-    try {
-      return std::stoull(it->second);
-    } catch (...) {
-      return 0;
-    }
-  };
-  const auto geometry = core::ChunkGeometry::from_declared(*manifest.total_size, field("chunkSize"), field("chunkCount"));
-  if (!geometry) return pieces;
-  const std::size_t whole = contents->size() / chunk_record_v1_bytes;
-  for (std::size_t i = 0; i < whole; ++i) {
-    const auto record = decode_chunk_record_v1(std::span(
-        reinterpret_cast<const std::uint8_t*>(contents->data()) + i * chunk_record_v1_bytes, chunk_record_v1_bytes));
+  const std::span bytes(reinterpret_cast<const std::uint8_t*>(contents.data()), contents.size());
+  valid = 0;
+  for (std::size_t consumed = 0; valid < bytes.size(); valid += consumed) {
+    auto record = decode_piece_record(bytes.subspan(valid), consumed);
     if (!record) break;  // torn or corrupt: everything after it is untrusted
-    const auto span = geometry->span(record->number);
-    if (span) pieces.push_back({span->offset, span->size, record->digest});
+    pieces.push_back(std::move(*record));
   }
   return pieces;
 }
@@ -148,7 +133,7 @@ class OpenFiles {
   std::unordered_map<const void*, decltype(lru_)::iterator> where_;
 };
 
-class FilesystemUpload final : public StoredUpload, public ReadBack, public HashCheckpoints {
+class FilesystemUpload final : public StoredUpload, public ReadBack {
  public:
   FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, bool direct_io,
                    bool released, std::shared_ptr<OpenFiles> open_files)
@@ -166,7 +151,6 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   FilesystemUpload& operator=(const FilesystemUpload&) = delete;
 
   ReadBack* read_back() override { return this; }
-  HashCheckpoints* hash_checkpoints() override { return this; }
 
   // Whole aligned blocks bypass the page cache: an upload streams through at the device's pace
   // without filling memory with dirty pages (and on VMs without a host page fault per fresh page).
@@ -194,8 +178,8 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
     return write_all(files->data.get(), bytes, length, offset, dir_ / "data");
   }
 
-  // Reads here are one pass over bytes the file hash has not seen (pieces that arrived ahead of
-  // it; the caller runs several at once to overlap the device with its hashing). Whole aligned
+  // Reads here are rare passes over bytes the digest frontier must hash again (see ReadBack; the
+  // caller runs several at once to overlap the device with its hashing). Whole aligned
   // blocks come straight from the device, as they were written; the rest through the page cache,
   // whose pages are dropped right after so that later reads recycle them instead of taking fresh ones.
   StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) override {
@@ -229,7 +213,7 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
     if (!files) return status;
     // The bytes must be durable before the record says they are there.
     if (durable_ && ::fdatasync(files->data.get()) != 0) return errno_status(errno, "fdatasync data");
-    const auto bytes = encode_piece_record(piece);
+    const auto bytes = encode_piece_record(piece);  // one append: a crash tears at most this record
     if (status = posix::append_record(files->log.get(), bytes.data(), bytes.size(), dir_ / "pieces.log"); !status) {
       return status;
     }
@@ -243,17 +227,6 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
     }
     manifest_ = manifest;
     return StorageStatus::success();
-  }
-
-  void save_hash_checkpoint(std::span<const std::uint8_t> blob) override {
-    // Best effort and not fsynced: losing it only costs re-reading the file.
-    write_file_atomically(dir_ / "hash-progress", std::string(blob.begin(), blob.end()), false);
-  }
-
-  std::optional<std::vector<std::uint8_t>> load_hash_checkpoint() override {
-    const auto contents = read_small_file(dir_ / "hash-progress", 1 << 16);
-    if (!contents) return std::nullopt;
-    return std::vector<std::uint8_t>(contents->begin(), contents->end());
   }
 
   StorageStatus release(FinalRecord& final) override {
@@ -296,33 +269,23 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   }
 
   std::vector<PieceRecord> recorded_pieces() const {
-    std::vector<PieceRecord> pieces = legacy_chunk_records(dir_, manifest_);
     const auto contents = read_small_file(dir_ / "pieces.log");
-    if (!contents) return pieces;
-    const std::size_t whole = contents->size() / piece_record_bytes;
-    pieces.reserve(pieces.size() + whole);
-    for (std::size_t i = 0; i < whole; ++i) {
-      const auto record = decode_piece_record(
-          std::span(reinterpret_cast<const std::uint8_t*>(contents->data()) + i * piece_record_bytes, piece_record_bytes));
-      if (!record) break;  // torn or corrupt: everything after it is untrusted
-      pieces.push_back(*record);
-    }
-    return pieces;
+    if (!contents) return {};
+    std::size_t valid = 0;
+    return decode_piece_log(*contents, valid);
   }
 
   // A torn record at the end of pieces.log (its append cut by a power loss: zeros or part of it)
   // is cut off before anything is appended; otherwise every record appended after it would be
   // ignored at the next start, and chunks acknowledged meanwhile lost. Its own descriptor: the
-  // upload's files are opened on use (OpenFiles), and this runs once, at open.
-  StorageStatus drop_torn_tail() const {
+  // upload's files are opened on use (OpenFiles), and this runs once, at open. `keep_records`
+  // false cuts every record (records of an older digest algorithm).
+  StorageStatus drop_torn_tail(bool keep_records = true) const {
     const fs::path path = dir_ / "pieces.log";
     const auto contents = read_small_file(path);
     if (!contents) return StorageStatus::success();
     std::size_t valid = 0;
-    while (valid + piece_record_bytes <= contents->size() &&
-           decode_piece_record(std::span(reinterpret_cast<const std::uint8_t*>(contents->data()) + valid, piece_record_bytes))) {
-      valid += piece_record_bytes;
-    }
+    if (keep_records) decode_piece_log(*contents, valid);
     if (valid == contents->size()) return StorageStatus::success();
     UniqueFd log(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!log) return errno_status(errno, "open pieces.log");
@@ -334,7 +297,7 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Hash
   std::chrono::system_clock::time_point last_activity() const {
     struct stat info {};
     std::int64_t newest = manifest_.created_unix;
-    for (const char* name : {"pieces.log", "chunks.log", "final.json"}) {
+    for (const char* name : {"pieces.log", "final.json"}) {
       if (::stat((dir_ / name).c_str(), &info) == 0) newest = std::max<std::int64_t>(newest, info.st_mtime);
     }
     // File times are whatever the disk says; keep them where a time_point cannot overflow.
@@ -418,7 +381,8 @@ class FilesystemStore final : public UploadStore {
     const auto corrupt = [&](const std::string& what) { return StorageStatus{StorageCode::corrupt, what + " in " + dir.string()}; };
     const auto text = read_small_file(dir / "manifest.json", 1 << 20);
     if (!text) return corrupt("unreadable manifest");
-    auto manifest = decode_manifest(*text);
+    int version = 0;
+    auto manifest = decode_manifest(*text, &version);
     if (!manifest || manifest->upload_id != upload_id) return corrupt("corrupt manifest");
     std::optional<FinalRecord> final;
     if (fs::symlink_status(dir / "final.json", error).type() != fs::file_type::not_found) {
@@ -440,11 +404,20 @@ class FilesystemStore final : public UploadStore {
     }
     auto upload = std::make_unique<FilesystemUpload>(*manifest, dir, options_.upload_to, options_.durable,
                                                      options_.direct_io, final.has_value(), open_files_);
-    if (!final) {
+    if (!final && version < manifest_version) {
+      // Recorded before the tree digest: its pieces' digests are another algorithm's, so they are
+      // asked for again (the bytes are rewritten in place) and the manifest is brought up to date.
+      if (auto status = upload->drop_torn_tail(false); !status) return status;
+      for (const char* obsolete : {"chunks.log", "hash-progress"}) fs::remove(dir / obsolete, error);
+      if (auto status = write_file_atomically(dir / "manifest.json", encode_manifest(*manifest), options_.durable); !status) {
+        return status;
+      }
+    } else if (!final) {
       if (auto status = upload->drop_torn_tail(); !status) return status;
     }
     out.manifest = std::move(*manifest);
     out.pieces = upload->recorded_pieces();
+    out.pieces_durable = options_.durable;  // commit_piece syncs the bytes before their record
     out.final = std::move(final);
     out.last_activity = upload->last_activity();
     out.upload = std::move(upload);
@@ -487,8 +460,8 @@ class FilesystemStore final : public UploadStore {
       return errno_status(errno, "rename " + dir.string());
     }
     if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return status;
-    // A request still finishing (saving a hash checkpoint) may add an entry while the directory
-    // goes; remove_all then fails with ENOENT or ENOTEMPTY: try again (bounded).
+    // A request still finishing may add an entry while the directory goes; remove_all then fails
+    // with ENOENT or ENOTEMPTY: try again (bounded).
     for (int attempt = 0; attempt < 5; ++attempt) {
       error.clear();
       fs::remove_all(doomed, error);

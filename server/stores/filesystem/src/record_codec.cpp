@@ -2,18 +2,33 @@
 
 #include <nlohmann/json.hpp>
 
+#include "resumable/tree_digest.h"
+
 namespace resumable {
 
 using nlohmann::json;
 
 namespace {
 
-std::array<std::uint8_t, 8> record_check(std::span<const std::uint8_t> first40) {
-  const auto digest = core::blake2b256(first40.data(), first40.size());
+std::array<std::uint8_t, 8> record_check(std::span<const std::uint8_t> covered) {
+  const auto digest = core::blake2b256(covered.data(), covered.size());
   std::array<std::uint8_t, 8> check{};
   std::copy_n(digest.begin(), check.size(), check.begin());
   return check;
 }
+
+void put_le(std::vector<std::uint8_t>& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
+}
+
+std::uint64_t get_le(std::span<const std::uint8_t> bytes, std::size_t at, int count) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < count; ++i) value |= std::uint64_t{bytes[at + i]} << (8 * i);
+  return value;
+}
+
+constexpr std::size_t record_head_bytes = 8 + 8 + core::digest_bytes + 8 + 4;
+constexpr std::size_t record_check_bytes = 8;
 
 // Timestamps come back from disk: outside [0, 2^33] s (until the year 2242) they are corrupt, and
 // could overflow std::chrono's nanoseconds (which end in 2262) when turned into a time_point.
@@ -46,41 +61,47 @@ std::optional<core::Digest> optional_digest(const json& value) {
 
 }  // namespace
 
-std::array<std::uint8_t, piece_record_bytes> encode_piece_record(const PieceRecord& record) {
-  std::array<std::uint8_t, piece_record_bytes> bytes{};
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<std::uint8_t>(record.offset >> (8 * i));
-  for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<std::uint8_t>(record.size >> (8 * i));
-  std::copy(record.digest.begin(), record.digest.end(), bytes.begin() + 16);
-  const auto check = record_check(std::span(bytes.data(), 48));
-  std::copy(check.begin(), check.end(), bytes.begin() + 48);
+std::vector<std::uint8_t> encode_piece_record(const PieceRecord& record) {
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(record_head_bytes + record.leaves.size() * core::digest_bytes + record_check_bytes);
+  put_le(bytes, record.offset, 8);
+  put_le(bytes, record.size, 8);
+  bytes.insert(bytes.end(), record.digest.begin(), record.digest.end());
+  put_le(bytes, record.first_leaf, 8);
+  put_le(bytes, record.leaves.size(), 4);
+  for (const auto& leaf : record.leaves) bytes.insert(bytes.end(), leaf.begin(), leaf.end());
+  const auto check = record_check(bytes);
+  bytes.insert(bytes.end(), check.begin(), check.end());
   return bytes;
 }
 
-std::optional<PieceRecord> decode_piece_record(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() != piece_record_bytes) return std::nullopt;
-  const auto check = record_check(bytes.first(48));
-  if (!std::equal(check.begin(), check.end(), bytes.begin() + 48)) return std::nullopt;
+std::optional<PieceRecord> decode_piece_record(std::span<const std::uint8_t> bytes, std::size_t& consumed) {
+  if (bytes.size() < record_head_bytes + record_check_bytes) return std::nullopt;
   PieceRecord record;
-  for (int i = 0; i < 8; ++i) record.offset |= std::uint64_t{bytes[i]} << (8 * i);
-  for (int i = 0; i < 8; ++i) record.size |= std::uint64_t{bytes[8 + i]} << (8 * i);
-  std::copy(bytes.begin() + 16, bytes.begin() + 48, record.digest.begin());
-  return record;
-}
-
-std::optional<ChunkRecordV1> decode_chunk_record_v1(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() != chunk_record_v1_bytes) return std::nullopt;
-  const auto check = record_check(bytes.first(40));
-  if (!std::equal(check.begin(), check.end(), bytes.begin() + 40)) return std::nullopt;
-  ChunkRecordV1 record;
-  for (int i = 0; i < 8; ++i) record.number |= std::uint64_t{bytes[i]} << (8 * i);
-  std::copy(bytes.begin() + 8, bytes.begin() + 40, record.digest.begin());
+  record.offset = get_le(bytes, 0, 8);
+  record.size = get_le(bytes, 8, 8);
+  std::copy_n(bytes.begin() + 16, core::digest_bytes, record.digest.begin());
+  record.first_leaf = get_le(bytes, 48, 8);
+  const std::uint64_t leaves = get_le(bytes, 56, 4);
+  // A piece completes at most one leaf per 1 MiB it holds, plus the one it may end or start in.
+  if (leaves > record.size / core::leaf_bytes + 2) return std::nullopt;
+  const std::size_t length = record_head_bytes + static_cast<std::size_t>(leaves) * core::digest_bytes;
+  if (bytes.size() < length + record_check_bytes) return std::nullopt;
+  const auto check = record_check(bytes.first(length));
+  if (!std::equal(check.begin(), check.end(), bytes.begin() + static_cast<std::ptrdiff_t>(length))) return std::nullopt;
+  record.leaves.resize(static_cast<std::size_t>(leaves));
+  for (std::size_t i = 0; i < record.leaves.size(); ++i) {
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(record_head_bytes + i * core::digest_bytes), core::digest_bytes,
+                record.leaves[i].begin());
+  }
+  consumed = length + record_check_bytes;
   return record;
 }
 
 std::string encode_manifest(const UploadManifest& m) {
   json fields = json::object();
   for (const auto& [name, value] : m.protocol_fields) fields[name] = value;
-  json j = {{"version", 2},
+  json j = {{"version", manifest_version},
             {"uploadId", m.upload_id},
             {"principal", m.principal},
             {"identifier", m.identifier},
@@ -100,7 +121,7 @@ std::optional<UploadManifest> decode_manifest(const std::string& text, int* vers
   UploadManifest m;
   try {
     const std::int64_t version = integer_field(j, "version");
-    if (version != 1 && version != 2) return std::nullopt;
+    if (version < 1 || version > manifest_version) return std::nullopt;
     if (version_read != nullptr) *version_read = static_cast<int>(version);
     m.upload_id = string_field(j, "uploadId");
     m.principal = string_field(j, "principal");
@@ -112,7 +133,7 @@ std::optional<UploadManifest> decode_manifest(const std::string& text, int* vers
     m.created_unix = integer_field(j, "createdUnix");
     if (!plausible_unix_seconds(m.created_unix)) return std::nullopt;
     const json& declared = j.at("declaredFileDigest");
-    if (!declared.is_null()) {
+    if (!declared.is_null() && version == manifest_version) {
       m.declared_file_digest = optional_digest(declared);
       if (!m.declared_file_digest) return std::nullopt;
     }

@@ -1,11 +1,12 @@
 // The filesystem store's record formats, decoded defensively (these bytes come back from disk and
 // may be torn or damaged; decoders never throw and refuse anything malformed):
-//   manifest.json  version 2: the UploadManifest as JSON (version 1, written before the upload
-//                  core learnt byte ranges, had chunkSize/chunkCount; it is read as the resumable.js
-//                  front-end's fields, so uploads in progress survive an upgrade)
-//   pieces.log     56-byte records: offset LE64, size LE64, digest, check (first 8 bytes of the
-//                  BLAKE2b-256 of the first 48)
-//   chunks.log     version 1's 48-byte records: chunk number LE64, digest, check (read only)
+//   manifest.json  version 3: the UploadManifest as JSON. Versions 1 and 2 were written before the
+//                  tree digest (docs/digest.md): their digests are of another algorithm, so their
+//                  pieces are not trusted as records and a declared file digest is dropped (the
+//                  store then asks for the pieces again; see FilesystemStore::open).
+//   pieces.log     one record per committed piece: offset LE64, size LE64, chunk digest, first leaf
+//                  LE64, leaf count LE32, the leaf digests, check (first 8 bytes of the BLAKE2b-256
+//                  of everything before it in the record)
 //   final.json     the FinalRecord as JSON
 #pragma once
 
@@ -13,26 +14,22 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "resumable/upload_store.h"
 
 namespace resumable {
 
-inline constexpr std::size_t piece_record_bytes = 56;
-inline constexpr std::size_t chunk_record_v1_bytes = 48;
+inline constexpr int manifest_version = 3;
 
-std::array<std::uint8_t, piece_record_bytes> encode_piece_record(const PieceRecord& record);
-std::optional<PieceRecord> decode_piece_record(std::span<const std::uint8_t> bytes);
-
-// A version 1 record: the chunk number and its digest.
-struct ChunkRecordV1 {
-  std::uint64_t number = 0;
-  core::Digest digest{};
-};
-std::optional<ChunkRecordV1> decode_chunk_record_v1(std::span<const std::uint8_t> bytes);
+std::vector<std::uint8_t> encode_piece_record(const PieceRecord& record);
+// The record at the start of `bytes` and, in `consumed`, its length; nullopt for a torn or damaged
+// one (or one with more leaves than its size can have).
+std::optional<PieceRecord> decode_piece_record(std::span<const std::uint8_t> bytes, std::size_t& consumed);
 
 std::string encode_manifest(const UploadManifest& manifest);
-// `version` (if given) says which version was read.
+// `version` (if given) says which version was read; versions below manifest_version come without
+// their declared file digest (another algorithm's).
 std::optional<UploadManifest> decode_manifest(const std::string& text, int* version = nullptr);
 
 std::string encode_final_record(const FinalRecord& record);

@@ -10,11 +10,10 @@ struct MemoryStore::Entry {
   std::vector<std::uint8_t> bytes;
   std::vector<PieceRecord> pieces;
   std::optional<FinalRecord> final;
-  std::optional<std::vector<std::uint8_t>> checkpoint;
   std::chrono::system_clock::time_point last_activity;
 };
 
-class MemoryUpload final : public StoredUpload, public ReadBack, public HashCheckpoints {
+class MemoryUpload final : public StoredUpload, public ReadBack {
  public:
   MemoryUpload(std::shared_ptr<MemoryStore> store, std::shared_ptr<MemoryStore::Entry> entry)
       : store_(std::move(store)), entry_(std::move(entry)) {}
@@ -65,17 +64,6 @@ class MemoryUpload final : public StoredUpload, public ReadBack, public HashChec
   }
 
   ReadBack* read_back() override { return store_->options_.read_back ? this : nullptr; }
-  HashCheckpoints* hash_checkpoints() override { return store_->options_.hash_checkpoints ? this : nullptr; }
-
-  void save_hash_checkpoint(std::span<const std::uint8_t> blob) override {
-    std::lock_guard lock(store_->mutex_);
-    entry_->checkpoint.emplace(blob.begin(), blob.end());
-  }
-
-  std::optional<std::vector<std::uint8_t>> load_hash_checkpoint() override {
-    std::lock_guard lock(store_->mutex_);
-    return entry_->checkpoint;
-  }
 
  private:
   std::shared_ptr<MemoryStore> store_;
@@ -103,6 +91,7 @@ StorageStatus MemoryStore::open(const std::string& upload_id, RecordedUpload& ou
     entry = it->second;
     out.manifest = entry->manifest;
     out.pieces = entry->pieces;
+    out.pieces_durable = true;  // memory loses nothing a restart of the core could see
     out.final = entry->final;
     out.last_activity = entry->last_activity;
   }

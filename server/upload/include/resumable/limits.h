@@ -52,9 +52,6 @@ struct UploadLimits {
   // Buffers the endpoint keeps for reuse between requests (the rest are unmapped): peak memory
   // follows the requests receiving at once, never the number of server threads.
   std::size_t idle_io_buffers = 16;
-  // The whole-file hash's progress is saved (best effort, for restarts) once this many bytes are
-  // hashed since the last save; a restart re-reads at most this much to catch up.
-  std::uint64_t hash_progress_interval_bytes = std::uint64_t{64} << 20;
   // A request body must keep arriving: within `body_grace` plus the time its bytes take at
   // `body_min_rate` bytes per second (0: no limit). Slower bodies are ended with 408 body_too_slow,
   // so a client dripping bytes cannot hold a server thread. With the defaults an 8 MiB chunk may

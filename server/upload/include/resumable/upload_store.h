@@ -1,8 +1,8 @@
 // The storage interface of the upload core: where an upload's bytes and its records live. A store
 // implements a small core (create, open, list, remove; write at an offset, commit a piece, update
-// the manifest, release) and may offer optional capabilities; where one is missing the core takes
-// another path, so a store that cannot read back (S3 during a multipart upload, a flash slot) or
-// keep hash checkpoints still works.
+// the manifest, release) and may offer an optional capability (read-back); where it is missing
+// the core takes another path, so a store that cannot read back (S3 during a multipart upload, a
+// flash slot) still works.
 //
 // Threads: a store is used by many request threads at once. For one StoredUpload, write_at and
 // ReadBack::read_at run concurrently on disjoint ranges, and commit_piece concurrently with both
@@ -61,11 +61,15 @@ struct UploadManifest {
   std::int64_t created_unix = 0;
 };
 
-// One verified piece of an upload: the bytes [offset, offset + size) and their BLAKE2b-256.
+// One verified piece of an upload: the bytes [offset, offset + size), their chunk digest and the
+// leaf digests they completed (docs/digest.md: leaves[0] is leaf number first_leaf), from which
+// the core computes the file digest without reading the bytes again.
 struct PieceRecord {
   std::uint64_t offset = 0;
   std::uint64_t size = 0;
   core::Digest digest{};
+  std::uint64_t first_leaf = 0;
+  std::vector<core::Digest> leaves;
 };
 
 // Written before the bytes are handed over, so that a restart can finish an interrupted release.
@@ -76,22 +80,14 @@ struct FinalRecord {
   std::int64_t completed_unix = 0;
 };
 
-// Optional capability: bytes already written can be read back. The core uses it to fold pieces
-// that arrived ahead of the whole-file hash into it; without it, pieces must arrive in order.
+// Optional capability: bytes already written can be read back. The core uses it only where leaves
+// span pieces that arrived out of order (chunk sizes that are not multiples of 1 MiB), to check
+// pieces a non-durable store recorded before a restart, and to find a damaged piece when a file
+// differs from its declared digest. Without it such pieces must arrive in order.
 class ReadBack {
  public:
   virtual ~ReadBack() = default;
   virtual StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) = 0;
-};
-
-// Optional capability: opaque checkpoints of the whole-file hash, saved best effort, so that a
-// restart resumes hashing instead of re-reading. Without it (and without read-back) pieces the
-// restarted hash cannot reach are requested again.
-class HashCheckpoints {
- public:
-  virtual ~HashCheckpoints() = default;
-  virtual void save_hash_checkpoint(std::span<const std::uint8_t> blob) = 0;
-  virtual std::optional<std::vector<std::uint8_t>> load_hash_checkpoint() = 0;
 };
 
 // One upload's bytes and records.
@@ -110,15 +106,17 @@ class StoredUpload {
   // record after a crash, it completes the hand-over.
   virtual StorageStatus release(FinalRecord& final) = 0;
 
-  // Optional capabilities: nullptr when the store lacks them. Owned by this object.
+  // Optional capability: nullptr when the store lacks it. Owned by this object.
   virtual ReadBack* read_back() { return nullptr; }
-  virtual HashCheckpoints* hash_checkpoints() { return nullptr; }
 };
 
 // What open() finds of an upload left by an earlier run.
 struct RecordedUpload {
   UploadManifest manifest;
   std::vector<PieceRecord> pieces;  // committed pieces; a torn last record is ignored
+  // Each recorded piece's bytes were durable before its record (a durable store): the core trusts
+  // them without reading them back. Otherwise a crash may have lost bytes whose record survived.
+  bool pieces_durable = false;
   std::optional<FinalRecord> final;
   std::chrono::system_clock::time_point last_activity;
   std::unique_ptr<StoredUpload> upload;

@@ -1,11 +1,10 @@
 // The local filesystem store (django2-resumable's chunks_upload_to and upload_to): every upload is
 // a directory of records beside one partial file whose pieces are written at their offsets;
-// release is a rename into `upload_to`. It offers both optional capabilities (read-back and hash
-// checkpoints). Descriptors are opened on use and kept for the most recently used uploads only. Layout, all names chosen by the server:
+// release is a rename into `upload_to`. It offers read-back. Descriptors are opened on use and kept
+// for the most recently used uploads only. Layout, all names chosen by the server:
 //   <chunk_dir>/<upload_id>/manifest.json   written atomically (again when a digest is declared late)
 //   <chunk_dir>/<upload_id>/data            the partial file
-//   <chunk_dir>/<upload_id>/pieces.log      append-only records of committed pieces
-//   <chunk_dir>/<upload_id>/hash-progress   the whole-file hash's checkpoint (best effort)
+//   <chunk_dir>/<upload_id>/pieces.log      append-only records of committed pieces, with their leaf digests
 //   <chunk_dir>/<upload_id>/final.json      written before the release rename (intent record)
 //   <upload_to>/<upload_id>[.ext]           the released file
 //   <chunk_dir>/<upload_id>.removed         an upload being removed (one rename, then its files go)

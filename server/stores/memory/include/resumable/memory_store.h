@@ -1,6 +1,6 @@
 // A store that keeps everything in process memory: for tests of the upload core and of protocol
 // front-ends (no disk, no durability), and a reference for what a store must do. Its optional
-// capabilities can be switched off, to exercise the paths the core takes without them. A new
+// capability (read-back) can be switched off, to exercise the paths the core takes without it. A new
 // UploadCore over the same MemoryStore sees what the previous one committed, like a restart.
 // Thread-safe.
 #pragma once
@@ -19,7 +19,6 @@ namespace resumable {
 
 struct MemoryStoreOptions {
   bool read_back = true;
-  bool hash_checkpoints = true;
 };
 
 class MemoryStore final : public UploadStore, public std::enable_shared_from_this<MemoryStore> {

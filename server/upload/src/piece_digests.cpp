@@ -1,0 +1,58 @@
+#include "piece_digests.h"
+
+#include <algorithm>
+
+namespace resumable {
+
+using core::leaf_bytes;
+
+bool piece_is_leaf_aligned(std::uint64_t offset, std::uint64_t size, std::optional<std::uint64_t> total_size) {
+  if (total_size) return core::chunk_is_leaf_aligned(offset, size, *total_size);
+  return size > 0 && offset % leaf_bytes == 0 && size % leaf_bytes == 0;
+}
+
+PieceHasher::PieceHasher(std::uint64_t offset, std::uint64_t size, std::optional<std::uint64_t> total_size,
+                         const core::LeafHasher* continued)
+    : end_(offset + size), total_size_(total_size), aligned_(piece_is_leaf_aligned(offset, size, total_size)), skip_(0) {
+  if (continued != nullptr && continued->position() == offset) {
+    leaves_ = *continued;
+  } else if (offset % leaf_bytes == 0) {
+    leaves_ = core::LeafHasher::starting_at(offset);
+  } else {
+    const std::uint64_t boundary = (offset / leaf_bytes + 1) * leaf_bytes;
+    skip_ = std::min(boundary, end_) - offset;
+    if (boundary < end_) leaves_ = core::LeafHasher::starting_at(boundary);
+  }
+  // Without a leaf hasher (a piece inside one leaf) the piece completes no leaf; first_leaf then
+  // names the one after the leaf it lies in, as for any piece whose head is left to the frontier.
+  result_.first_leaf = leaves_ ? leaves_->position() / leaf_bytes : (offset + leaf_bytes - 1) / leaf_bytes;
+}
+
+void PieceHasher::update(std::span<const std::uint8_t> bytes) {
+  if (!aligned_) bytes_.update(bytes);
+  const auto skipped = static_cast<std::size_t>(std::min<std::uint64_t>(skip_, bytes.size()));
+  skip_ -= skipped;
+  bytes = bytes.subspan(skipped);
+  if (!leaves_ || bytes.empty()) return;
+  leaves_->update(bytes, [this](const core::Leaf& leaf) { result_.leaves.push_back(leaf.digest); });
+}
+
+PieceDigests PieceHasher::finish() {
+  if (leaves_) {
+    if (total_size_ && end_ == *total_size_) {
+      // The file's last leaf (or the empty file's one leaf) ends here.
+      leaves_->finish([this](const core::Leaf& leaf) { result_.leaves.push_back(leaf.digest); });
+    } else if (leaves_->position() % leaf_bytes != 0) {
+      result_.tail = std::make_unique<core::LeafHasher>(*leaves_);
+    }
+  }
+  if (aligned_) {
+    // An aligned piece starts on a boundary, so its leaves are all its own.
+    result_.chunk_digest = core::chunk_digest_from_leaves(result_.leaves).value_or(core::Digest{});
+  } else {
+    result_.chunk_digest = bytes_.finish();
+  }
+  return std::move(result_);
+}
+
+}  // namespace resumable
