@@ -42,4 +42,6 @@ if [ -z "${RESUMABLE_TEST_SERVER_BIN:-}" ]; then
   export RESUMABLE_TEST_SERVER_BIN=${BUILD_DIR:-$root/build}/tests/resumable_test_server
 fi
 [ -x "$RESUMABLE_TEST_SERVER_BIN" ] || { echo "bench: no test server at $RESUMABLE_TEST_SERVER_BIN (run scripts/build.sh, or set RESUMABLE_TEST_SERVER_BIN)" >&2; exit 1; }
+# The wasm core computes the tree digests the ingest benchmark sends (tests/reliability/support.mjs).
+export RESUMABLE_WASM_DIR=${RESUMABLE_WASM_DIR:-${BUILD_DIR:-$root/build}/wasm-build}
 exec node "$root/tests/bench/bench.mjs" "$@"

@@ -6,7 +6,7 @@ import { createReadStream, mkdirSync, openSync, readSync, closeSync, rmSync, sta
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBLAKE2b } from 'hash-wasm';
+import { hashFile } from '../../reliability/support.mjs';
 import * as tus from 'tus-js-client';
 import { MiB, b2sum256, childPids, cpuSecondsOf, freePort, memoryOf, ownCpuSeconds, settle, sleep, startProcess } from './common.mjs';
 
@@ -17,32 +17,14 @@ const USER = 'bench';
 
 const digestCache = new Map();
 
+// The tree digests our endpoint checks (wasm core, tests/reliability/support.mjs), and the plain
+// BLAKE2b-256 of the file by b2sum, which checks the bytes every server stored.
 export async function chunkDigests(path, size, chunkSize) {
   const key = `${path}:${size}:${chunkSize}:${statSync(path).mtimeMs}`;
   if (digestCache.has(key)) return digestCache.get(key);
   if (statSync(path).size !== size) throw new Error(`${path} is not ${size} bytes long`);
-  const count = Math.max(1, Math.floor(size / chunkSize));
-  const hasher = await createBLAKE2b(256);
-  const buffer = Buffer.allocUnsafe(4 * MiB);
-  const fd = openSync(path, 'r');
-  const digests = [];
-  try {
-    for (let number = 1; number <= count; ++number) {
-      const offset = (number - 1) * chunkSize;
-      const end = number === count ? size : offset + chunkSize;
-      hasher.init();
-      for (let at = offset; at < end;) {
-        const n = readSync(fd, buffer, 0, Math.min(buffer.length, end - at), at);
-        if (n <= 0) throw new Error(`short read of ${path} at ${at}`);
-        hasher.update(buffer.subarray(0, n));
-        at += n;
-      }
-      digests.push(hasher.digest('hex'));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  const result = { count, digests, fileDigest: b2sum256(path) };
+  const hashes = await hashFile(path, chunkSize);
+  const result = { count: hashes.count, digests: hashes.chunks, fileDigest: hashes.file, plainDigest: b2sum256(path) };
   digestCache.set(key, result);
   return result;
 }
@@ -138,8 +120,9 @@ async function claim(server, token) {
 // Uploads `path` to our server as raw chunks with chunkDigest and fileDigest; checks the final
 // result and the stored file's digest (after timing), then deletes the stored file.
 // Returns {seconds, hwm, rss, chunkTimes: [{number, sentAt, doneAt}], final}.
-export async function uploadToOurs(server, { path, size, chunkSize, parallel, identifier, verifyStored = true }) {
-  const { count, digests, fileDigest } = await chunkDigests(path, size, chunkSize);
+// `order`: the chunk numbers in the order they are started (default 1, 2, …).
+export async function uploadToOurs(server, { path, size, chunkSize, parallel, identifier, verifyStored = true, order = null }) {
+  const { count, digests, fileDigest, plainDigest } = await chunkDigests(path, size, chunkSize);
   const base = {
     resumableChunkSize: chunkSize, resumableTotalSize: size, resumableTotalChunks: count,
     resumableIdentifier: identifier, resumableFilename: 'bench.bin', fileDigest,
@@ -148,7 +131,8 @@ export async function uploadToOurs(server, { path, size, chunkSize, parallel, id
   const cpu0 = cpuSecondsOf(server.pid);
   const client0 = ownCpuSeconds();
   const started = performance.now();
-  const replies = await pool(count, parallel, async (number) => {
+  const replies = await pool(count, parallel, async (index) => {
+    const number = order ? order[index - 1] : index;
     const offset = (number - 1) * chunkSize;
     const current = number === count ? size - offset : chunkSize;
     const query = new URLSearchParams({ ...base, resumableChunkNumber: number, resumableCurrentChunkSize: current,
@@ -166,10 +150,10 @@ export async function uploadToOurs(server, { path, size, chunkSize, parallel, id
   const finals = replies.filter((r) => r.body.status === 'complete');
   if (finals.length < 1) throw new Error('no reply carried the final result');
   const final = finals[0].body;
-  if (final.blake2b256 !== fileDigest || final.size !== size) throw new Error(`final result differs: ${JSON.stringify(final)}`);
+  if (final.fileDigest !== fileDigest || final.size !== size) throw new Error(`final result differs: ${JSON.stringify(final)}`);
   const claimed = await claim(server, final.token);
   if (claimed.status !== 200) throw new Error(`claim failed: ${JSON.stringify(claimed.body)}`);
-  if (verifyStored && b2sum256(claimed.body.path) !== fileDigest) throw new Error('the stored file differs from the source');
+  if (verifyStored && b2sum256(claimed.body.path) !== plainDigest) throw new Error('the stored file differs from the source');
   rmSync(claimed.body.path, { force: true });
   return { seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss, replies, final };
 }
@@ -244,7 +228,7 @@ function nginxMemory(nginx) {
 
 // The same chunks, each PUT to its own file; checks that their concatenation has the source's digest.
 export async function uploadToNginx(nginx, { path, size, chunkSize, parallel, run }) {
-  const { count, fileDigest } = await chunkDigests(path, size, chunkSize);
+  const { count, plainDigest } = await chunkDigests(path, size, chunkSize);
   const buffers = new BufferShelf(path, Math.min(chunkSize, size));
   const before = nginxMemory(nginx);
   const client0 = ownCpuSeconds();
@@ -263,7 +247,7 @@ export async function uploadToNginx(nginx, { path, size, chunkSize, parallel, ru
   const dir = join(nginx.root, 'dav', run);
   const parts = readdirSync(dir).sort().map((name) => join(dir, name));
   const digest = catDigest(parts);
-  if (digest !== fileDigest) throw new Error('nginx stored different bytes');
+  if (digest !== plainDigest) throw new Error('nginx stored different bytes');
   rmSync(dir, { recursive: true, force: true });
   return { seconds, cpu: memory.cpu - before.cpu, clientCpu, hwm: memory.hwm, rss: memory.rss, processes: memory.processes };
 }
@@ -302,7 +286,7 @@ function tusUpload(endpoint, path, start, end, chunkSize) {
 // `parallel` equal ranges uploaded as separate tus uploads at the same time: the same bytes arrive
 // over the same number of connections. The stored parts must concatenate to the source.
 export async function uploadToTus(tusServer, { path, size, chunkSize, parallel, dataDir }) {
-  const { fileDigest } = await chunkDigests(path, size, chunkSize);
+  const { plainDigest } = await chunkDigests(path, size, chunkSize);
   const endpoint = new URL('files', tusServer.url).href;
   const ranges = [];
   const per = Math.ceil(size / parallel / chunkSize) * chunkSize;
@@ -316,7 +300,7 @@ export async function uploadToTus(tusServer, { path, size, chunkSize, parallel, 
   const clientCpu = ownCpuSeconds() - client0;
   const memory = memoryOf(tusServer.pid);
   const parts = urls.map((u) => join(dataDir, new URL(u).pathname.split('/').pop()));
-  if (catDigest(parts) !== fileDigest) throw new Error('@tus/server stored different bytes');
+  if (catDigest(parts) !== plainDigest) throw new Error('@tus/server stored different bytes');
   for (const p of parts) {
     rmSync(p, { force: true });
     rmSync(`${p}.json`, { force: true });
@@ -326,10 +310,17 @@ export async function uploadToTus(tusServer, { path, size, chunkSize, parallel, 
 
 // ---- ceilings: b2sum of the file, dd of the file into a new one ---------------------------------
 
+// b2sum's wall time and CPU seconds (bash's `times` reports its children's user and system time).
 export function timeB2sum(path) {
   const started = performance.now();
-  b2sum256(path);
-  return { seconds: (performance.now() - started) / 1000 };
+  const out = spawnSync('bash', ['-c', 'b2sum -l 256 "$1" >/dev/null && times', 'b2sum', path], { encoding: 'utf8' });
+  const seconds = (performance.now() - started) / 1000;
+  if (out.status !== 0) throw new Error(`b2sum failed: ${out.stderr}`);
+  const children = out.stdout.trim().split('\n').pop().split(/\s+/).map((t) => {
+    const [, m, sec] = /^(\d+)m([\d.]+)s$/.exec(t);
+    return Number(m) * 60 + Number(sec);
+  });
+  return { seconds, cpu: children[0] + children[1] };
 }
 
 export function timeDd(path, outDir, direct = false) {
