@@ -13,8 +13,9 @@ export interface FinalResult {
   fileName: string;
   size: number;
   chunkCount: number;
-  /** BLAKE2b-256 of the stored file, 64 hex digits (equals `b2sum -l 256`). */
-  blake2b256: string;
+  /** The stored file's tree digest (docs/digest.md), 64 hex digits (equals `resumable-digest FILE`). */
+  fileDigest: string;
+  digestAlgorithm: 'rsm-tree-v1';
 }
 
 export interface UploadError {
@@ -96,7 +97,7 @@ export declare class UploadFile {
   /** Stable for the same file and settings across reloads; null until the first chunk is hashed. */
   readonly identifier: string | null;
   readonly chunkCount: number;
-  /** BLAKE2b-256 of the whole file once hashed. */
+  /** The whole file's tree digest (docs/digest.md) once hashed. */
   readonly fileDigest: string | null;
   readonly state: UploadState;
   readonly paused: boolean;
@@ -194,6 +195,9 @@ export declare function configure(settings: {
   stylesheet?: boolean;
   autoEnhance?: boolean;
   headers?: Record<string, string> | ((file: UploadFile) => Record<string, string>);
+  /** Hashing Workers for the page; null (the default) for one per core, at most 4. Applies to units
+   * handed out from then on. */
+  hashWorkers?: number | null;
 }): void;
 export declare function formatBytes(bytes: number): string;
 export declare function parseSize(text: string | number): number | undefined;

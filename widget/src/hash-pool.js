@@ -1,70 +1,211 @@
-// The page's hashing Worker (resumable-hash-worker.js) and the jobs it runs, and hashFile().
+// The page's hashing Workers (resumable-hash-worker.js), the jobs they run, and hashFile().
 // Contract: hashPool.start(assetBase, file, chunkSize, forceChunkSize, handler) returns a job id;
-// handler gets the Worker's messages for that job ('chunks' batches, then 'done' or 'error', after
-// which it is called no more; an 'error' with `unavailable` means that nothing can be hashed on this
-// page: the Worker or the wasm core did not load); control('pause' | 'resume' | 'cancel', job) steers it, and after
-// 'cancel' the handler is never called again. The Worker is created on first use, and again after
-// it failed to start (every job then got an 'error').
-import { assign, DEFAULT_OPTIONS, resolveAssetBase } from './options.js';
+// handler gets that job's messages: 'chunks' batches in chunk order ({chunkCount, firstNumber,
+// digests, spans, hashedBytes, identifier?}), then 'done' ({fileDigest}) or 'error', after which it
+// is called no more; an 'error' with `unavailable` means that nothing can be hashed on this page:
+// a Worker or the wasm core did not load. control('pause' | 'resume' | 'cancel', job) steers it;
+// after 'cancel' the handler is never called again. Workers are created on first use (up to
+// poolSize()), and again after they failed to start (every job then got an 'error').
+import { assign, globalConfig, DEFAULT_OPTIONS, resolveAssetBase } from './options.js';
 
-// One Worker per page hashes files one after another (see resumable-hash-worker.js); each job
-// reports chunk digests in batches, then the whole file's digest.
+// Leaves are independent, so a file is cut into units of whole chunks, about this many bytes each,
+// that the Workers hash in parallel. Big enough that opening a unit's stream costs little next to
+// hashing it, small enough that two Workers share even a small file and that a pause or cancel
+// takes effect soon (a unit being hashed is finished, or abandoned on cancel).
+const UNIT_BYTES = 8 * 1048576;
+// One Worker per core up to this many: more would mostly compete with the browser reading the file
+// and with the page's uploads.
+const MAX_AUTO_WORKERS = 4;
+const MAX_WORKERS = 16;
+
+// How many Workers hash: configure({hashWorkers: n}) if set, else one per core (1..MAX_AUTO_WORKERS).
+export function poolSize() {
+  var wanted = Number(globalConfig.hashWorkers);
+  if (wanted >= 1) return Math.min(MAX_WORKERS, Math.floor(wanted));
+  var cores = typeof navigator !== 'undefined' && navigator.hardwareConcurrency;
+  return Math.max(1, Math.min(MAX_AUTO_WORKERS, cores || 1));
+}
+
+// Jobs are served in arrival order: the Workers take units from the first job that is neither paused
+// nor waiting for its plan, so a paused file lets the next proceed, and resuming it takes its place
+// back. A unit result is held until the units before it arrived, so batches come in chunk order.
 export const hashPool = {
-  worker: null,
+  workers: [],   // {worker, busy: {job, unit} | null}
+  jobs: [],      // in arrival order
   handlers: {},
   nextJob: 1,
+  assetBase: null,
   start: function (assetBase, file, chunkSize, forceChunkSize, handler) {
-    var worker = this.ensureWorker(assetBase);
-    var job = this.nextJob++;
-    this.handlers[job] = handler;
-    worker.postMessage({ type: 'hash', job: job, file: file, chunkSize: chunkSize, forceChunkSize: forceChunkSize });
-    return job;
+    var id = this.nextJob++;
+    this.handlers[id] = handler;
+    if (!this.assetBase || this.workers.length === 0) this.assetBase = assetBase;
+    this.jobs.push({ id: id, file: file, chunkSize: chunkSize, forceChunkSize: forceChunkSize, paused: false,
+      plan: null, planAsked: false, unitCount: 0, chunksPerUnit: Math.max(1, Math.floor(UNIT_BYTES / chunkSize)),
+      nextUnit: 0, held: {}, nextDelivery: 0, hashedBytes: 0, leaves: null, rootAsked: false });
+    this.pump();
+    return id;
   },
-  control: function (type, job) {
-    if (!job || !this.handlers[job]) return;
-    if (type === 'cancel') delete this.handlers[job];
-    this.worker.postMessage({ type: type, job: job });
+  control: function (type, id) {
+    var job = this.findJob(id);
+    if (!job) return;
+    if (type === 'pause') job.paused = true;
+    if (type === 'resume') job.paused = false;
+    if (type === 'cancel') this.finish(job);
+    this.pump();
   },
-  ensureWorker: function (assetBase) {
-    if (this.worker) return this.worker;
+  findJob: function (id) {
+    for (var i = 0; i < this.jobs.length; i++) if (this.jobs[i].id === id) return this.jobs[i];
+    return null;
+  },
+  // Ends a job: no more messages to its handler; Workers drop its units.
+  finish: function (job) {
+    var index = this.jobs.indexOf(job);
+    if (index < 0) return;
+    this.jobs.splice(index, 1);
+    delete this.handlers[job.id];
+    for (var i = 0; i < this.workers.length; i++) {
+      var busy = this.workers[i].busy;
+      if (busy && busy.job === job.id) this.workers[i].worker.postMessage({ type: 'cancel', job: job.id });
+    }
+  },
+  deliver: function (job, message) {
+    var handler = this.handlers[job.id];
+    if (message.type === 'done' || message.type === 'error') this.finish(job);
+    if (handler) handler(message);
+  },
+
+  // Gives every idle Worker a unit, starting Workers as long as there is work for them.
+  pump: function () {
+    var size = poolSize();
+    for (var i = 0; i < this.jobs.length; i++) {
+      var job = this.jobs[i];
+      if (!job.planAsked) {
+        var planner = this.anyWorker();
+        if (!planner) return;
+        job.planAsked = true;
+        planner.worker.postMessage({ type: 'plan', job: job.id, size: job.file.size, chunkSize: job.chunkSize,
+          forceChunkSize: job.forceChunkSize });
+      }
+    }
+    for (;;) {
+      var next = this.nextWork();
+      if (!next) break;
+      var idle = this.idleWorker(size);
+      if (!idle) break;
+      this.dispatch(idle, next);
+    }
+    // Workers beyond a smaller configured size end once idle.
+    for (var w = this.workers.length - 1; w >= size; w--) {
+      if (this.workers[w].busy) continue;
+      this.workers[w].worker.terminate();
+      this.workers.splice(w, 1);
+    }
+  },
+  nextWork: function () {
+    for (var i = 0; i < this.jobs.length; i++) {
+      var job = this.jobs[i];
+      if (!job.paused && job.plan && job.nextUnit < job.unitCount) return job;
+    }
+    return null;
+  },
+  idleWorker: function (size) {
+    for (var i = 0; i < this.workers.length && i < size; i++) if (!this.workers[i].busy) return this.workers[i];
+    return this.workers.length < size ? this.addWorker() : null;
+  },
+  anyWorker: function () {
+    return this.workers.length > 0 ? this.workers[0] : this.addWorker();
+  },
+  dispatch: function (entry, job) {
+    var unit = job.nextUnit++;
+    var first = unit * job.chunksPerUnit + 1;
+    entry.busy = { job: job.id, unit: unit };
+    entry.worker.postMessage({ type: 'unit', job: job.id, unit: unit, file: job.file, chunkSize: job.chunkSize,
+      forceChunkSize: job.forceChunkSize, chunkCount: job.plan.chunkCount,
+      firstNumber: first, lastNumber: Math.min(job.plan.chunkCount, first + job.chunksPerUnit - 1) });
+  },
+
+  addWorker: function () {
     var pool = this;
     var worker;
     try {
-      worker = createWorker(assetBase);
+      worker = createWorker(this.assetBase);
     } catch (error) {
-      // Refused at once (e.g. by the page's Content-Security-Policy): fail the job being started
-      // and the next ones the same way, each as soon as its handler is registered.
-      worker = failedWorker(pool, describe(error));
+      // Refused at once (e.g. by the page's Content-Security-Policy): fail the jobs waiting now,
+      // asynchronously like a real Worker's failure; the next job tries to start a Worker again.
+      var detail = describe(error);
+      Promise.resolve().then(function () { pool.failAll(detail); });
+      return null;
     }
-    this.worker = worker;
+    var entry = { worker: worker, busy: null };
+    this.workers.push(entry);
     worker.onmessage = function (event) {
       releaseBlobUrl(worker);
-      var message = event.data;
-      var handler = pool.handlers[message.job];
-      if (!handler) return;
-      if (message.type === 'done' || message.type === 'error') delete pool.handlers[message.job];
-      handler(message);
+      pool.onWorkerMessage(entry, event.data);
     };
     worker.onerror = function (event) {
       // The Worker script or the wasm core failed to load: nothing can be hashed on this page.
       event.preventDefault();
       releaseBlobUrl(worker);
-      if (pool.worker !== worker) return;
-      pool.worker = null;
-      failAll(pool, event.message || 'the hashing worker did not start');
+      if (pool.workers.indexOf(entry) < 0) return;
+      pool.failAll(event.message || 'the hashing worker did not start');
     };
-    return worker;
+    return entry;
+  },
+  // Ends every Worker and fails every job: the next job starts Workers afresh.
+  failAll: function (detail) {
+    var jobs = this.jobs;
+    var handlers = this.handlers;
+    for (var i = 0; i < this.workers.length; i++) this.workers[i].worker.terminate();
+    this.workers = [];
+    this.jobs = [];
+    this.handlers = {};
+    for (var j = 0; j < jobs.length; j++) {
+      var handler = handlers[jobs[j].id];
+      if (handler) handler({ type: 'error', job: jobs[j].id, unavailable: true, message: detail });
+    }
+  },
+
+  onWorkerMessage: function (entry, message) {
+    var endsUnit = message.type === 'unit' || message.type === 'cancelled' || (message.type === 'error' && message.unit !== undefined);
+    if (endsUnit && entry.busy && entry.busy.job === message.job && entry.busy.unit === message.unit) entry.busy = null;
+    var job = this.findJob(message.job);
+    if (job) {
+      if (message.type === 'plan') this.onPlan(job, message);
+      else if (message.type === 'unit') this.onUnit(job, message);
+      else if (message.type === 'done' || message.type === 'error') this.deliver(job, message);
+    }
+    this.pump();
+  },
+  onPlan: function (job, message) {
+    job.plan = message;
+    job.unitCount = Math.ceil(message.chunkCount / job.chunksPerUnit);
+    job.leaves = new Uint8Array(message.leafCount * 32);
+  },
+  onUnit: function (job, message) {
+    job.leaves.set(message.leaves, message.firstLeaf * 32);
+    job.held[message.unit] = message;
+    for (var ready = job.held[job.nextDelivery]; ready; ready = job.held[job.nextDelivery]) {
+      delete job.held[job.nextDelivery];
+      job.nextDelivery++;
+      job.hashedBytes += ready.bytes;
+      var batch = { type: 'chunks', job: job.id, chunkCount: job.plan.chunkCount, firstNumber: ready.firstNumber,
+        digests: ready.digests, spans: ready.spans, hashedBytes: job.hashedBytes };
+      if (ready.identifier) batch.identifier = ready.identifier;
+      this.handlers[job.id](batch);
+      if (this.jobs.indexOf(job) < 0) return; // the handler cancelled it
+    }
+    if (job.nextDelivery === job.unitCount && !job.rootAsked) {
+      job.rootAsked = true;
+      var leaves = job.leaves;
+      job.leaves = null;
+      var rooter = this.anyWorker();
+      if (rooter) rooter.worker.postMessage({ type: 'root', job: job.id, leaves: leaves, size: job.file.size }, [leaves.buffer]);
+    }
   }
 };
 
 function describe(error) {
   return String(error && (error.message || error.name) || error);
-}
-
-function failAll(pool, detail) {
-  var handlers = pool.handlers;
-  pool.handlers = {};
-  for (var job in handlers) handlers[job]({ type: 'error', job: Number(job), unavailable: true, message: detail });
 }
 
 // Browsers start Workers only from the page's own origin. When the widget's files come from
@@ -87,7 +228,7 @@ function createWorker(assetBase) {
     URL.revokeObjectURL(blobUrl);
     throw error;
   }
-  // Kept until the Worker has surely loaded it: its first message or error (see ensureWorker).
+  // Kept until the Worker has surely loaded it: its first message or error (see addWorker).
   worker.resumableBlobUrl = blobUrl;
   return worker;
 }
@@ -96,24 +237,6 @@ function releaseBlobUrl(worker) {
   if (!worker.resumableBlobUrl) return;
   URL.revokeObjectURL(worker.resumableBlobUrl);
   worker.resumableBlobUrl = null;
-}
-
-// Stands in for a Worker that could not be constructed: every job gets the construction error,
-// asynchronously like a real Worker's, and the next job tries to start a Worker again.
-function failedWorker(pool, detail) {
-  var stand = {
-    postMessage: function (message) {
-      if (message.type !== 'hash') return;
-      Promise.resolve().then(function () {
-        if (pool.worker === stand) pool.worker = null;
-        var handler = pool.handlers[message.job];
-        if (!handler) return;
-        delete pool.handlers[message.job];
-        handler({ type: 'error', job: message.job, unavailable: true, message: detail });
-      });
-    }
-  };
-  return stand;
 }
 
 // Hashes a file without uploading it: {identifier, chunkCount, chunks: [{number, offset, size,

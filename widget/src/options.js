@@ -13,7 +13,9 @@ export const globalConfig = {
   // tag; the ES module sets it from import.meta.url; otherwise <endpoint>/widget/.
   assetBase: currentScript && currentScript.src ? new URL('./', currentScript.src).href : null,
   stylesheet: true,
-  headers: {}
+  headers: {},
+  // Hashing Workers for the page (hash-pool.js): null for one per core, at most 4.
+  hashWorkers: null
 };
 
 export const DEFAULT_OPTIONS = {

@@ -124,8 +124,10 @@ export class ResumableProtocol {
     });
   }
 
+  // fileDigest is the tree digest (docs/digest.md, "digestAlgorithm": "rsm-tree-v1"); a server that
+  // still sends only the plain BLAKE2b-256 ("blake2b256") has no fileDigest, so it never matches.
   resultMatches(result, uploadFile) {
-    return result.blake2b256 === uploadFile.fileDigest && result.size === uploadFile.size;
+    return result.fileDigest === uploadFile.fileDigest && result.size === uploadFile.size;
   }
 
   failed(response) {

@@ -98,6 +98,43 @@ export async function hashBench(browser, server, { bytes, runs, slice = 16 * MiB
   }
 }
 
+// The widget's hashing (its Worker pool reading a file from disk and making the tree digest) with
+// 1 and with 2 Workers: one page per Worker count (each pool warm after an untimed pass), runs
+// alternating between them. `file` is {path, size}; returns MiB/s medians, their ratio (median of
+// adjacent pairs) and the digest both agreed on.
+export async function widgetHashBench(browser, server, { file, runs, chunkSize = 4 * MiB, workerCounts = [1, 2] }) {
+  const context = await browser.newContext();
+  try {
+    const origin = new URL(server.url).origin;
+    const pages = {};
+    for (const n of workerCounts) {
+      const page = pages[n] = await context.newPage();
+      await page.goto(`${origin}/tests/bench/pages/hash.html`);
+      await page.setInputFiles('#picker', file.path);
+      await page.evaluate(([w, c]) => window.hashWidget(w, c), [n, chunkSize]);
+    }
+    const rate = (ms) => file.size / MiB / (ms / 1000);
+    const samples = Object.fromEntries(workerCounts.map((n) => [n, []]));
+    const ratios = [];
+    const digests = new Set();
+    for (let i = 0; i < runs; ++i) {
+      const order = i % 2 ? [...workerCounts].reverse() : workerCounts;
+      const pair = {};
+      for (const n of order) {
+        const r = await pages[n].evaluate(([w, c]) => window.hashWidget(w, c), [n, chunkSize]);
+        samples[n].push(pair[n] = rate(r.ms));
+        digests.add(r.digest);
+      }
+      ratios.push(pair[workerCounts.at(-1)] / pair[workerCounts[0]]);
+    }
+    if (digests.size !== 1) throw new Error(`the Worker counts disagree on the digest: ${[...digests]}`);
+    return { rates: Object.fromEntries(workerCounts.map((n) => [n, median(samples[n])])), ratio: median(ratios),
+      samples, digest: [...digests][0] };
+  } finally {
+    await context.close();
+  }
+}
+
 // ---- (4b) end-to-end uploads ----------------------------------------------------------------------
 
 async function postJson(url, headers = {}) {
