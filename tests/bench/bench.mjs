@@ -9,13 +9,13 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  GiB, MiB, b2sum256, commandVersion, formatSize, median, parseSize, rounds, settle, warmFile,
+  GiB, MiB, b2sum256, treeDigest, commandVersion, formatSize, median, parseSize, rounds, settle, warmFile,
   writeMarkedSparseFile, writeRandomFile,
 } from './lib/common.mjs';
 import {
   startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToTus,
 } from './lib/ingest.mjs';
-import { hashBench, launchBrowser, resumeAfterCut, uploadInBrowser } from './lib/browser.mjs';
+import { hashBench, launchBrowser, resumeAfterCut, uploadInBrowser, widgetHashBench } from './lib/browser.mjs';
 import { widgetSizes } from './lib/size.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -504,13 +504,27 @@ async function benchHash(cfg, work, server, browser) {
     out(`Variant \`project\` (patched blake2b_update, as served) vs the unpatched control \`libsodium-ref\`: ${f2(variants.project.ratio)}× vs ${f2(variants['libsodium-ref'].ratio)}× of hash-wasm.`);
     out();
   }
-  return { served, variants, nodeVariants };
+  // The widget's own hashing: its Worker pool reading a file from disk, with one Worker and with two.
+  const path = join(work, 'widget-hash-source.bin');
+  await writeRandomFile(path, cfg.hashBytes + 12345);
+  warmFile(path);
+  await settle(cfg.idleMs);
+  const pool = await widgetHashBench(browser, server, { file: { path, size: cfg.hashBytes + 12345 }, runs: cfg.hashRuns });
+  if (pool.digest !== treeDigest(path)) throw new Error(`the widget's digest ${pool.digest} is not the file's`);
+  rmSync(path, { force: true });
+  out('### 4b. The widget\'s hashing: its Worker pool with one Worker and with two');
+  out();
+  out(`A ${formatSize(cfg.hashBytes + 12345)} file read from disk by the Workers (\`ResumableWidget.hashFile\`, 4 MiB chunks, tree digest: one pass per byte); ${cfg.hashRuns} alternating pairs, the ratio is the median of each pair's ratio.`);
+  out();
+  table(['Workers', 'MiB/s (median)', 'all runs MiB/s'], [1, 2].map((n) => [n, f0(pool.rates[n]), pool.samples[n].map((x) => Math.round(x)).join(', ')]));
+  target('widget hashing: two Workers ≥ 1.6× one Worker (2 cores)', `${f2(pool.ratio)}× (${f0(pool.rates[2])} vs ${f0(pool.rates[1])} MiB/s)`, pool.ratio >= 1.6);
+  return { served, variants, nodeVariants, pool };
 }
 
 async function benchE2e(cfg, work, server, tus, browser) {
   const path = join(work, 'browser-source.bin');
   await writeRandomFile(path, cfg.size);
-  const file = { path, size: cfg.size, digest: b2sum256(path) };
+  const file = { path, size: cfg.size, digest: treeDigest(path), plain: b2sum256(path) };
   warmFile(path);
   const clients = ['widget', 'resumable', 'tus', 'widget-hash'];
   const raw = await rounds(cfg.browserRuns, clients, async (client) => {
@@ -520,7 +534,7 @@ async function benchE2e(cfg, work, server, tus, browser) {
     if (r.tusUrl) {
       const id = new URL(r.tusUrl).pathname.split('/').pop();
       const stored = join(work, 'browser-tus', id);
-      if (b2sum256(stored) !== file.digest) throw new Error('tus stored different bytes');
+      if (b2sum256(stored) !== file.plain) throw new Error('tus stored different bytes');
       rmSync(stored, { force: true });
       rmSync(`${stored}.json`, { force: true });
     }
@@ -531,7 +545,7 @@ async function benchE2e(cfg, work, server, tus, browser) {
     widget: `our widget (hashing in its Worker, ${cfg.browserParallel} parallel, digests verified)`,
     resumable: `resumable.js 1.1.0 (octet, ${cfg.browserParallel} parallel, testChunks off, no hashing)`,
     tus: 'tus-js-client 4 → @tus/server (1 stream: file-store cannot concatenate)',
-    'widget-hash': 'for reference: the widget\'s hashing alone (`ResumableWidget.hashFile`: Worker reads the file, chunk + file BLAKE2b), no upload',
+    'widget-hash': 'for reference: the widget\'s hashing alone (`ResumableWidget.hashFile`: its Worker pool reads the file and makes the tree digest), no upload',
   };
   const summary = {};
   for (const [client, runs] of raw) {
@@ -563,7 +577,7 @@ async function benchE2e(cfg, work, server, tus, browser) {
 async function benchResume(cfg, work, server, browser) {
   const path = join(work, 'resume-source.bin');
   await writeRandomFile(path, cfg.size);
-  const file = { path, size: cfg.size, digest: b2sum256(path) };
+  const file = { path, size: cfg.size, digest: treeDigest(path) };
   warmFile(path);
   const summary = {};
   for (const client of ['widget', 'resumable']) {

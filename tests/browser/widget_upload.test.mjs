@@ -3,7 +3,8 @@
 // issue 4 describe. Page-side triggers (pause at the k-th stored chunk) keep the tests free of timing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync, unlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactsDir, referenceDigest, removeDir, scratchDir, writeRandomFile } from './harness.mjs';
 import { MiB, claim, launchBrowser, openContext, recordEndpointRequests, startTestServer, uploadStatus } from './widget_support.mjs';
@@ -73,6 +74,33 @@ test('a 20 MiB file uploads in 1 MiB chunks; the claimed file has the tree diges
   const claimed = await claim(server, result.token);
   assert.equal(claimed.status, 200);
   assert.equal(referenceDigest(claimed.body.path), digest);
+  await context.close();
+  unlinkSync(path);
+});
+
+test('a 256 MiB file uploads with the widget\'s defaults; its final digest is resumable-digest\'s and the Python reference\'s', async () => {
+  // The widget's Worker pool hashes 1 MiB leaves, sends chunk digests from them and the file digest;
+  // the server checks them and reports the digest it computed from its own leaf records. Both
+  // commands that check a file without the browser must give the same value.
+  const path = join(dir, 'tree.bin');
+  const size = 256 * MiB + 12345;
+  await writeRandomFile(path, size);
+  const context = await openContext(browser);
+  const page = await apiPage(context);
+  await page.setInputFiles('#picker', path);
+  await page.evaluate(() => window.uploadPicked({}));
+  await waitForEvent(page, 'file-success');
+  const result = await page.evaluate(() => window.eventsOf('file-success')[0].result);
+  const native = execFileSync(process.env.RESUMABLE_DIGEST_BIN, [path], { encoding: 'utf8' }).split(' ')[0];
+  assert.match(native, /^[0-9a-f]{64}$/);
+  assert.equal(result.fileDigest, native, 'the final digest is resumable-digest\'s');
+  assert.equal(result.fileDigest, referenceDigest(path), 'and the Python reference\'s');
+  assert.equal(result.digestAlgorithm, 'rsm-tree-v1');
+  assert.equal(result.size, size);
+  const claimed = await claim(server, result.token);
+  assert.equal(claimed.status, 200);
+  assert.equal(execFileSync('cmp', [path, claimed.body.path], { encoding: 'utf8' }), '', 'the stored file is the source');
+  rmSync(claimed.body.path);
   await context.close();
   unlinkSync(path);
 });

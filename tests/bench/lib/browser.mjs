@@ -150,7 +150,7 @@ async function claimAndCheck(server, context, token, digest, size) {
   const claimed = await postJson(new URL(`test/claim?token=${token}`, server.url),
     { Cookie: cookies.map((c) => `${c.name}=${c.value}`).join('; ') });
   if (claimed.status !== 200) throw new Error(`claim failed: ${JSON.stringify(claimed.body)}`);
-  if (claimed.body.size !== size || claimed.body.blake2b256 !== digest) throw new Error(`stored file differs: ${JSON.stringify(claimed.body)}`);
+  if (claimed.body.size !== size || claimed.body.fileDigest !== digest) throw new Error(`stored file differs: ${JSON.stringify(claimed.body)}`);
   return claimed.body.path;
 }
 
@@ -194,7 +194,7 @@ export async function uploadInBrowser(browser, { client, server, tusServer, file
     };
     if (client === 'tus') return { ...measured, tusUrl: result.url };
     const final = client === 'widget' ? result.result : JSON.parse(result.message);
-    if (final.status !== 'complete' || final.blake2b256 !== file.digest) throw new Error(`${client}: unexpected final result ${JSON.stringify(final)}`);
+    if (final.status !== 'complete' || final.fileDigest !== file.digest) throw new Error(`${client}: unexpected final result ${JSON.stringify(final)}`);
     return { ...measured, storedPath: await claimAndCheck(server, context, final.token, file.digest, file.size) };
   } finally {
     await context.close();
@@ -272,7 +272,7 @@ export async function resumeAfterCut(browser, { client, server, file, chunkSize,
     if (result.event !== 'success') throw new Error(`${client} resume failed: ${result.message}`);
     const seconds = (performance.now() - cutAt) / 1000;
     const final = client === 'widget' ? result.result : JSON.parse(result.message);
-    if (final.blake2b256 !== file.digest) throw new Error(`${client}: resumed upload has the wrong digest`);
+    if (final.fileDigest !== file.digest) throw new Error(`${client}: resumed upload has the wrong digest`);
     const storedPath = await claimAndCheck(server, context, final.token, file.digest, file.size);
     const posts = log.filter((r) => r.method === 'POST');
     const resent = posts.filter((r) => begunBeforeCut.has(r.chunk)).reduce((sum, r) => sum + r.size, 0);
