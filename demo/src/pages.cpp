@@ -102,7 +102,7 @@ Html file_cells(const Document& document) {
   const StoredFile& file = *document.file;
   cells << "<td class=\"file\"><a class=\"download\" href=\""_html << download_url(document) << "\">"_html
         << file.file_name << "</a></td>\n<td class=\"size\" data-bytes=\""_html << file.size << "\">"_html
-        << format_size(file.size) << "</td>\n<td class=\"digest-cell\"><code class=\"digest\">"_html << file.blake2b256
+        << format_size(file.size) << "</td>\n<td class=\"digest-cell\"><code class=\"digest\">"_html << file.file_digest
         << "</code></td>\n<td class=\"uploaded\">"_html << iso_time(file.uploaded_at) << "</td>\n"_html;
   return cells;
 }
