@@ -1,5 +1,6 @@
-// The demo's records: what each file's digest is, and how a database from before the tree digest
-// (issue 12) is brought up to date.
+// The demo's records and the list page that shows them: what each file's digest is, how a database
+// from before the tree digest (issue 12) is brought up to date, and what the list tells a user to
+// run to check a download.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include "resumable/tree_digest.h"
 #include "src/database.h"
 #include "src/document_store.h"
+#include "src/pages.h"
 
 namespace fs = std::filesystem;
 using namespace resumable::demo;
@@ -89,6 +91,10 @@ StoredFile tree_file(const std::string& stored_name) {
   return StoredFile{"abc.txt", stored_name, 3, tree_digest, resumable::core::tree_digest_name, 200};
 }
 
+std::string list_page(const std::vector<Document>& documents) {
+  return document_list_page(PageFrame{"Documents", nullptr, ""}, documents, std::nullopt).str();
+}
+
 }  // namespace
 
 TEST_CASE("document store: a database from before the tree digest keeps every record, its digests marked blake2b-256",
@@ -150,4 +156,47 @@ TEST_CASE("document store: replacing an old record's file records the new file's
   auto row = database.prepare("SELECT file_digest IS NULL AND digest_algorithm IS NULL FROM documents WHERE id = 1");
   REQUIRE(row.step());
   CHECK(row.integer(0) == 1);
+}
+
+TEST_CASE("document list: tree digests come with resumable-digest and the Python reference, not b2sum",
+          "[demo][pages]") {
+  Document document;
+  document.id = 7;
+  document.text = {"abc", ""};
+  document.file = tree_file("dddd.bin");
+  const auto page = list_page({document});
+
+  CHECK(page.find("<code class=\"digest\">" + tree_digest + "</code>") != std::string::npos);
+  CHECK(page.find("Tree digest") != std::string::npos);
+  CHECK(page.find("BLAKE2b-256 over 1 MiB leaves") != std::string::npos);
+  CHECK(page.find("<code>resumable-digest FILE</code>") != std::string::npos);
+  CHECK(page.find("<code>python3 tools/resumable_digest.py FILE</code>") != std::string::npos);
+  CHECK(page.find("b2sum -l 256") == std::string::npos);
+}
+
+TEST_CASE("document list: a record from before the tree digest is shown as plain BLAKE2b-256, checked with b2sum",
+          "[demo][pages]") {
+  Document old_record;
+  old_record.id = 1;
+  old_record.text = {"Survey", ""};
+  old_record.file = StoredFile{"survey.bin", "aaaa.bin", 3, plain_digest, legacy_digest_algorithm, 100};
+  const auto page = list_page({old_record});
+
+  CHECK(page.find("data-algorithm=\"blake2b-256\"><code class=\"digest\">" + plain_digest + "</code>") !=
+        std::string::npos);
+  CHECK(page.find("plain BLAKE2b-256") != std::string::npos);
+  CHECK(page.find("<code>b2sum -l 256 FILE</code>") != std::string::npos);
+  CHECK(page.find("<code>resumable-digest FILE</code>") != std::string::npos);
+}
+
+TEST_CASE("document list: an unknown algorithm name from the database is shown as text", "[demo][pages]") {
+  Document document;
+  document.id = 3;
+  document.text = {"x", ""};
+  document.file = StoredFile{"x.bin", "eeee.bin", 1, tree_digest, "<script>\"x\"", 1};
+  const auto page = list_page({document});
+
+  CHECK(page.find("<script>\"x\"") == std::string::npos);
+  CHECK(page.find("data-algorithm=\"&lt;script&gt;&quot;x&quot;\"") != std::string::npos);
+  CHECK(page.find("algorithm: &lt;script&gt;&quot;x&quot;") != std::string::npos);
 }
