@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "app_routing.h"
+#include "resumable/tree_digest.h"
 #include "upload_access.h"
 
 namespace resumable::demo {
@@ -206,7 +207,8 @@ std::optional<StoredFile> DemoApp::take_upload(UploadEndpoint& endpoint, const s
   StoredFile file;
   file.file_name = upload->file_name;
   file.size = upload->size;
-  file.blake2b256 = core::to_hex(upload->digest);
+  file.file_digest = core::to_hex(upload->digest);
+  file.digest_algorithm = core::tree_digest_name;  // what claim_upload's digest is since issue 12
   file.uploaded_at = now_unix();
   try {
     file.stored_name = services_.files.adopt(upload->location);

@@ -12,8 +12,8 @@ std::int64_t now_unix() {
 }
 
 constexpr const char* select_columns =
-    "SELECT id, title, description, file_name, stored_name, size, blake2b256, uploaded_at, created_at, updated_at "
-    "FROM documents";
+    "SELECT id, title, description, file_name, stored_name, size, file_digest, digest_algorithm, uploaded_at, "
+    "created_at, updated_at FROM documents";
 
 Document read_document(const Statement& row) {
   Document document;
@@ -22,10 +22,10 @@ Document read_document(const Statement& row) {
   document.text.description = row.text(2);
   if (!row.is_null(4)) {
     document.file = StoredFile{row.text(3), row.text(4), static_cast<std::uint64_t>(row.integer(5)), row.text(6),
-                               row.integer(7)};
+                               row.text(7), row.integer(8)};
   }
-  document.created_at = row.integer(8);
-  document.updated_at = row.integer(9);
+  document.created_at = row.integer(9);
+  document.updated_at = row.integer(10);
   return document;
 }
 
@@ -34,10 +34,11 @@ void bind_file(Statement& statement, int first_index, const std::optional<Stored
     statement.bind(first_index, file->file_name)
         .bind(first_index + 1, file->stored_name)
         .bind(first_index + 2, static_cast<std::int64_t>(file->size))
-        .bind(first_index + 3, file->blake2b256)
-        .bind(first_index + 4, file->uploaded_at);
+        .bind(first_index + 3, file->file_digest)
+        .bind(first_index + 4, file->digest_algorithm)
+        .bind(first_index + 5, file->uploaded_at);
   } else {
-    for (int i = 0; i < 5; ++i) statement.bind(first_index + i, std::optional<std::string>());
+    for (int i = 0; i < 6; ++i) statement.bind(first_index + i, std::optional<std::string>());
   }
 }
 
@@ -46,6 +47,28 @@ std::optional<std::string> stored_name_of(Database& database, std::int64_t id, b
   query.bind(1, id);
   found = query.step();
   return found ? query.optional_text(0) : std::nullopt;
+}
+
+bool has_column(Database& database, const std::string& table, const std::string& column) {
+  auto columns = database.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  columns.bind(1, table).bind(2, column);
+  return columns.step();
+}
+
+// A table made before the tree digest has a blake2b256 column holding plain BLAKE2b-256 digests.
+// The rename keeps every digest; the rows that have a file are marked with what their digest is.
+// Checking for the old column (rather than a version number) makes a second run a no-op whatever
+// state the file is in.
+void migrate_plain_digest_column(Database& database) {
+  if (!has_column(database, "documents", "blake2b256")) return;
+  Transaction transaction(database);
+  database.execute(
+      "ALTER TABLE documents RENAME COLUMN blake2b256 TO file_digest;"
+      "ALTER TABLE documents ADD COLUMN digest_algorithm TEXT;");
+  database.prepare("UPDATE documents SET digest_algorithm = ? WHERE stored_name IS NOT NULL")
+      .bind(1, legacy_digest_algorithm)
+      .run();
+  transaction.commit();
 }
 
 }  // namespace
@@ -60,21 +83,23 @@ DocumentStore::DocumentStore(Database& database) : database_(database) {
       "  file_name TEXT,"              // display only
       "  stored_name TEXT UNIQUE,"     // NULL when the record has no file
       "  size INTEGER,"
-      "  blake2b256 TEXT,"
+      "  file_digest TEXT,"
+      "  digest_algorithm TEXT,"        // names file_digest's algorithm (rsm-tree-v1, blake2b-256)
       "  uploaded_at INTEGER,"
       "  created_at INTEGER NOT NULL,"
       "  updated_at INTEGER NOT NULL)");
+  migrate_plain_digest_column(database_);
 }
 
 std::int64_t DocumentStore::create(const DocumentText& text, const std::optional<StoredFile>& file) {
   auto guard = database_.lock();
   const std::int64_t now = now_unix();
   auto insert = database_.prepare(
-      "INSERT INTO documents (title, description, file_name, stored_name, size, blake2b256, uploaded_at, "
-      "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "INSERT INTO documents (title, description, file_name, stored_name, size, file_digest, digest_algorithm, "
+      "uploaded_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert.bind(1, text.title).bind(2, text.description);
   bind_file(insert, 3, file);
-  insert.bind(8, now).bind(9, now).run();
+  insert.bind(9, now).bind(10, now).run();
   return database_.last_insert_id();
 }
 
@@ -111,10 +136,10 @@ DocumentStore::Change DocumentStore::update(std::int64_t id, const DocumentText&
     std::optional<StoredFile> new_file;
     if (const auto* replacement = std::get_if<StoredFile>(&file_change)) new_file = *replacement;
     auto set_file = database_.prepare(
-        "UPDATE documents SET file_name = ?, stored_name = ?, size = ?, blake2b256 = ?, uploaded_at = ? "
-        "WHERE id = ?");
+        "UPDATE documents SET file_name = ?, stored_name = ?, size = ?, file_digest = ?, digest_algorithm = ?, "
+        "uploaded_at = ? WHERE id = ?");
     bind_file(set_file, 1, new_file);
-    set_file.bind(6, id).run();
+    set_file.bind(7, id).run();
     change.released_stored_name = previous_stored_name;
   }
   transaction.commit();

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <iterator>
 
+#include "resumable/tree_digest.h"
+
 namespace resumable::demo {
 
 namespace {
@@ -92,6 +94,44 @@ Html iso_time(std::int64_t unix_seconds) {
   return html;
 }
 
+bool has_legacy_digest(const Document& document) {
+  return document.file && document.file->digest_algorithm == legacy_digest_algorithm;
+}
+
+// The column holds tree digests; a record from before them says what its digest is instead, since
+// resumable-digest would not reproduce it.
+Html digest_note(const StoredFile& file) {
+  Html note;
+  if (file.digest_algorithm == core::tree_digest_name) return note;
+  note << "<br><small class=\"digest-algorithm\">"_html;
+  if (file.digest_algorithm == legacy_digest_algorithm) {
+    note << "plain BLAKE2b-256, uploaded before the tree digest: check with <code>b2sum -l 256</code>"_html;
+  } else {
+    note << "algorithm: "_html << file.digest_algorithm;
+  }
+  note << "</small>"_html;
+  return note;
+}
+
+Html digest_header() {
+  return "<th scope=\"col\">Tree digest <small>(BLAKE2b-256 over 1 MiB leaves)</small></th>"_html;
+}
+
+// How to reproduce the list's digests from a downloaded file; b2sum only while old records exist.
+Html digest_check_text(const std::vector<Document>& documents) {
+  Html text;
+  text << "<p id=\"digest-check\">Each file was uploaded in verified chunks and checked end to end against its "
+          "tree digest (<code>rsm-tree-v1</code>: BLAKE2b-256 over 1 MiB leaves, not a <code>b2sum</code> value). "
+          "To check a download, run <code>resumable-digest FILE</code> or "
+          "<code>python3 tools/resumable_digest.py FILE</code> and compare the 64 hex digits."_html;
+  if (std::any_of(documents.begin(), documents.end(), has_legacy_digest)) {
+    text << " Files uploaded before the tree digest show their plain BLAKE2b-256, marked as such: check those with "
+            "<code>b2sum -l 256 FILE</code>."_html;
+  }
+  text << "</p>\n"_html;
+  return text;
+}
+
 Html file_cells(const Document& document) {
   Html cells;
   if (!document.file) {
@@ -102,8 +142,9 @@ Html file_cells(const Document& document) {
   const StoredFile& file = *document.file;
   cells << "<td class=\"file\"><a class=\"download\" href=\""_html << download_url(document) << "\">"_html
         << file.file_name << "</a></td>\n<td class=\"size\" data-bytes=\""_html << file.size << "\">"_html
-        << format_size(file.size) << "</td>\n<td class=\"digest-cell\"><code class=\"digest\">"_html << file.blake2b256
-        << "</code></td>\n<td class=\"uploaded\">"_html << iso_time(file.uploaded_at) << "</td>\n"_html;
+        << format_size(file.size) << "</td>\n<td class=\"digest-cell\" data-algorithm=\""_html << file.digest_algorithm
+        << "\"><code class=\"digest\">"_html << file.file_digest << "</code>"_html << digest_note(file)
+        << "</td>\n<td class=\"uploaded\">"_html << iso_time(file.uploaded_at) << "</td>\n"_html;
   return cells;
 }
 
@@ -121,16 +162,15 @@ Html document_list_page(const PageFrame& frame, const std::vector<Document>& doc
   Html content;
   content << "<h1>Documents</h1>\n"_html;
   if (just_saved) content << "<p class=\"notice\" role=\"status\" id=\"notice\">Your document was saved.</p>\n"_html;
-  content << "<p>Each file was uploaded in verified chunks; its BLAKE2b-256 digest was checked end to end. After a "
-             "download, compare it with <code>b2sum -l 256 FILE</code>. Downloads resume (HTTP range requests).</p>\n"
+  content << digest_check_text(documents) << "<p>Downloads resume (HTTP range requests).</p>\n"
              "<p><a class=\"button\" href=\"/documents/new\">Add a document</a></p>\n"_html;
   if (documents.empty()) {
     content << "<p class=\"empty\">No documents yet.</p>\n"_html;
     return layout(frame, content);
   }
   content << "<table class=\"documents\" id=\"documents\">\n<thead><tr><th scope=\"col\">Title</th>"
-             "<th scope=\"col\">File</th><th scope=\"col\">Size</th><th scope=\"col\">BLAKE2b-256</th>"
-             "<th scope=\"col\">Uploaded</th></tr></thead>\n<tbody>\n"_html;
+             "<th scope=\"col\">File</th><th scope=\"col\">Size</th>"_html
+          << digest_header() << "<th scope=\"col\">Uploaded</th></tr></thead>\n<tbody>\n"_html;
   for (const auto& document : documents) {
     content << "<tr id=\"document-"_html << document.id << "\""_html;
     if (just_saved && *just_saved == document.id) content << " class=\"just-saved\""_html;
@@ -197,8 +237,8 @@ Html admin_document_list_page(const PageFrame& frame, const std::vector<Document
     return layout(frame, content);
   }
   content << "<table class=\"documents admin\" id=\"documents\">\n<thead><tr><th scope=\"col\">Title</th>"
-             "<th scope=\"col\">File</th><th scope=\"col\">Size</th><th scope=\"col\">BLAKE2b-256</th>"
-             "<th scope=\"col\">Uploaded</th><th scope=\"col\">Actions</th></tr></thead>\n<tbody>\n"_html;
+             "<th scope=\"col\">File</th><th scope=\"col\">Size</th>"_html
+          << digest_header() << "<th scope=\"col\">Uploaded</th><th scope=\"col\">Actions</th></tr></thead>\n<tbody>\n"_html;
   for (const auto& document : documents) {
     const std::string base = "/admin/documents/" + std::to_string(document.id);
     content << "<tr id=\"document-"_html << document.id << "\">\n<td><strong class=\"title\">"_html

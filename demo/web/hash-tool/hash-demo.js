@@ -4,6 +4,7 @@
   'use strict';
   var fileInput = document.getElementById('file');
   var chunkSizeInput = document.getElementById('chunk-size');
+  var chunkUnitInput = document.getElementById('chunk-unit');
   var forceInput = document.getElementById('force-chunk-size');
   var statusLine = document.getElementById('status');
   var progress = document.getElementById('progress');
@@ -44,6 +45,7 @@
           cell(row, String(m.offset));
           cell(row, String(m.size));
           cell(row, m.digest);
+          cell(row, m.rule === 'leaves' ? 'leaves' : 'bytes');
           rows.appendChild(row);
         }
       } else if (m.type === 'done') {
@@ -51,18 +53,31 @@
         progress.value = progress.max;
         var mibps = m.elapsedMs > 0 ? (file.size / 1048576) / (m.elapsedMs / 1000) : 0;
         statusLine.textContent = 'Done: ' + file.name + ', ' + file.size + ' bytes in ' + m.chunkCount +
-          ' chunks, ' + mibps.toFixed(0) + ' MiB/s.';
+          ' chunks (' + m.alignedChunks + ' from leaves, ' + (m.chunkCount - m.alignedChunks) + ' from bytes), ' +
+          mibps.toFixed(0) + ' MiB/s.';
         document.body.dataset.state = 'done';
       } else if (m.type === 'error') {
         statusLine.textContent = 'Error: ' + m.message;
         document.body.dataset.state = 'error';
       }
     };
-    worker.postMessage({ file: file, chunkSize: Math.round(Number(chunkSizeInput.value) * 1048576),
+    worker.postMessage({ file: file, chunkSize: Math.round(Number(chunkSizeInput.value) * Number(chunkUnitInput.value)),
       forceChunkSize: forceInput.checked });
+  }
+
+  // Bytes make unaligned chunk sizes (resumable.js's default of 1,000,000) possible. The value is
+  // converted so that switching the unit alone keeps the chunk size (and its 1 GiB cap).
+  var unit = Number(chunkUnitInput.value);
+  function unitChanged() {
+    var newUnit = Number(chunkUnitInput.value);
+    chunkSizeInput.max = String(1024 * 1048576 / newUnit);
+    chunkSizeInput.value = String(Math.max(1, Math.round(Number(chunkSizeInput.value) * unit / newUnit)));
+    unit = newUnit;
+    start();
   }
 
   fileInput.addEventListener('change', start);
   chunkSizeInput.addEventListener('change', start);
+  chunkUnitInput.addEventListener('change', unitChanged);
   forceInput.addEventListener('change', start);
 })();
