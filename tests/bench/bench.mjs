@@ -412,6 +412,7 @@ async function benchFinalize(cfg, work, serverBin) {
         rmSync(source, { force: true });
         const key = `${streams}:${durable ? 'durable' : 'nosync'}:${size}`;
         summary[key] = median(finals);
+        summary[`${key}:reply`] = median(lasts);
         rows.push([shuffled ? `${streams} streams, shuffled, chunk 1 last` : `${streams} stream, in order`, durable ? 'durable (default)' : 'fsync off',
           formatSize(size), f1(median(finals)), f1(median(lasts)), f1(median(bases)), finals.map((x) => f1(x)).join(', ')]);
       }
@@ -426,14 +427,19 @@ async function benchFinalize(cfg, work, serverBin) {
   table(['streams and order', 'server', 'file size', 'finalize ms', 'final reply t ms', 'other replies t ms', 'all runs ms'], rows);
   const small = sizes[0];
   const large = sizes[sizes.length - 1];
-  for (const streams of [1, 4]) {
-    for (const mode of ['nosync', 'durable']) {
-      const atLarge = summary[`${streams}:${mode}:${large}`];
-      const atSmall = summary[`${streams}:${mode}:${small}`];
-      target(`finalize ≤ 50 ms at ${formatSize(large)} and independent of size (${streams === 1 ? '1 stream, in order' : '4 streams, out of order'}, ${mode === 'nosync' ? 'fsync off' : 'durable'})`,
-        `${f1(atLarge)} ms at ${formatSize(large)}, ${f1(atSmall)} ms at ${formatSize(small)}`, atLarge <= 50 && Math.abs(atLarge - atSmall) <= 10,
-        'independent: within 10 ms of the smaller size');
-    }
+  for (const mode of ['nosync', 'durable']) {
+    const label = mode === 'nosync' ? 'fsync off' : 'durable';
+    const atLarge = summary[`1:${mode}:${large}`];
+    const atSmall = summary[`1:${mode}:${small}`];
+    target(`finalize ≤ 50 ms at ${formatSize(large)} and independent of size (1 stream, in order, ${label})`,
+      `${f1(atLarge)} ms at ${formatSize(large)}, ${f1(atSmall)} ms at ${formatSize(small)}`, atLarge <= 50 && Math.abs(atLarge - atSmall) <= 10,
+      'independent: within 10 ms of the smaller size');
+    // With four streams the other replies share the machine with three more, so their median is no
+    // baseline: the whole final reply (last buffers hashed, record, file digest, release) is judged.
+    const replyLarge = summary[`4:${mode}:${large}:reply`];
+    const replySmall = summary[`4:${mode}:${small}:reply`];
+    target(`four streams out of order: the final reply ≤ 50 ms at ${formatSize(large)} (${label})`,
+      `${f1(replyLarge)} ms at ${formatSize(large)}, ${f1(replySmall)} ms at ${formatSize(small)}`, replyLarge <= 50);
   }
   return summary;
 }

@@ -40,7 +40,11 @@ defines="-DCONFIGURED=1 -DCPU_UNALIGNED_ACCESS=1 -DHAVE_ALLOCA=1 -DHAVE_ALLOCA_H
  -DHAVE_C_VARARRAYS=1 -DHAVE_EXPLICIT_BZERO=1 -DHAVE_INLINE_ASM=1 -DHAVE_POSIX_MEMALIGN=1 -DHAVE_SYS_MMAN_H=1
  -DNATIVE_LITTLE_ENDIAN=1 -DSODIUM_STATIC=1"
 includes="-I$gen -I$gen/sodium -I$src/include -I$src/include/sodium"
-exports='[_rsm_digest_bytes,_rsm_hash_state_bytes,_rsm_hash_state_alignment,_rsm_hash_init,_rsm_hash_update,_rsm_hash_final,_rsm_hash_oneshot,_rsm_chunk_count,_rsm_chunk_span,_rsm_validate_chunk,_malloc,_free]'
+# The served core's export list and sources, read from wasm/CMakeLists.txt, so a variant exports what
+# the JS API (api_post.js) calls.
+exports="[$(sed -n '/^set(exported_functions/,/)/p' "$root/wasm/CMakeLists.txt" | sed 's/set(exported_functions//; s/)//' | tr -s ' \n' '\n' | grep '^_' | paste -sd, -)]"
+core_sources=$(sed -n 's/^set(core_sources \(.*\))$/\1/p' "$root/wasm/CMakeLists.txt")
+[ -n "$core_sources" ] && [ "$exports" != "[]" ] || { echo "wasm_variants: cannot read the core's sources and exports from wasm/CMakeLists.txt" >&2; exit 1; }
 
 # The unpatched blake2b-ref.c for libsodium-ref (written next to the outputs, never into the source):
 # the project's patch reverse-applied to the patched file.
@@ -74,10 +78,11 @@ build_variant() {
   wait
   emar rcs "$dir/libsodium.a" "$objs"/*.o
   local core_objects=()
-  for file in chunk_geometry digest core_c_api; do
+  for file in $core_sources; do
+    local base=${file##*/}
     # shellcheck disable=SC2086
-    em++ $cflags -std=c++20 -DSODIUM_STATIC=1 -I"$root/wasm/include" $includes -c "$root/wasm/src/$file.cpp" -o "$objs/core_$file.o"
-    core_objects+=("$objs/core_$file.o")
+    em++ $cflags -std=c++20 -DSODIUM_STATIC=1 -I"$root/wasm/include" $includes -c "$root/wasm/$file" -o "$objs/core_${base%.cpp}.o"
+    core_objects+=("$objs/core_${base%.cpp}.o")
   done
   # shellcheck disable=SC2086
   em++ $linkflags -sMODULARIZE=1 -sEXPORT_NAME=createResumableCore -sENVIRONMENT=web,worker -sWASM_BIGINT=1 \

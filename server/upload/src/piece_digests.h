@@ -12,6 +12,7 @@
 // but std::bad_alloc.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -62,16 +63,27 @@ class PieceHasher {
               const core::LeafHasher* continued);
   // Bytes of the piece, in order, in any split.
   void update(std::span<const std::uint8_t> bytes);
+
+  // A leaf-aligned piece of more than one leaf can be hashed on two lanes at once, leaf i on lane
+  // i % 2, so that one stream's hashing spreads over two cores: then lanes() is 2, and its bytes go
+  // to update_lane() instead of update(), each lane's bytes in order, the two lanes on any threads
+  // (one thread per lane at a time).
+  std::size_t lanes() const { return lanes_; }
+  // Bytes at file offset `at`, all inside one leaf.
+  void update_lane(std::uint64_t at, std::span<const std::uint8_t> bytes);
   // After the piece's `size` bytes; the hasher is spent.
   PieceDigests finish();
 
  private:
   std::uint64_t end_;
+  std::uint64_t next_at_;  // update() with two lanes: the file offset of the next byte
   std::optional<std::uint64_t> total_size_;
   bool aligned_;
   std::uint64_t skip_;  // head bytes still to pass over unhashed (no frontier state given)
   std::optional<core::LeafHasher> leaves_;
   core::BytesChunkHasher bytes_;  // unaligned pieces only
+  std::size_t lanes_ = 1;
+  std::optional<core::LeafHasher> lane_leaves_[2];  // with two lanes: the leaf each lane is in
   PieceDigests result_;
 };
 

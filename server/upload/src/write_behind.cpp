@@ -79,28 +79,39 @@ void WriteBehind::write(StoredUpload& data, std::uint64_t offset, std::size_t le
     return;
   }
 #if RESUMABLE_WITH_WRITE_BEHIND
-  bool start_hasher = false;
+  bool start_lane[2] = {false, false};
   {
     std::lock_guard lock(mutex_);
     std::erase(free_, index);  // busy until written (and hashed)
     ++in_flight_;
-    pending_[index] = hasher != nullptr ? 2 : 1;
+    pending_[index] = 1;
     if (hasher != nullptr) {
-      hash_queue_.push_back({index, length, hasher});
-      start_hasher = !hashing_;
-      hashing_ = true;
+      // With two lanes, the buffer is cut at leaf boundaries and each part goes to its leaf's lane.
+      const std::uint64_t leaf = hasher->lanes() == 2 ? core::leaf_bytes : std::uint64_t{0};
+      for (std::size_t start = 0; start < length;) {
+        const std::uint64_t at = offset + start;
+        const std::size_t n = leaf == 0 ? length - start
+                                        : static_cast<std::size_t>(std::min<std::uint64_t>(length - start, leaf - at % leaf));
+        const std::size_t lane = leaf == 0 ? 0 : static_cast<std::size_t>((at / leaf) % 2);
+        hash_queue_[lane].push_back({index, start, n, at, hasher});
+        ++pending_[index];
+        if (!hashing_[lane]) start_lane[lane] = hashing_[lane] = true;
+        start += n;
+      }
     }
   }
   // Writes need no order (disjoint ranges) and mostly wait for the device: any pool thread may
-  // take them, several at once. Hashing needs order: one runner per request works through
-  // hash_queue_.
+  // take them, several at once. Hashing needs order within a lane: one runner per lane and request
+  // works through its queue.
   pool_->post([this, &data, index, offset, length] {
     StorageStatus status = data.write_at(offset, buffers_[index].data(), length);
     std::lock_guard lock(mutex_);
     if (!status && first_error_) first_error_ = std::move(status);
     piece_done(index);
   });
-  if (start_hasher) pool_->post([this] { run_hasher(); });
+  for (std::size_t lane = 0; lane < 2; ++lane) {
+    if (start_lane[lane]) pool_->post([this, lane] { run_hasher(lane); });
+  }
 #endif
 }
 
@@ -112,25 +123,31 @@ void WriteBehind::piece_done(std::size_t index) {
   done_.notify_all();
 }
 
-void WriteBehind::run_hasher() {
+void WriteBehind::run_hasher(std::size_t lane) {
   std::unique_lock lock(mutex_);
-  while (!hash_queue_.empty()) {
-    const HashPiece piece = hash_queue_.front();
-    hash_queue_.pop_front();
+  auto& queue = hash_queue_[lane];
+  while (!queue.empty()) {
+    const HashPiece piece = queue.front();
+    queue.pop_front();
     lock.unlock();
-    piece.hasher->update(std::span<const std::uint8_t>(buffers_[piece.buffer].data(), piece.length));
+    const std::span<const std::uint8_t> bytes(buffers_[piece.buffer].data() + piece.start, piece.length);
+    if (piece.hasher->lanes() == 2) {
+      piece.hasher->update_lane(piece.at, bytes);
+    } else {
+      piece.hasher->update(bytes);
+    }
     lock.lock();
     piece_done(piece.buffer);
   }
-  // Cleared under the lock that drain() waits on: once it sees !hashing_, this task touches
+  // Cleared under the lock that drain() waits on: once it sees the lane idle, this task touches
   // nothing of *this any more.
-  hashing_ = false;
+  hashing_[lane] = false;
   done_.notify_all();
 }
 
 StorageStatus WriteBehind::drain() {
   std::unique_lock lock(mutex_);
-  done_.wait(lock, [&] { return in_flight_ == 0 && !hashing_; });
+  done_.wait(lock, [&] { return in_flight_ == 0 && !hashing_[0] && !hashing_[1]; });
   return first_error_;
 }
 

@@ -1,12 +1,13 @@
 // Write-behind for piece bodies: while a request thread receives a part of a body, earlier parts
-// are hashed into the piece's digests (PieceHasher: its leaves, one pass) and written to the store
-// by pool threads. Receiving, hashing and writing thus overlap on all cores instead of running one
-// after another on the request thread.
+// are hashed into the piece's digests (PieceHasher: its leaves, one pass; alternate leaves on two
+// pool threads for leaf-aligned pieces) and written to the store by pool threads. Receiving,
+// hashing and writing thus overlap on all cores instead of running one after another on the
+// request thread.
 //
 // WritePool is shared by a core; WriteBehind belongs to one request (one thread uses it) and
 // leases a fixed ring of buffers from the core's BufferPool, so memory per request is bounded by
-// buffer_count × buffer_bytes. Writes run in any order, several at once; the hasher takes a
-// request's parts strictly in order (one hashing task at a time per request).
+// buffer_count × buffer_bytes. Writes run in any order, several at once; each hashing lane takes
+// its parts strictly in order (one task at a time per lane and request).
 //
 // Built without RESUMABLE_WITH_WRITE_BEHIND there is no WritePool: the ring is one buffer and
 // every part is hashed and written on the request thread (the synchronous path).
@@ -75,13 +76,16 @@ class WriteBehind {
   bool failed();
 
  private:
+  // Bytes [start, start + length) of a buffer, at file offset `at`, for one hashing lane.
   struct HashPiece {
     std::size_t buffer;
+    std::size_t start;
     std::size_t length;
+    std::uint64_t at;
     PieceHasher* hasher;
   };
   void piece_done(std::size_t index);
-  void run_hasher();
+  void run_hasher(std::size_t lane);
 
   WritePool* pool_;
   BufferPool* buffer_pool_;
@@ -92,8 +96,9 @@ class WriteBehind {
   std::vector<std::uint64_t> read_piece_;   // per buffer: which piece a read-ahead fills
   std::vector<char> read_done_;             // per buffer: that read has finished
   std::vector<StorageStatus> read_status_;  // per buffer: and its outcome
-  std::deque<HashPiece> hash_queue_;
-  bool hashing_ = false;             // a pool task is working through hash_queue_
+  // Per hashing lane (PieceHasher::lanes(): leaf-aligned pieces hash alternate leaves on two).
+  std::deque<HashPiece> hash_queue_[2];
+  bool hashing_[2] = {false, false};  // a pool task is working through that lane's queue
   std::size_t in_flight_ = 0;        // buffers queued or being processed
   StorageStatus first_error_;
   std::mutex mutex_;
