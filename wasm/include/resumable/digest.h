@@ -1,6 +1,6 @@
-// BLAKE2b-256 digests of chunks and whole files (libsodium's crypto_generichash, 32-byte output,
-// no key). The whole-file digest is the plain BLAKE2b-256 of the file's bytes, so any stored file
-// can be checked with coreutils `b2sum -l 256`.
+// Plain BLAKE2b-256 (libsodium's crypto_generichash, 32-byte output, no key): the digest type, hex
+// text and constant-time comparison every digest shares, and plain hashing for record checks,
+// ETags and identifiers. Uploads use the tree digest built on it (tree_digest.h, docs/digest.md).
 //
 // Streaming state lives inside Blake2b256 (fixed size, 64-byte aligned, no heap); one instance
 // per stream, not shared between threads. No function throws.

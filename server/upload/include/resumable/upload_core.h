@@ -1,8 +1,9 @@
 // The upload core: protocol-neutral uploads over an UploadStore. An upload belongs to a principal
 // and is named by the client's identifier; it has a size (possibly not known yet) and receives
 // pieces, byte ranges written at their offsets and verified against the digests their senders
-// declare. The core keeps the whole-file BLAKE2b-256 as pieces become contiguous, releases the file
-// exactly once when every byte is in (verified against a declared file digest), hands it over by a
+// declare (tree digests, docs/digest.md: each byte hashed once into 1 MiB leaves). The core computes
+// the file digest from the leaf digests recorded with each piece, releases the file exactly once
+// when every byte is in (verified against a declared file digest), hands it over by a
 // one-time claim, and collects what clients abandon. It knows no HTTP, no chunk numbers and no
 // particular store: protocol front-ends (frontends/) translate requests into these calls.
 //
