@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
+// The tree digest of a file by the Python reference (one definition, in support.mjs).
+export { referenceDigest } from '../reliability/support.mjs';
+
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -78,13 +81,6 @@ export async function writeRandomFile(path, size) {
   }
   out.end();
   await once(out, 'finish');
-}
-
-// The tree digest of a file (docs/digest.md) by the Python reference, which shares no code with the
-// server, the widget or the wasm core: what a user would run to check a file.
-export function referenceDigest(path) {
-  const script = new URL('../../tools/resumable_digest.py', import.meta.url).pathname;
-  return execFileSync('python3', [script, path], { encoding: 'utf8', maxBuffer: 1 << 20 }).split(' ')[0];
 }
 
 export function b2sum256(path) {

@@ -145,10 +145,7 @@ export async function settle(ms = 3000) {
 }
 
 // The tree digest (docs/digest.md) by the Python reference: what our endpoint and widget report.
-export function treeDigest(path) {
-  const script = new URL('../../../tools/resumable_digest.py', import.meta.url).pathname;
-  return execFileSync('python3', [script, path], { encoding: 'utf8', maxBuffer: 1 << 20 }).split(' ')[0];
-}
+export { referenceDigest as treeDigest } from '../../reliability/support.mjs';
 
 export function b2sum256(path) {
   return execFileSync('b2sum', ['-l', '256', path], { encoding: 'utf8', maxBuffer: 1 << 20 }).split(' ')[0];
