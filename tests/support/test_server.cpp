@@ -147,7 +147,8 @@ void usage() {
                "  [--max-uploads-per-principal N] [--max-unclaimed-per-principal N] [--max-uploads N] [--stale-after-s N] [--unclaimed-after-s N] [--chunk-wait-ms N]\n"
                "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
                "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
-               "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n");
+               "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n"
+               "  [--direct-io 0|1] [--io-buffer-bytes N] [--io-buffers N] [--io-buffer-budget N] [--write-threads N]   (the store's and the mount's I/O settings)\n");
 }
 
 }  // namespace
@@ -172,7 +173,8 @@ int main(int argc, char** argv) {
                                 "max-uploads", "stale-after-s",
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
                                 "body-min-rate", "allowed-origins",
-                                "cors-credentials", "max-connections-per-address"};
+                                "cors-credentials", "max-connections-per-address", "direct-io", "io-buffer-bytes",
+                                "io-buffers", "io-buffer-budget", "write-threads"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
@@ -204,6 +206,7 @@ int main(int argc, char** argv) {
   filesystem.chunk_dir = data_dir / "chunks";
   filesystem.upload_to = data_dir / "files";
   filesystem.durable = get("durable", "1") != "0";
+  if (args.count("direct-io")) filesystem.direct_io = get("direct-io", "1") != "0";
   std::string store_error;
   options.store = resumable::make_filesystem_store(filesystem, &store_error);
   if (!options.store) {
@@ -240,6 +243,10 @@ int main(int argc, char** argv) {
   limits.chunk_wait = std::chrono::milliseconds(number("chunk-wait-ms", 10000));
   limits.body_grace = std::chrono::milliseconds(number("body-grace-ms", static_cast<std::uint64_t>(limits.body_grace.count())));
   limits.body_min_rate = number("body-min-rate", limits.body_min_rate);
+  limits.io_buffer_bytes = number("io-buffer-bytes", limits.io_buffer_bytes);
+  limits.io_buffers = number("io-buffers", limits.io_buffers);
+  limits.io_buffer_budget = number("io-buffer-budget", limits.io_buffer_budget);
+  limits.write_threads = number("write-threads", limits.write_threads);
   if (const auto extensions = get("allowed-extensions", ""); !extensions.empty()) {
     std::size_t start = 0;
     while (start <= extensions.size()) {

@@ -53,7 +53,10 @@ UploadCore::Impl::~Impl() {
 }
 
 std::unique_ptr<WriteBehind> UploadCore::Impl::make_ring() {
-  return std::make_unique<WriteBehind>(write_pool.get(), buffers, limits.io_buffers);
+  // Rings are sized when a piece starts: a share of the budget among the requests receiving now.
+  const std::size_t share = limits.io_buffer_budget / (live_rings.load(std::memory_order_relaxed) + 1);
+  const std::size_t depth = std::clamp(share, std::min<std::size_t>(2, limits.io_buffers), limits.io_buffers);
+  return std::make_unique<WriteBehind>(write_pool.get(), buffers, depth, &live_rings);
 }
 
 std::optional<ErrorCode> UploadCore::Impl::check_matches(const Upload& upload, const UploadDeclaration& declared) const {

@@ -13,6 +13,7 @@
 // every part is hashed and written on the request thread (the synchronous path).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -51,8 +52,9 @@ class WritePool final {};  // not built: never made, every WriteBehind is synchr
 
 class WriteBehind {
  public:
-  // pool == nullptr: every piece is hashed and written synchronously in write().
-  WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count);
+  // pool == nullptr: every piece is hashed and written synchronously in write(). `live`, when
+  // given, counts this ring from construction to destruction.
+  WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count, std::atomic<std::size_t>* live = nullptr);
   ~WriteBehind();  // waits for queued writes, then gives the buffers back
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
@@ -87,6 +89,7 @@ class WriteBehind {
   void piece_done(std::size_t index);
   void run_hasher(std::size_t lane);
 
+  std::atomic<std::size_t>* live_;
   WritePool* pool_;
   BufferPool* buffer_pool_;
   std::vector<PageBuffer> buffers_;  // leased on first use

@@ -41,13 +41,19 @@ struct UploadLimits {
   // Longest identifier, file name and relative path (bytes).
   std::size_t max_name_bytes = 255;
   std::size_t max_relative_path_bytes = 4096;
-  // Body streaming buffers per request: `io_buffers` of `io_buffer_bytes` (1 MiB by default), the
-  // endpoint's only per-request allocation that scales. While one buffer receives, the others are
-  // being hashed into the file digest and written by `write_threads` background threads shared by
+  // Body streaming buffers per request: `io_buffers` of `io_buffer_bytes` (4 x 1 MiB by default),
+  // the endpoint's only per-request allocation that scales. While one buffer receives, the others
+  // are being hashed into leaf digests and written by `write_threads` background threads shared by
   // all requests (0: hash and write on the request thread). Writers mostly wait for the device, so
-  // there may be more of them than cores.
-  std::size_t io_buffer_bytes = 256 * 1024;
+  // there may be more of them than cores. A buffer is one leaf of the tree digest: each handoff
+  // costs thread wake-ups and each direct write a device request, so 1 MiB buffers spend 40 % less
+  // kernel CPU per GiB than 256 KiB ones (docs/BENCHMARKS.md); lower it where memory is scarce.
+  std::size_t io_buffer_bytes = 1024 * 1024;
   std::size_t io_buffers = 4;
+  // Buffers the receiving requests share before their rings shrink: a request starting a piece
+  // gets io_buffer_budget / (requests receiving + 1) of them, at least 2 and at most io_buffers.
+  // One stream thus keeps 4 MiB of writes in flight, and many streams hold 2 MiB each.
+  std::size_t io_buffer_budget = 4;
   std::size_t write_threads = 4;
   // Buffers the endpoint keeps for reuse between requests (the rest are unmapped): peak memory
   // follows the requests receiving at once, never the number of server threads.
