@@ -20,10 +20,11 @@ namespace {
 // A request as the front-end sees it.
 class ConnectionView final : public http::RequestView {
  public:
-  ConnectionView(mg_connection* connection, std::string_view path)
-      : connection_(connection), info_(mg_get_request_info(connection)), path_(path) {}
+  ConnectionView(mg_connection* connection, std::string_view base, std::string_view path)
+      : connection_(connection), info_(mg_get_request_info(connection)), base_(base), path_(path) {}
   std::string_view method() const override { return info_->request_method; }
   std::string_view path() const override { return path_; }
+  std::string_view base() const override { return base_; }
   std::optional<http::ParamValue> query_param(std::string_view name, std::size_t max_bytes) const override {
     return civetweb::query_param(info_->query_string != nullptr ? info_->query_string : "", name, max_bytes);
   }
@@ -40,6 +41,7 @@ class ConnectionView final : public http::RequestView {
  private:
   mg_connection* connection_;
   const mg_request_info* info_;
+  std::string_view base_;
   std::string_view path_;
 };
 
@@ -227,7 +229,7 @@ int CivetWebMount::serve(mg_connection* connection) {
     return send(connection, std::move(reply), reply_headers);
   }
 
-  ConnectionView view(connection, path);
+  ConnectionView view(connection, base_, path);
   const auto exchange = front_end_.exchange(view, principal);
   auto started = exchange->start();
   if (auto* reply = std::get_if<http::Reply>(&started)) return send(connection, std::move(*reply), reply_headers);

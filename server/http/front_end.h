@@ -38,6 +38,7 @@ class RequestView {
   virtual ~RequestView() = default;
   virtual std::string_view method() const = 0;
   virtual std::string_view path() const = 0;  // below the mount: "" for the mount itself, "/status", ...
+  virtual std::string_view base() const { return {}; }  // the mount's own path ("/files"), for URLs it hands out
   // A query parameter, decoded; values over `max_bytes` are too_long.
   virtual std::optional<ParamValue> query_param(std::string_view name, std::size_t max_bytes) const = 0;
   virtual std::optional<std::string_view> header(std::string_view name) const = 0;
