@@ -4,7 +4,10 @@
 #include <cstring>
 #include <map>
 
+#include <sys/socket.h>
+
 #include "anonymous_scopes.h"
+#include "connection_socket.h"
 #include "json_error.h"
 #include "query_params.h"
 #include "reply_writer.h"
@@ -32,6 +35,11 @@ class ConnectionView final : public http::RequestView {
     const char* value = mg_get_header(connection_, std::string(name).c_str());
     if (value == nullptr) return std::nullopt;
     return std::string_view(value);
+  }
+  std::function<void()> interrupter() const override {
+    return [address = std::string(info_->remote_addr), port = info_->remote_port, server = info_->server_port] {
+      shut_down_socket(address, port, server, SHUT_RD);
+    };
   }
   std::optional<std::uint64_t> content_length() const override {
     if (info_->content_length < 0) return std::nullopt;

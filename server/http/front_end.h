@@ -43,6 +43,10 @@ class RequestView {
   virtual std::optional<ParamValue> query_param(std::string_view name, std::size_t max_bytes) const = 0;
   virtual std::optional<std::string_view> header(std::string_view name) const = 0;
   virtual std::optional<std::uint64_t> content_length() const = 0;  // nullopt: not declared
+  // Ends this request's body from another thread while the request is being served (its reads then
+  // see the connection gone): how a retry takes over from a stalled request. Empty if the adapter
+  // cannot; call it only while this request's exchange is still alive.
+  virtual std::function<void()> interrupter() const { return {}; }
 };
 
 struct Reply {

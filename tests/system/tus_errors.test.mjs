@@ -5,8 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { join } from 'node:path';
-import { MiB, TUS, http, rmSync, scratchDir, startTusServer, treeChunkDigest } from './tus_support.mjs';
+import { readFileSync } from 'node:fs';
+import { MiB, TUS, claim, http, rmSync, scratchDir, startTusServer, treeChunkDigest } from './tus_support.mjs';
 
 let dir, server, base;
 const alice = { ...TUS, 'X-Test-User': 'alice' };
@@ -16,7 +19,8 @@ before(async () => {
   dir = scratchDir('tus-errors');
   server = await startTusServer({
     dataDir: join(dir, 'data'),
-    args: ['--max-file-size', String(8 * MiB), '--allowed-extensions', 'bin,txt', '--max-metadata-bytes', '512'],
+    args: ['--max-file-size', String(8 * MiB), '--allowed-extensions', 'bin,txt', '--max-metadata-bytes', '512',
+      '--append-piece-bytes', String(MiB), '--chunk-wait-ms', '4000'],
   });
   base = server.url.replace(/\/$/, '');
 });
@@ -187,4 +191,34 @@ test('Upload-Checksum: sha1, sha256 and rsm-tree-v1 accepted when right; 460 and
     assert.equal(Number(stored.headers['upload-offset']), offset);
   }
   assert.equal(offset, size);
+});
+
+test('a PATCH takes over from a stalled one: its committed pieces stay, the rest comes from the newcomer', async () => {
+  const size = 4 * MiB;
+  const data = randomBytes(size);
+  const url = await create(size);
+  // The stalled PATCH sends 2.5 MiB of its 4 MiB body, then nothing (its socket stays open).
+  const stalled = connect(Number(new URL(base).port), '127.0.0.1');
+  await once(stalled, 'connect');
+  const closed = once(stalled, 'close');
+  stalled.on('error', () => {});
+  stalled.write(`PATCH ${new URL(url).pathname} HTTP/1.1\r\nHost: x\r\nX-Test-User: alice\r\nTus-Resumable: 1.0.0\r\n` +
+    `Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: ${size}\r\n\r\n`);
+  stalled.write(data.subarray(0, 2.5 * MiB));
+  let offset = 0;
+  for (let i = 0; i < 200 && offset < 2 * MiB; i++) {  // its first two 1 MiB pieces are committed
+    await new Promise((r) => setTimeout(r, 20));
+    offset = await offsetOf(url);
+  }
+  assert.equal(offset, 2 * MiB);
+  // The client resumes at once; without the takeover it would wait chunk_wait (4 s) and get 423.
+  const started = Date.now();
+  const resumed = await patch(url, offset, data.subarray(offset));
+  assert.equal(resumed.status, 204, resumed.text);
+  assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+  await closed;  // the stalled request was ended
+  const claimed = await claim(base, resumed.headers['upload-token']);
+  assert.equal(claimed.status, 200);
+  assert.equal(createHash('sha256').update(readFileSync(claimed.json.path)).digest('hex'),
+    createHash('sha256').update(data).digest('hex'), 'stored byte-identical');
 });

@@ -53,6 +53,31 @@ UploadDeclaration declaration_of(const OffsetState& state, const std::string& id
   return upload;
 }
 
+std::shared_ptr<void> AppendLocks::take(const std::string& principal, const std::string& id,
+                                        std::function<void()> interrupt, std::chrono::milliseconds wait) {
+  const auto key = std::make_pair(principal, id);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  std::unique_lock lock(mutex_);
+  std::uint64_t interrupted = 0;  // serials start at 1
+  for (auto it = holders_.find(key); it != holders_.end(); it = holders_.find(key)) {
+    if (it->second.serial != interrupted) {
+      interrupted = it->second.serial;
+      // Under the mutex: the holder's request is still being served, so its socket is still its own.
+      if (it->second.interrupt) it->second.interrupt();
+    }
+    if (released_.wait_until(lock, deadline) == std::cv_status::timeout && holders_.count(key) != 0) return nullptr;
+  }
+  const std::uint64_t serial = ++next_serial_;
+  holders_[key] = Holder{serial, std::move(interrupt)};
+  return std::shared_ptr<void>(static_cast<void*>(this), [this, key, serial](void*) {  // deletes nothing
+    {
+      std::lock_guard guard(mutex_);
+      if (const auto it = holders_.find(key); it != holders_.end() && it->second.serial == serial) holders_.erase(it);
+    }
+    released_.notify_all();
+  });
+}
+
 namespace {
 
 class AppendExchange final : public http::Exchange, public http::BodySink {

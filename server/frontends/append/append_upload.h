@@ -15,7 +15,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,12 +54,33 @@ std::variant<ErrorCode, OffsetState> offset_state(UploadCore& core, const std::s
 // The declaration every piece of an existing upload repeats (the core compares it).
 UploadDeclaration declaration_of(const OffsetState& state, const std::string& id);
 
+// One append at a time per upload. A newcomer ends the request holding the upload (a stalled PATCH
+// whose client gave up and resumed: tusd's lock release) and waits up to `wait` for it to let go;
+// what that request committed stays, its unfinished piece goes back. The last to arrive wins.
+class AppendLocks {
+ public:
+  // A hold, released when the last copy goes; null when the holder did not let go in time.
+  std::shared_ptr<void> take(const std::string& principal, const std::string& id, std::function<void()> interrupt,
+                             std::chrono::milliseconds wait);
+
+ private:
+  struct Holder {
+    std::uint64_t serial = 0;
+    std::function<void()> interrupt;
+  };
+  std::mutex mutex_;
+  std::condition_variable released_;
+  std::map<std::pair<std::string, std::string>, Holder> holders_;
+  std::uint64_t next_serial_ = 0;
+};
+
 struct AppendRequest {
   std::string principal;
   UploadDeclaration upload;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;  // the body's, from Content-Length
   std::optional<BodyChecksum> checksum;
+  std::shared_ptr<void> hold;  // from AppendLocks: kept until the exchange ends
 };
 
 struct AppendResult {

@@ -232,7 +232,7 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
       if (auto* writer = std::get_if<PieceWriter>(&start)) writer->finish();
     }
     const std::string id = upload.identifier;
-    append::AppendRequest append{principal, std::move(upload), 0, body, std::move(checksum)};
+    append::AppendRequest append{principal, std::move(upload), 0, body, std::move(checksum), nullptr};
     return append::make_append_exchange(core_, std::move(append), [this, principal, id, location](const append::AppendResult& result) {
       auto state = append::offset_state(core_, principal, id, protocol_name);
       if (auto* error = std::get_if<ErrorCode>(&state)) return tus_error(*error, true);
@@ -246,6 +246,13 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
   }
 
   const std::string id(request.path().substr(1));
+  std::shared_ptr<void> hold;
+  if (method == "PATCH") {
+    // Before the offset is read: a PATCH still holding the upload is ended first, and what it
+    // committed counts.
+    hold = locks_.take(principal, id, request.interrupter(), limits.chunk_wait);
+    if (!hold) return refuse(ErrorCode::chunk_busy);
+  }
   auto found = append::offset_state(core_, principal, id, protocol_name);
   if (auto* error = std::get_if<ErrorCode>(&found)) return refuse(*error);
   auto& state = std::get<append::OffsetState>(found);
@@ -285,7 +292,7 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
   const std::uint64_t pieces = checksum ? 1 : (state.offset + *content_length - 1) / step - state.offset / step + 1;
   if (state.stored_pieces + pieces > limits.max_chunks) return refuse(ErrorCode::too_many_chunks);
   append::AppendRequest append{principal, append::declaration_of(state, id), state.offset, *content_length,
-                               std::move(checksum)};
+                               std::move(checksum), std::move(hold)};
   return append::make_append_exchange(core_, std::move(append), [this, principal, id](const append::AppendResult& result) {
     if (result.error) return tus_error(*result.error, true);
     auto now = append::offset_state(core_, principal, id, protocol_name);

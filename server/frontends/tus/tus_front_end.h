@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "append_upload.h"
 #include "front_end.h"
 #include "resumable/upload_core.h"
 #include "tus_status.h"
@@ -36,6 +37,7 @@ class TusFrontEnd final : public http::FrontEnd {
 
  private:
   UploadCore& core_;
+  append::AppendLocks locks_;  // a PATCH takes over from a stalled one
 };
 
 }  // namespace resumable::tus
