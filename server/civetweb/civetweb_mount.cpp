@@ -169,7 +169,7 @@ std::vector<std::string> CivetWebMount::cors_headers(mg_connection* connection) 
     headers.push_back("Access-Control-Allow-Origin: *");  // no credentials with a wildcard
   }
   headers.push_back("Vary: Origin");
-  headers.push_back("Access-Control-Expose-Headers: Retry-After");
+  headers.push_back("Access-Control-Expose-Headers: " + front_end_.exposed_headers());
   return headers;
 }
 

@@ -113,6 +113,8 @@ class FrontEnd {
   // The protocol's rendering of an error (the adapter's own refusals use it too).
   virtual Reply error_reply(ErrorCode code, bool close) const = 0;
   virtual MultipartRules multipart_rules() const = 0;
+  // The reply headers pages on other origins may read (Access-Control-Expose-Headers).
+  virtual std::string exposed_headers() const { return "Retry-After"; }
   // Called at the start of every request the front-end serves (periodic work of the core).
   virtual void on_request() {}
 };

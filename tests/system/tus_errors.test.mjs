@@ -20,7 +20,7 @@ before(async () => {
   server = await startTusServer({
     dataDir: join(dir, 'data'),
     args: ['--max-file-size', String(8 * MiB), '--allowed-extensions', 'bin,txt', '--max-metadata-bytes', '512',
-      '--append-piece-bytes', String(MiB), '--chunk-wait-ms', '4000'],
+      '--append-piece-bytes', String(MiB), '--chunk-wait-ms', '4000', '--allowed-origins', 'http://page.test'],
   });
   base = server.url.replace(/\/$/, '');
 });
@@ -221,4 +221,23 @@ test('a PATCH takes over from a stalled one: its committed pieces stay, the rest
   assert.equal(claimed.status, 200);
   assert.equal(createHash('sha256').update(readFileSync(claimed.json.path)).digest('hex'),
     createHash('sha256').update(data).digest('hex'), 'stored byte-identical');
+});
+
+test('a page on an allowed origin gets its preflight answered and may read the tus headers', async () => {
+  const origin = { Origin: 'http://page.test' };
+  const preflight = await http(`${base}/files`, {
+    method: 'OPTIONS',
+    headers: { ...origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'tus-resumable,upload-length' },
+  });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers['access-control-allow-origin'], 'http://page.test');
+  assert.match(preflight.headers['access-control-allow-methods'], /POST/);
+  const created = await http(`${base}/files`, {
+    method: 'POST', headers: { ...alice, ...origin, 'Upload-Length': '3', 'Upload-Metadata': `filename ${b64('c.txt')}` },
+  });
+  assert.equal(created.status, 201);
+  const exposed = created.headers['access-control-expose-headers'].split(',').map((h) => h.trim().toLowerCase());
+  for (const h of ['location', 'upload-offset', 'upload-expires', 'upload-token', 'upload-file-digest', 'tus-resumable']) {
+    assert.ok(exposed.includes(h), h);
+  }
 });

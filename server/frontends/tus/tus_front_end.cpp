@@ -160,6 +160,13 @@ std::optional<std::string> TusFrontEnd::allowed_methods(std::string_view path) c
   return std::nullopt;
 }
 
+std::string TusFrontEnd::exposed_headers() const {
+  // Everything a browser client (tus-js-client, Uppy) reads from our replies.
+  return "Retry-After, Location, Upload-Offset, Upload-Length, Upload-Defer-Length, Upload-Metadata, Upload-Expires, "
+         "Upload-Token, Upload-File-Digest, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, "
+         "Tus-Checksum-Algorithm";
+}
+
 http::Reply TusFrontEnd::error_reply(ErrorCode code, bool close) const { return tus_error(code, close); }
 
 std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& request, const std::string& principal) {

@@ -33,6 +33,7 @@ class TusFrontEnd final : public http::FrontEnd {
   std::unique_ptr<http::Exchange> exchange(const http::RequestView& request, const std::string& principal) override;
   http::Reply error_reply(ErrorCode code, bool close) const override;
   http::MultipartRules multipart_rules() const override { return {}; }
+  std::string exposed_headers() const override;
   void on_request() override { core_.collect_if_due(); }
 
  private:
