@@ -4,7 +4,10 @@
 #include <cstring>
 #include <map>
 
+#include <sys/socket.h>
+
 #include "anonymous_scopes.h"
+#include "connection_socket.h"
 #include "json_error.h"
 #include "query_params.h"
 #include "reply_writer.h"
@@ -20,10 +23,11 @@ namespace {
 // A request as the front-end sees it.
 class ConnectionView final : public http::RequestView {
  public:
-  ConnectionView(mg_connection* connection, std::string_view path)
-      : connection_(connection), info_(mg_get_request_info(connection)), path_(path) {}
+  ConnectionView(mg_connection* connection, std::string_view base, std::string_view path)
+      : connection_(connection), info_(mg_get_request_info(connection)), base_(base), path_(path) {}
   std::string_view method() const override { return info_->request_method; }
   std::string_view path() const override { return path_; }
+  std::string_view base() const override { return base_; }
   std::optional<http::ParamValue> query_param(std::string_view name, std::size_t max_bytes) const override {
     return civetweb::query_param(info_->query_string != nullptr ? info_->query_string : "", name, max_bytes);
   }
@@ -31,6 +35,11 @@ class ConnectionView final : public http::RequestView {
     const char* value = mg_get_header(connection_, std::string(name).c_str());
     if (value == nullptr) return std::nullopt;
     return std::string_view(value);
+  }
+  std::function<void()> interrupter() const override {
+    return [address = std::string(info_->remote_addr), port = info_->remote_port, server = info_->server_port] {
+      shut_down_socket(address, port, server, SHUT_RD);
+    };
   }
   std::optional<std::uint64_t> content_length() const override {
     if (info_->content_length < 0) return std::nullopt;
@@ -40,6 +49,7 @@ class ConnectionView final : public http::RequestView {
  private:
   mg_connection* connection_;
   const mg_request_info* info_;
+  std::string_view base_;
   std::string_view path_;
 };
 
@@ -159,7 +169,7 @@ std::vector<std::string> CivetWebMount::cors_headers(mg_connection* connection) 
     headers.push_back("Access-Control-Allow-Origin: *");  // no credentials with a wildcard
   }
   headers.push_back("Vary: Origin");
-  headers.push_back("Access-Control-Expose-Headers: Retry-After");
+  headers.push_back("Access-Control-Expose-Headers: " + front_end_.exposed_headers());
   return headers;
 }
 
@@ -227,7 +237,7 @@ int CivetWebMount::serve(mg_connection* connection) {
     return send(connection, std::move(reply), reply_headers);
   }
 
-  ConnectionView view(connection, path);
+  ConnectionView view(connection, base_, path);
   const auto exchange = front_end_.exchange(view, principal);
   auto started = exchange->start();
   if (auto* reply = std::get_if<http::Reply>(&started)) return send(connection, std::move(*reply), reply_headers);

@@ -38,10 +38,15 @@ class RequestView {
   virtual ~RequestView() = default;
   virtual std::string_view method() const = 0;
   virtual std::string_view path() const = 0;  // below the mount: "" for the mount itself, "/status", ...
+  virtual std::string_view base() const { return {}; }  // the mount's own path ("/files"), for URLs it hands out
   // A query parameter, decoded; values over `max_bytes` are too_long.
   virtual std::optional<ParamValue> query_param(std::string_view name, std::size_t max_bytes) const = 0;
   virtual std::optional<std::string_view> header(std::string_view name) const = 0;
   virtual std::optional<std::uint64_t> content_length() const = 0;  // nullopt: not declared
+  // Ends this request's body from another thread while the request is being served (its reads then
+  // see the connection gone): how a retry takes over from a stalled request. Empty if the adapter
+  // cannot; call it only while this request's exchange is still alive.
+  virtual std::function<void()> interrupter() const { return {}; }
 };
 
 struct Reply {
@@ -108,6 +113,8 @@ class FrontEnd {
   // The protocol's rendering of an error (the adapter's own refusals use it too).
   virtual Reply error_reply(ErrorCode code, bool close) const = 0;
   virtual MultipartRules multipart_rules() const = 0;
+  // The reply headers pages on other origins may read (Access-Control-Expose-Headers).
+  virtual std::string exposed_headers() const { return "Retry-After"; }
   // Called at the start of every request the front-end serves (periodic work of the core).
   virtual void on_request() {}
 };

@@ -11,6 +11,7 @@
 #include "resumable/upload_core.h"
 #include "resumable/widget_assets.h"
 #include "resumable_front_end.h"
+#include "tus_front_end.h"
 
 #if RESUMABLE_WITH_BODY_WATCHDOG
 #include "body_watchdog.h"
@@ -22,6 +23,7 @@ struct UploadEndpoint::Impl {
   EndpointOptions options;
   std::unique_ptr<UploadCore> core;
   std::unique_ptr<resumablejs::ResumableFrontEnd> front_end;
+  std::unique_ptr<tus::TusFrontEnd> tus_front_end;
   std::unique_ptr<civetweb::AnonymousScopes> anonymous;  // on mounts that allow anonymous uploads
 #if RESUMABLE_WITH_BODY_WATCHDOG
   std::unique_ptr<civetweb::BodyWatchdog> body_watchdog;  // null when limits.body_min_rate is 0
@@ -69,6 +71,12 @@ std::unique_ptr<UploadEndpoint> UploadEndpoint::create(EndpointOptions options, 
     UploadCore::Hooks hooks{impl->options.on_complete, [raw](const std::string& message) { raw->log(message); }};
     impl->core = std::make_unique<UploadCore>(impl->options.store, impl->options.limits, std::move(hooks));
     impl->front_end = std::make_unique<resumablejs::ResumableFrontEnd>(*impl->core);
+    impl->tus_front_end = std::make_unique<tus::TusFrontEnd>(*impl->core);
+    if (!impl->options.tus_path.empty() &&
+        (impl->options.tus_path.front() != '/' || impl->options.tus_path.back() == '/')) {
+      if (error != nullptr) *error = "options.tus_path must start with '/' and not end with one (e.g. \"/files\")";
+      return nullptr;
+    }
     if (impl->options.access == Access::anonymous_allowed) {
       civetweb::AnonymousScopeOptions scopes;
       scopes.cookie_name = impl->options.anonymous_cookie;
@@ -109,6 +117,14 @@ void UploadEndpoint::mount(mg_context* context, const std::string& base) {
                  .get();
   }
   mount->mount(context, base, assets);
+  if (!options.tus_path.empty()) {
+    impl_->mounts
+        .emplace_back(std::make_unique<civetweb::CivetWebMount>(
+            *impl_->tus_front_end, AccessPolicy{options.access, options.authenticate, options.verify_request},
+            options.cross_origin, impl_->anonymous.get(), impl_->watchdog(),
+            [raw](const std::string& message) { raw->log(message); }))
+        ->mount(context, options.tus_path, nullptr);
+  }
 }
 
 std::variant<ErrorCode, ClaimedUpload> UploadEndpoint::claim_upload(const std::string& token,

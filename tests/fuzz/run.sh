@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build-fuzz
 seconds=20
-targets="fuzz_request_params fuzz_storage_codec fuzz_upload_state fuzz_http_endpoint"
+targets="fuzz_request_params fuzz_storage_codec fuzz_upload_state fuzz_http_endpoint fuzz_tus_headers"
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build=$2; shift 2 ;;

@@ -125,7 +125,8 @@ export class FaultProxy {
     let rest = buffered.subarray(headEnd + 4);
     const info = parseHead(head);
     const length = info.contentLength ?? 0;
-    const isChunk = (info.method === 'POST' || info.method === 'PUT') && info.path === '/upload' && length > 0;
+    // resumable.js chunks, and tus PATCH bodies (appends to an upload below any tus mount)
+    const isChunk = (((info.method === 'POST' || info.method === 'PUT') && info.path === '/upload') || info.method === 'PATCH') && length > 0;
     const fault = isChunk ? this.decide(info, index) : null;
     const record = {
       index, fault, method: info.method, path: info.path,

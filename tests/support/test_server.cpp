@@ -1,6 +1,7 @@
 // resumable_test_server: the upload endpoint on a real CivetWeb server for the node, browser and
 // reliability tests, with every limit and timeout they need to set from the command line.
 //   /upload                the endpoint (docs/protocol.md); /upload/widget/ the widget from memory
+//   --tus-path P           also the tus 1.0.0 front-end at P (e.g. /files)
 //   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON): the
 //                          X-Test-User, or on an anonymous mount the client's scope cookie
 //   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests received for ID or for all (JSON);
@@ -148,7 +149,8 @@ void usage() {
                "  [--allowed-extensions a,b] [--queue N] [--body-grace-ms N] [--body-min-rate BYTES_PER_S]\n"
                "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
                "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n"
-               "  [--direct-io 0|1] [--io-buffer-bytes N] [--io-buffers N] [--io-buffer-budget N] [--write-threads N]   (the store's and the mount's I/O settings)\n");
+               "  [--direct-io 0|1] [--io-buffer-bytes N] [--io-buffers N] [--io-buffer-budget N] [--write-threads N]   (the store's and the mount's I/O settings)\n"
+               "  [--tus-path /files] [--append-piece-bytes N] [--max-metadata-bytes N]\n");
 }
 
 }  // namespace
@@ -174,7 +176,8 @@ int main(int argc, char** argv) {
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
                                 "body-min-rate", "allowed-origins",
                                 "cors-credentials", "max-connections-per-address", "direct-io", "io-buffer-bytes",
-                                "io-buffers", "io-buffer-budget", "write-threads"};
+                                "io-buffers", "io-buffer-budget", "write-threads", "tus-path", "append-piece-bytes",
+                                "max-metadata-bytes"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
@@ -228,12 +231,15 @@ int main(int argc, char** argv) {
     }
   }
   options.cross_origin.allow_credentials = get("cors-credentials", "0") == "1";
+  options.tus_path = get("tus-path", "");
   options.collect_interval = std::chrono::seconds(0);  // collection only when a test asks
   auto& limits = options.limits;
   limits.max_file_size = number("max-file-size", limits.max_file_size);
   limits.min_chunk_size = number("min-chunk-size", limits.min_chunk_size);
   limits.max_chunk_size = number("max-chunk-size", limits.max_chunk_size);
   limits.max_chunks = number("max-chunks", limits.max_chunks);
+  limits.append_piece_bytes = number("append-piece-bytes", limits.append_piece_bytes);
+  limits.max_metadata_bytes = number("max-metadata-bytes", limits.max_metadata_bytes);
   limits.max_uploads_per_principal = number("max-uploads-per-principal", limits.max_uploads_per_principal);
   limits.max_unclaimed_per_principal = number("max-unclaimed-per-principal", limits.max_unclaimed_per_principal);
   limits.max_uploads = number("max-uploads", limits.max_uploads);

@@ -49,7 +49,7 @@ class HttpClient {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
     BodyReader reader{body, 0};
-    if (method == "POST" || method == "PUT") {
+    if (method == "POST" || method == "PUT" || method == "PATCH") {
       // A read callback, not POSTFIELDS: chunked bodies must not stop at the first NUL byte.
       curl_easy_setopt(curl, CURLOPT_POST, 1L);
       curl_easy_setopt(curl, CURLOPT_READFUNCTION, &HttpClient::read_body);

@@ -14,6 +14,7 @@
 #include "front_end.h"
 #include "resumable/errors.h"
 #include "resumable/limits.h"
+#include "text_checks.h"
 
 namespace resumable::resumablejs {
 
@@ -25,6 +26,6 @@ std::variant<ErrorCode, ChunkRequest> parse_chunk_request(const ParamLookup& loo
 // The identifier of a status or cancel request: `identifier`, `resumableIdentifier` or `flowIdentifier`.
 std::variant<ErrorCode, std::string> parse_identifier(const ParamLookup& lookup, const UploadLimits& limits);
 
-bool is_valid_utf8(std::string_view text);
+using http::is_valid_utf8;
 
 }  // namespace resumable::resumablejs

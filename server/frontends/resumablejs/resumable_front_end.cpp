@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "chunk_request.h"
+#include "immediate_exchange.h"
 #include "replies.h"
 #include "request_params.h"
 #include "resumable/chunk_geometry.h"
@@ -69,22 +70,7 @@ http::Reply reply_for(const PieceOutcome& outcome, const ChunkRequest& request) 
   return json_reply(200, to_json(std::get<FinalResult>(outcome)));
 }
 
-// An exchange whose reply is known from the request head alone.
-class ImmediateExchange final : public http::Exchange, public http::BodySink {
- public:
-  explicit ImmediateExchange(http::Reply reply) : reply_(std::move(reply)) {}
-  std::variant<http::Reply, http::BodyKind> start() override { return std::move(reply_); }
-  bool file_part(const http::ParamLookup&) override { return false; }
-  http::BodySink& sink() override { return *this; }
-  void fail(ErrorCode) override {}
-  std::optional<http::Reply> finish(http::BodyEnd) override { return std::nullopt; }
-  std::span<std::uint8_t> next_buffer() override { return {&discard_, 1}; }
-  bool received(std::size_t) override { return false; }
-
- private:
-  http::Reply reply_;
-  std::uint8_t discard_ = 0;
-};
+using http::ImmediateExchange;
 
 // One chunk: parameters from the query (and, for multipart bodies, the fields before the file
 // part), decided before the body, then the body streamed into the core's piece writer.

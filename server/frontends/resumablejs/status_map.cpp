@@ -8,6 +8,7 @@ int http_status(ErrorCode code) {
     case ErrorCode::forbidden: return 403;
     case ErrorCode::not_found: return 404;
     case ErrorCode::method_not_allowed: return 405;
+    case ErrorCode::unsupported_version: return 412;
     case ErrorCode::malformed_request: return 400;
     case ErrorCode::invalid_parameter: return 400;
     case ErrorCode::invalid_geometry: return 400;
@@ -15,10 +16,12 @@ int http_status(ErrorCode code) {
     case ErrorCode::invalid_body: return 400;
     case ErrorCode::upload_conflict: return 409;
     case ErrorCode::chunk_conflict: return 409;
+    case ErrorCode::offset_mismatch: return 409;
     case ErrorCode::file_digest_mismatch: return 409;
     case ErrorCode::file_too_large: return 413;
     case ErrorCode::too_many_chunks: return 413;
     case ErrorCode::type_not_allowed: return 415;
+    case ErrorCode::unsupported_content_type: return 415;
     case ErrorCode::chunk_digest_mismatch: return 422;
     case ErrorCode::incomplete_body: return 422;
     case ErrorCode::body_too_slow: return 408;

@@ -64,6 +64,11 @@ struct EndpointOptions {
   // Diagnostics (storage failures, recovered uploads). Default: stderr.
   std::function<void(const std::string&)> log;
 
+  // Also mount the tus 1.0.0 front-end (tus-js-client, Uppy, tus-py-client; docs/protocol.md "tus")
+  // at this path on every context mount() is called for, e.g. "/files"; empty: not mounted. Its
+  // uploads share this endpoint's access hook, limits, scoping, store, claims and collection.
+  std::string tus_path;
+
   // Serve the widget's files from memory at <base>/widget/ (see widget_assets.h).
   bool serve_widget = true;
 
@@ -82,7 +87,7 @@ class UploadEndpoint {
   UploadEndpoint& operator=(const UploadEndpoint&) = delete;
 
   // Registers handlers for `base` ("/upload"), everything below it and, if enabled, `base`/widget/
-  // on `context`. May be called for several contexts or bases; all share this endpoint's uploads.
+  // on `context`, and the tus front-end at options.tus_path when set. May be called for several contexts or bases; all share this endpoint's uploads.
   void mount(mg_context* context, const std::string& base);
 
   // One-time, owner-checked hand-over of a finished upload by its token (the form field's value).

@@ -30,6 +30,27 @@ bool piece_fits(std::optional<std::uint64_t> total, std::uint64_t max_file_size,
   return true;
 }
 
+// A new upload's record, created in the store; null (with `status` saying why) when it cannot be.
+std::shared_ptr<Upload> new_upload(UploadCore::Impl& core, const std::string& principal, const UploadDeclaration& declared,
+                                   StorageStatus& status) {
+  auto fresh = std::make_shared<Upload>();
+  UploadManifest& m = fresh->manifest;
+  m.upload_id = core::random_hex(16);
+  m.principal = principal;
+  m.identifier = declared.identifier;
+  m.file_name = declared.file_name;
+  m.relative_path = declared.relative_path;
+  m.mime_type = declared.mime_type;
+  m.total_size = declared.total_size;
+  m.declared_file_digest = declared.file_digest;
+  m.protocol_fields = declared.protocol_fields;
+  m.created_unix = unix_seconds(std::chrono::system_clock::now());
+  status = core.store->create(m, fresh->data);
+  if (!status) return nullptr;
+  fresh->last_activity = std::chrono::system_clock::now();
+  return fresh;
+}
+
 }  // namespace
 
 UploadCore::Impl::Impl(std::shared_ptr<UploadStore> store_, UploadLimits limits_, Hooks hooks_)
@@ -234,6 +255,25 @@ std::optional<ErrorCode> UploadCore::check_declaration(const UploadDeclaration& 
   return check_type(upload.file_name, upload.mime_type);
 }
 
+std::optional<ErrorCode> UploadCore::create_upload(const std::string& principal, const UploadDeclaration& declared) {
+  Impl& core = *impl_;
+  if (auto error = check_declaration(declared)) return *error;
+  bool created = false;
+  bool over_limit = false;
+  StorageStatus create_status;
+  const UploadIndex::Limits counts{core.limits.max_uploads_per_principal, core.limits.max_unclaimed_per_principal,
+                                   core.limits.max_uploads};
+  auto upload = core.index.find_or_create({principal, declared.identifier}, counts, created, over_limit,
+                                          [&] { return new_upload(core, principal, declared, create_status); });
+  if (over_limit) return ErrorCode::too_many_uploads;
+  if (!upload) {
+    core.log("creating upload failed: " + create_status.detail);
+    return storage_error(create_status);
+  }
+  if (!created) return ErrorCode::upload_conflict;
+  return std::nullopt;
+}
+
 PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequest& request) {
   Impl& core = *impl_;
   if (auto error = check_declaration(request.upload)) return *error;
@@ -251,22 +291,8 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
                                      core.limits.max_uploads};
     auto upload = core.index.find_or_create(key, counts, created, over_limit,
                                             [&]() -> std::shared_ptr<Upload> {
-      auto fresh = std::make_shared<Upload>();
-      UploadManifest& m = fresh->manifest;
-      m.upload_id = core::random_hex(16);
-      m.principal = principal;
-      m.identifier = declared.identifier;
-      m.file_name = declared.file_name;
-      m.relative_path = declared.relative_path;
-      m.mime_type = declared.mime_type;
-      m.total_size = declared.total_size;
-      m.declared_file_digest = declared.file_digest;
-      m.protocol_fields = declared.protocol_fields;
-      m.created_unix = unix_seconds(Clock::now());
-      create_status = core.store->create(m, fresh->data);
-      if (!create_status) return nullptr;
-      fresh->provisional = core.cancelled_recently(key);  // a late request of a cancelled upload?
-      fresh->last_activity = Clock::now();
+      auto fresh = new_upload(core, principal, declared, create_status);
+      if (fresh) fresh->provisional = core.cancelled_recently(key);  // a late request of a cancelled upload?
       return fresh;
     });
     if (over_limit) return ErrorCode::too_many_uploads;

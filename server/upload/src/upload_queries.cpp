@@ -50,6 +50,16 @@ StatusOutcome UploadCore::status(const std::string& principal, const std::string
   state.protocol_fields = upload->manifest.protocol_fields;
   state.declared_file_digest = upload->manifest.declared_file_digest;
   state.stored_bytes = upload->stored_bytes;
+  state.stored_pieces = upload->stored_pieces;
+  state.last_activity = upload->last_activity;
+  // Stored pieces tile [0, frontier.offset); walk on from there.
+  std::uint64_t contiguous = upload->frontier.offset;
+  for (auto it = upload->pieces.find(contiguous); it != upload->pieces.end() && it->first == contiguous &&
+                                                  it->second.state == PieceState::present && it->second.size > 0;
+       it = upload->pieces.find(contiguous)) {
+    contiguous += it->second.size;
+  }
+  state.contiguous_bytes = contiguous;
   state.pieces.reserve(std::min<std::uint64_t>(upload->stored_pieces, max_pieces));
   for (auto it = upload->pieces.lower_bound(from_offset); it != upload->pieces.end(); ++it) {
     if (it->second.state != PieceState::present) continue;

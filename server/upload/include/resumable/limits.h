@@ -66,6 +66,13 @@ struct UploadLimits {
   // a body is then bounded by CivetWeb's request_timeout_ms only (a client that stops sending).
   std::chrono::milliseconds body_grace = std::chrono::seconds(30);
   std::uint64_t body_min_rate = 8 * 1024;
+  // Protocols that append at an offset (tus): a request body is committed in pieces of this many
+  // bytes (a multiple of the digest's 1 MiB leaves), so that a body cut off keeps every piece it
+  // completed; a body with a whole-body checksum (tus Upload-Checksum) is one piece, committed only
+  // when it matches. An upload holds at most `max_chunks` pieces.
+  std::uint64_t append_piece_bytes = std::uint64_t{16} << 20;  // 16 MiB
+  // Longest tus Upload-Metadata header (bytes, as sent: Base64 included).
+  std::size_t max_metadata_bytes = 4096;
   // Status documents of uploads with more than 1024 chunks are streamed, a page at a time; at most
   // this many at once (each can hold a server thread while a slow client reads it). Another waits
   // up to `chunk_wait`, then gets `server_busy`.

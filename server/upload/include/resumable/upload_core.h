@@ -85,6 +85,10 @@ struct UploadState {
   std::optional<core::Digest> declared_file_digest;
   std::vector<StoredPiece> pieces;  // ascending offsets (within the window asked for)
   std::uint64_t stored_bytes = 0;
+  std::uint64_t stored_pieces = 0;  // all of them, not only the window's
+  // The stored bytes from offset 0 on without a gap: where a client that appends (tus) resumes.
+  std::uint64_t contiguous_bytes = 0;
+  std::chrono::system_clock::time_point last_activity;  // collected stale_after later
   bool more = false;  // stored pieces follow the window
 };
 using StatusOutcome = std::variant<ErrorCode, UploadState, FinalResult>;
@@ -148,6 +152,11 @@ class UploadCore {
   std::optional<ErrorCode> check_declaration(const UploadDeclaration& upload) const;
   std::optional<ErrorCode> check_size(std::optional<std::uint64_t> total_size) const;
   std::optional<ErrorCode> check_type(const std::string& file_name, const std::string& mime_type) const;
+
+  // Creates an upload before any of its pieces (protocols that name an upload first, like tus's
+  // creation), checked like a first piece: check_declaration, then the per-principal and mount
+  // counts. Errors: those, upload_conflict when the identifier is taken, storage errors.
+  std::optional<ErrorCode> create_upload(const std::string& principal, const UploadDeclaration& upload);
 
   // Decides what to do with a piece: write it (a PieceWriter), or answer at once (a duplicate, the
   // final result, an error). Waits up to limits.chunk_wait while another request writes it.

@@ -1,0 +1,108 @@
+// tus-js-client 4.3.1 (npm, unmodified) in node against the tus front-end (issue 13): a 256 MiB file
+// with chunkSize set, in one PATCH, and cut mid-body by the fault proxy, then resumed from its stored
+// URL by a new client (a restart). Each stored file must be byte-identical to the original (b2sum),
+// its digest (Upload-File-Digest) the reference's, and claimed with the Upload-Token the client got.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import {
+  MiB, TUS, b2sum256, claim, http, referenceDigest, rmSync, scratchDir, startTusServer, writeRandomFile,
+} from './tus_support.mjs';
+import { FaultProxy } from '../reliability/fault_proxy.mjs';
+
+const tus = createRequire(import.meta.url)('tus-js-client');
+const SIZE = 256 * MiB;
+let dir, server, file, expected;
+
+before(async () => {
+  dir = scratchDir('tus-clients');
+  server = await startTusServer({ dataDir: join(dir, 'data'), args: ['--max-file-size', String(1 << 30)] });
+  file = join(dir, 'original.bin');
+  writeRandomFile(file, SIZE);
+  expected = { bytes: b2sum256(file), digest: referenceDigest(file) };
+});
+
+after(async () => {
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+// Uploads `file` with tus-js-client; resolves the headers of the last PATCH (or POST) reply and the
+// Upload-Offset of every HEAD it sent.
+function upload(options) {
+  return new Promise((resolve, reject) => {
+    const seen = { heads: [], patches: 0, last: null };
+    const u = new tus.Upload(createReadStream(file), {
+      endpoint: `${options.base ?? server.url.replace(/\/$/, '')}/files`,
+      headers: { 'X-Test-User': 'alice' },
+      metadata: { filename: 'original.bin', filetype: 'application/octet-stream' },
+      retryDelays: null,
+      onAfterResponse(req, res) {
+        if (req.getMethod() === 'HEAD') seen.heads.push(Number(res.getHeader('Upload-Offset')));
+        if (req.getMethod() === 'PATCH') seen.patches++;
+        if (res.getHeader('Upload-Token')) seen.last = res;
+      },
+      onSuccess: () => resolve({ upload: u, seen }),
+      onError: reject,
+      ...options.tus,
+    });
+    Promise.resolve(options.prepare?.(u)).then(() => u.start(), reject);
+  });
+}
+
+async function checkStored(seen) {
+  assert.ok(seen.last, 'the last reply carries Upload-Token');
+  const [algorithm, digest] = seen.last.getHeader('Upload-File-Digest').split(' ');
+  assert.equal(algorithm, 'rsm-tree-v1');
+  assert.equal(digest, expected.digest);
+  const claimed = await claim(server.url.replace(/\/$/, ''), seen.last.getHeader('Upload-Token'));
+  assert.equal(claimed.status, 200, claimed.text);
+  assert.equal(claimed.json.size, SIZE);
+  assert.equal(b2sum256(claimed.json.path), expected.bytes, 'stored file is byte-identical');
+  rmSync(claimed.json.path);
+}
+
+test('256 MiB with chunkSize 8 MiB: 32 PATCHes, stored byte-identical', async () => {
+  const { seen } = await upload({ tus: { chunkSize: 8 * MiB } });
+  assert.equal(seen.patches, 32);
+  await checkStored(seen);
+});
+
+test('256 MiB in one PATCH, stored byte-identical', async () => {
+  const { seen } = await upload({ tus: { uploadSize: SIZE } });
+  assert.equal(seen.patches, 1);
+  await checkStored(seen);
+});
+
+test('a PATCH cut mid-body keeps its committed pieces; a restarted client resumes from the stored URL', async () => {
+  // The proxy drops the first PATCH's connection half-way through its body.
+  const proxy = await new FaultProxy({
+    target: () => Number(new URL(server.url).port),
+    decide: (info, index) => (info.method === 'PATCH' && index <= 1 ? 'drop' : null),
+    random: () => 0.5,
+  }).listen();
+  try {
+    const storage = join(dir, 'tus-urls.json');
+    const first = upload({ base: proxy.url, tus: { urlStorage: new tus.FileUrlStorage(storage) } });
+    await assert.rejects(first, 'the cut PATCH fails the first client (no retries)');
+    // A new client, as after a restart: its URL comes from the file the first one left.
+    const { seen } = await upload({
+      base: proxy.url,
+      tus: { urlStorage: new tus.FileUrlStorage(storage) },
+      prepare: async (u) => {
+        const previous = await u.findPreviousUploads();
+        assert.equal(previous.length, 1, 'the first client stored its upload URL');
+        u.resumeFromPreviousUpload(previous[0]);
+      },
+    });
+    // The resumed client asked the server where to go on, and did not start from zero.
+    assert.equal(seen.heads.length, 1, 'resumed through HEAD on the stored URL');
+    assert.ok(seen.heads[0] >= 112 * MiB && seen.heads[0] < SIZE, `resumed at ${seen.heads[0]}`);
+    assert.equal(seen.heads[0] % (16 * MiB), 0, 'at a committed piece boundary');
+    await checkStored(seen);
+  } finally {
+    await proxy.close();
+  }
+});
