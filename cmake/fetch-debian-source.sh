@@ -34,4 +34,5 @@ opts=(-oDir::Etc::SourceList=/dev/null "-oDir::Etc::SourceParts=$work" "-oDir::S
 apt-get "${opts[@]}" -q update
 (cd "$cache" && apt-get "${opts[@]}" -q source --download-only "$package")
 complete || { echo "fetch-debian-source.sh: the $package source package is incomplete in $cache" >&2; exit 1; }
+rm -rf "$work"  # apt's source indices (~20 MB) are needed only to download
 ls "$cache/${package}"_*.dsc
