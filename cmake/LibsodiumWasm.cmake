@@ -2,6 +2,7 @@
 # package: fetched once into RESUMABLE_CACHE_DIR by apt, unpacked with Debian's patches applied
 # by dpkg-source, then our own patches (cmake/patches/, wasm build only), and compiled directly
 # with emcc (the orig tarball ships no configure script).
+include(${CMAKE_CURRENT_LIST_DIR}/DebianSource.cmake)
 set(_sodium_cache "${RESUMABLE_CACHE_DIR}/libsodium")
 set(_sodium_src "${CMAKE_BINARY_DIR}/libsodium-src")
 
@@ -30,20 +31,8 @@ if(NOT EXISTS "${_sodium_src}/src/libsodium/include/sodium.h"
     message(FATAL_ERROR "`patch` is needed to patch libsodium's source for the wasm build: "
                         "install it (scripts/setup.sh does)")
   endif()
-  execute_process(
-    COMMAND bash "${CMAKE_CURRENT_LIST_DIR}/fetch-libsodium-source.sh" "${_sodium_cache}"
-    RESULT_VARIABLE _fetch_result)
-  if(NOT _fetch_result EQUAL 0)
-    message(FATAL_ERROR "Could not fetch Debian's libsodium source package (see output above)")
-  endif()
-  file(GLOB _dsc "${_sodium_cache}/libsodium_*.dsc")
-  file(REMOVE_RECURSE "${_sodium_src}")
-  execute_process(
-    COMMAND dpkg-source --no-check -x "${_dsc}" "${_sodium_src}"
-    RESULT_VARIABLE _unpack_result OUTPUT_QUIET)
-  if(NOT _unpack_result EQUAL 0)
-    message(FATAL_ERROR "dpkg-source could not unpack ${_dsc}")
-  endif()
+  resumable_fetch_debian_source(libsodium "${_sodium_cache}" _dsc)
+  resumable_unpack_debian_source("${_dsc}" "${_sodium_src}")
   foreach(_patch IN LISTS _sodium_patches)
     execute_process(
       COMMAND "${RESUMABLE_PATCH_EXECUTABLE}" -p1 --forward --batch --no-backup-if-mismatch

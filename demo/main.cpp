@@ -8,6 +8,7 @@
 //   documents/              the records' files, under names the demo chose
 //   uploads/public/         the public endpoint's uploads in progress (chunks/) and released files (files/)
 //   uploads/staff/          the same for the staff-only endpoint
+//   tls/                    the self-signed certificate and key of --tls self-signed
 #include <civetweb.h>
 #include <signal.h>
 
@@ -30,6 +31,7 @@
 #include "src/document_files.h"
 #include "src/document_store.h"
 #include "src/session_store.h"
+#include "src/tls_certificate.h"
 #include "src/upload_access.h"
 
 // Compiled in by resumable_embed_files (CMakeLists.txt).
@@ -55,9 +57,12 @@ int log_civetweb_message(const mg_connection*, const char* message) {
   return 1;
 }
 
-// CivetWeb's global state, for the life of the program.
+// CivetWeb's global state, for the life of the program; with TLS it also initialises OpenSSL.
 struct CivetwebLibrary {
-  CivetwebLibrary() { mg_init_library(0); }
+  explicit CivetwebLibrary(bool tls) : ok(!tls || (mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS) != 0) {
+    if (!tls) mg_init_library(0);
+  }
+  bool ok;
   ~CivetwebLibrary() { mg_exit_library(); }
   CivetwebLibrary(const CivetwebLibrary&) = delete;
   CivetwebLibrary& operator=(const CivetwebLibrary&) = delete;
@@ -68,6 +73,40 @@ struct StopContext {
   void operator()(mg_context* context) const { mg_stop(context); }
 };
 using RunningServer = std::unique_ptr<mg_context, StopContext>;
+
+// The certificate and key to serve HTTPS with, or nullopt for plain HTTP (or on error: *failed).
+std::optional<TlsFiles> tls_files(const DemoOptions& options, bool* failed) {
+  std::string error;
+  std::optional<TlsFiles> files;
+  if (options.tls == TlsMode::off) return std::nullopt;
+  if (options.tls == TlsMode::files) {
+    files = TlsFiles{options.tls_cert, options.tls_key};
+  } else if (const auto self_signed = ensure_self_signed(options.data_dir / "tls", &error)) {
+    files = self_signed->files;
+    std::printf("TLS: %s the self-signed certificate %s\n", self_signed->generated ? "generated" : "reusing",
+                files->certificate.c_str());
+  }
+  const auto fingerprint = files ? sha256_fingerprint(files->certificate, &error) : std::nullopt;
+  if (!fingerprint) {
+    log_line(error);
+    *failed = true;
+    return std::nullopt;
+  }
+  std::printf("TLS: certificate SHA-256 fingerprint %s\n", fingerprint->c_str());
+  return files;
+}
+
+// CivetWeb's init_ssl callback: the pair goes into its SSL context (1: done, -1: refuse to start).
+int init_ssl(void* ssl_context, void* user_data) noexcept {
+  try {
+    std::string error;
+    if (load_into_ssl_context(ssl_context, *static_cast<const TlsFiles*>(user_data), &error)) return 1;
+    log_line(error);
+  } catch (const std::exception& e) {
+    log_line(e.what());
+  }
+  return -1;
+}
 
 std::unique_ptr<UploadEndpoint> make_endpoint(const std::filesystem::path& folder, Access access,
                                               const UploadAccess& upload_access, const UploadLimits& limits,
@@ -88,6 +127,9 @@ std::unique_ptr<UploadEndpoint> make_endpoint(const std::filesystem::path& folde
 }
 
 int serve(const DemoOptions& options, Database& database, AccountStore& accounts) {
+  bool tls_failed = false;
+  const std::optional<TlsFiles> tls = tls_files(options, &tls_failed);
+  if (tls_failed) return 1;
   DocumentStore documents(database);
   SessionStore sessions(database, visitor_session_lifetime, admin_session_lifetime);
   DocumentFiles files(options.data_dir / "documents");
@@ -117,7 +159,8 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   sigaddset(&shutdown_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
-  const std::string listening = options.host + ":" + std::to_string(options.port);
+  // "s": CivetWeb serves TLS on that port.
+  const std::string listening = host_for_url(options.host) + ":" + std::to_string(options.port) + (tls ? "s" : "");
   const char* civetweb_options[] = {"listening_ports", listening.c_str(), "num_threads", "16",
                                     "request_timeout_ms", "30000",
                                     // CivetWeb would answer CORS preflights itself, for every origin
@@ -125,7 +168,9 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   mg_callbacks callbacks{};
   callbacks.log_message = log_civetweb_message;
   callbacks.http_error = resumable::json_http_error;
-  RunningServer server(mg_start(&callbacks, nullptr, civetweb_options));
+  if (tls) callbacks.init_ssl = init_ssl;
+  // user_data is the pair init_ssl loads; it outlives the server.
+  RunningServer server(mg_start(&callbacks, tls ? const_cast<TlsFiles*>(&*tls) : nullptr, civetweb_options));
   if (!server) {
     log_line("could not listen on " + listening);
     return 1;
@@ -144,11 +189,12 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   mg_server_port ports[4];
   const int port_count = mg_get_server_ports(server.get(), 4, ports);
   const int port = port_count > 0 ? ports[0].port : static_cast<int>(options.port);
-  std::printf("resumable demo listening on http://%s:%d/ (data in %s); Ctrl-C stops it\n", options.host.c_str(), port,
+  const std::string origin = std::string(tls ? "https://" : "http://") + host_for_url(options.host) + ":" +
+                             std::to_string(port);
+  std::printf("resumable demo listening on %s/ (data in %s); Ctrl-C stops it\n", origin.c_str(),
               options.data_dir.c_str());
   if (!accounts.any()) {
-    std::printf("No admin account yet: see http://%s:%d/admin/login for how to create one.\n", options.host.c_str(),
-                port);
+    std::printf("No admin account yet: see %s/admin/login for how to create one.\n", origin.c_str());
   }
   std::fflush(stdout);
 
@@ -174,7 +220,11 @@ int run(const ParsedCommandLine& command_line) {
     return create_admin_from_command_line(accounts, *options.create_admin);
   }
   if (!create_admin_from_environment(accounts)) return 2;
-  const CivetwebLibrary civetweb;
+  const CivetwebLibrary civetweb(options.tls != TlsMode::off);
+  if (!civetweb.ok) {
+    log_line("CivetWeb could not initialise TLS (is it built with the tls feature?)");
+    return 1;
+  }
   return serve(options, database, accounts);
 }
 

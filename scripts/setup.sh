@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 apt_packages=(
   build-essential cmake pkg-config ca-certificates coreutils dpkg-dev patch python3
   emscripten binaryen
-  libcivetweb-dev civetweb libsodium-dev catch2 libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev libssl-dev
+  libssl-dev openssl libsodium-dev catch2 libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev
   chromium
   clang-14 libclang-rt-14-dev
 )

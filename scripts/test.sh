@@ -25,8 +25,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir "$root/build-minimal" -L unit --output-on-failure -j "$jobs"
 
 echo "== concurrency tests under ThreadSanitizer"
-# CivetWeb (Debian's build) is not instrumented; tests/reliability/tsan.supp suppresses reports whose
-# frames are inside libcivetweb, and the descriptor scans the file explains.
+# CivetWeb is built from source with the same instrumentation; tests/reliability/tsan.supp suppresses
+# only the descriptor scans it explains.
 BUILD_DIR="$root/build-tsan" bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=thread \
   -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
 TSAN_OPTIONS="suppressions=$root/tests/reliability/tsan.supp:halt_on_error=1:second_deadlock_stack=1:history_size=4" \

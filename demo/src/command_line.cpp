@@ -7,14 +7,19 @@ namespace resumable::demo {
 
 const char* const usage_text =
     "Usage: resumable_demo [--host ADDRESS] [--port PORT] [--data-dir DIR] [--stale-after DURATION]\n"
+    "                      [--tls-cert FILE --tls-key FILE | --tls self-signed]\n"
     "       resumable_demo [--data-dir DIR] --create-admin NAME\n"
     "\n"
     "Starts the resumable demo: a document form with resumable uploads, a list with downloads, an admin.\n"
-    "  --host ADDRESS         address to listen on (default 127.0.0.1; IPv4 only)\n"
+    "  --host ADDRESS         address to listen on (default 127.0.0.1), IPv4 or IPv6 (::1 or [::1])\n"
     "  --port PORT            port to listen on, 0 for any free port (default 8080)\n"
     "  --data-dir DIR         records (SQLite), files and uploads in progress (default ./resumable-demo-data)\n"
     "  --stale-after DURATION uploads without a new chunk for this long are collected, e.g. 90s, 30m, 24h, 7d\n"
     "                         (default 24h)\n"
+    "  --tls-cert FILE        serve HTTPS with this certificate (PEM, chain after it) ...\n"
+    "  --tls-key FILE         ... and this private key (PEM)\n"
+    "  --tls self-signed      serve HTTPS with a self-signed certificate the demo generates into DIR/tls/ on\n"
+    "                         first start and reuses afterwards (its SHA-256 fingerprint is printed)\n"
     "  --create-admin NAME    create admin NAME (or give it a new password) and exit; the password comes from\n"
     "                         RESUMABLE_DEMO_ADMIN_PASSWORD, else from the terminal, else one line on stdin\n"
     "  --help                 show this text\n"
@@ -71,13 +76,23 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       return parsed;
     }
     if (arg != "--host" && arg != "--port" && arg != "--data-dir" && arg != "--stale-after" &&
-        arg != "--create-admin") {
+        arg != "--create-admin" && arg != "--tls-cert" && arg != "--tls-key" && arg != "--tls") {
       return fail("unknown argument '" + std::string(arg) + "'");
     }
     if (i + 1 >= argc) return fail(std::string(arg) + " needs a value");
     const std::string_view value = argv[++i];
     if (arg == "--host") {
-      parsed.options.host = value;
+      // [::1] as in a URL, ::1 as in getaddrinfo: both mean the same address.
+      const bool bracketed = value.size() > 2 && value.front() == '[' && value.back() == ']';
+      parsed.options.host = bracketed ? value.substr(1, value.size() - 2) : value;
+      if (parsed.options.host.empty()) return fail("--host needs an address");
+    } else if (arg == "--tls-cert") {
+      parsed.options.tls_cert = value;
+    } else if (arg == "--tls-key") {
+      parsed.options.tls_key = value;
+    } else if (arg == "--tls") {
+      if (value != "self-signed") return fail("--tls takes 'self-signed' (or use --tls-cert and --tls-key)");
+      parsed.options.tls = TlsMode::self_signed;
     } else if (arg == "--data-dir") {
       if (value.empty()) return fail("--data-dir needs a folder");
       parsed.options.data_dir = value;
@@ -94,7 +109,18 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       parsed.options.stale_after = *duration;
     }
   }
+  const bool has_cert = !parsed.options.tls_cert.empty();
+  const bool has_key = !parsed.options.tls_key.empty();
+  if (has_cert != has_key) return fail("--tls-cert and --tls-key go together");
+  if (has_cert && parsed.options.tls == TlsMode::self_signed) {
+    return fail("--tls self-signed and --tls-cert/--tls-key exclude each other");
+  }
+  if (has_cert) parsed.options.tls = TlsMode::files;
   return parsed;
+}
+
+std::string host_for_url(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
 }  // namespace resumable::demo

@@ -8,13 +8,22 @@
 
 namespace resumable::demo {
 
+// HTTPS: off (plain HTTP, the default), from --tls-cert/--tls-key, or --tls self-signed.
+enum class TlsMode { off, files, self_signed };
+
 struct DemoOptions {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // an IPv6 address without brackets, e.g. ::1
   unsigned port = 8080;
   std::filesystem::path data_dir = "resumable-demo-data";
   std::optional<std::string> create_admin;             // --create-admin NAME
   std::chrono::seconds stale_after = std::chrono::hours(24);
+  TlsMode tls = TlsMode::off;
+  std::filesystem::path tls_cert;  // TlsMode::files
+  std::filesystem::path tls_key;   // TlsMode::files
 };
+
+// "127.0.0.1", "[::1]": the host as CivetWeb's listening_ports and URLs write it.
+std::string host_for_url(const std::string& host);
 
 enum class DemoAction { serve, create_admin, show_help, usage_error };
 

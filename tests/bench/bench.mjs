@@ -4,7 +4,7 @@
 // writes bench-smoke.md into RESUMABLE_ARTIFACTS_DIR instead and checks that every measure produced
 // a figure (it judges no targets). Everything runs on 127.0.0.1; every loop is bounded.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,9 +186,13 @@ function header(cfg, smoke, serverBin) {
   try {
     commit = execFileSync('git', ['-C', root, 'describe', '--always', '--dirty'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch { /* not a git checkout */ }
+  // CivetWeb is built from Debian's source package cached in .cache/civetweb (cmake/Civetweb.cmake).
+  const civetwebSource = () => {
+    try { return readdirSync(join(root, '.cache', 'civetweb')).find((n) => n.endsWith('.dsc')) ?? 'unknown'; } catch { return 'unknown'; }
+  };
   table(['software', 'version'], [
     ['this repository', `${commit} (server library, widget and wasm core as built from it)`],
-    ['our server', `resumable_test_server (${serverBin.replace(root + '/', '')}), CivetWeb ${commandVersion('dpkg-query', ['-W', '-f=${Version}', 'libcivetweb-dev'])}, libsodium ${commandVersion('dpkg-query', ['-W', '-f=${Version}', 'libsodium-dev'])}`],
+    ['our server', `resumable_test_server (${serverBin.replace(root + '/', '')}), CivetWeb ${civetwebSource()}, libsodium ${commandVersion('dpkg-query', ['-W', '-f=${Version}', 'libsodium-dev'])}`],
     ['nginx', commandVersion('dpkg-query', ['-W', '-f=${Version}', 'nginx'])],
     ['@tus/server, @tus/file-store', `${version('@tus/server')}, ${version('@tus/file-store')}`],
     ['tus-js-client', version('tus-js-client')],

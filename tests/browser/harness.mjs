@@ -25,7 +25,7 @@ export function artifactsDir() {
   return dir;
 }
 
-// Starts a server executable that prints "listening on URL" when ready; resolves then. `url` keeps
+// Starts a server executable that prints "listening on URL" (http or https) when ready; resolves then. `url` keeps
 // the trailing slash it printed. stop() sends SIGTERM and resolves to the exit code; an exit nobody
 // asked for is reported with the server's output, so a crash does not look like a client failure.
 export async function startServerProcess(bin, args, label) {
@@ -36,7 +36,7 @@ export async function startServerProcess(bin, args, label) {
     const timer = setTimeout(() => reject(new Error(`${label} did not start: ${output}`)), 15000);
     child.stdout.on('data', (d) => {
       output += d;
-      const m = /listening on (http:\/\/\S+)/.exec(output);
+      const m = /listening on (https?:\/\/\S+)/.exec(output);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${label} exited with ${code}: ${output}`)); });

@@ -12,7 +12,8 @@
 // The principal comes from `X-Test-User: name` (`name;staff` for staff). Pages on other origins may
 // use /upload when listed in `--allowed-origins http://127.0.0.1:PORT,...` (CORS; `--cors-credentials 1`
 // also lets them send cookies). Prints
-// "listening on http://127.0.0.1:PORT/" when ready; SIGTERM stops it cleanly.
+// "listening on http://127.0.0.1:PORT/" when ready (`--host ::1`: on IPv6 loopback, http://[::1]:PORT/);
+// SIGTERM stops it cleanly.
 #include <civetweb.h>
 #include <signal.h>
 
@@ -169,7 +170,7 @@ int main(int argc, char** argv) {
     }
     args[arg.substr(2)] = argv[++i];
   }
-  static const char* known[] = {"data-dir", "port", "threads", "document-root", "access", "durable",
+  static const char* known[] = {"data-dir", "host", "port", "threads", "document-root", "access", "durable",
                                 "request-timeout-ms", "max-request-size", "max-file-size", "min-chunk-size",
                                 "max-chunk-size", "max-chunks", "max-uploads-per-principal", "max-unclaimed-per-principal",
                                 "max-uploads", "stale-after-s",
@@ -269,7 +270,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const std::string listening = "127.0.0.1:" + get("port", "0");
+  // --host ::1 listens on IPv6 loopback; the URL and listening_ports write it as [::1].
+  const std::string host = get("host", "127.0.0.1");
+  const std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  const std::string listening = url_host + ":" + get("port", "0");
   const std::string root = get("document-root", RESUMABLE_SOURCE_DIR);
   const std::string threads = get("threads", "32");
   const std::string timeout = get("request-timeout-ms", "60000");
@@ -300,7 +304,7 @@ int main(int argc, char** argv) {
 
   mg_server_port ports[2];
   const int count = mg_get_server_ports(context, 2, ports);
-  std::printf("listening on http://127.0.0.1:%d/\n", count > 0 ? ports[0].port : 0);
+  std::printf("listening on http://%s:%d/\n", url_host.c_str(), count > 0 ? ports[0].port : 0);
   std::fflush(stdout);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -1,5 +1,6 @@
 // The docs/embedding.md example: an existing CivetWeb application mounts the upload endpoint.
-// Run with a data directory; it serves until stdin closes.
+// Run with a data directory, and a PEM file (private key, then certificate) to serve HTTPS on IPv6
+// loopback instead of HTTP on 127.0.0.1; it serves until stdin closes.
 #include <civetweb.h>
 
 #include <cstdio>
@@ -12,11 +13,14 @@
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::string data = argv[1];
+  const bool tls = argc > 2;
 
-  const char* options[] = {"listening_ports", "127.0.0.1:0", "num_threads", "4",
+  const char* options[] = {"listening_ports", tls ? "[::1]:0s" : "127.0.0.1:0",  // "s": TLS on that port
+                           "num_threads", "4",
                            "access_control_allow_methods", "",  // the endpoint answers CORS preflights
-                           nullptr};
-  mg_init_library(0);
+                           tls ? "ssl_certificate" : nullptr, tls ? argv[2] : nullptr, nullptr};
+  if (tls && mg_init_library(MG_FEATURES_TLS) != MG_FEATURES_TLS) return 1;  // OpenSSL, once per process
+  if (!tls) mg_init_library(0);
   mg_callbacks callbacks{};
   callbacks.http_error = resumable::json_http_error;  // JSON errors for heads CivetWeb refuses
   mg_context* context = mg_start(&callbacks, nullptr, options);  // the application's own server
@@ -44,7 +48,7 @@ int main(int argc, char** argv) {
 
   mg_server_port port{};
   mg_get_server_ports(context, 1, &port);
-  std::printf("listening on http://127.0.0.1:%d/\n", port.port);
+  std::printf("listening on %s:%d/\n", tls ? "https://[::1]" : "http://127.0.0.1", port.port);
   std::fflush(stdout);
   for (std::string line; std::getline(std::cin, line);) {
   }
