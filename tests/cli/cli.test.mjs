@@ -72,9 +72,10 @@ test('an upload interrupted at 50 % resumes: the second run sends only the missi
   assert.equal(result.code, 0, result.stderr);
   const [line] = jsonLines(result.stdout);
   assert.equal(line.identifier, first.identifier, 'the same file gets the same identifier in the next run');
-  assert.equal(line.chunksHeld, held);
-  assert.equal(line.chunksSent, chunks - held);
-  assert.equal(await chunkPosts(server.url, first.identifier) - before, chunks - held,
+  // A chunk whose body had gone when the command stopped may be stored after the status above.
+  assert.ok(line.chunksHeld >= held && line.chunksHeld < chunks, `skips what the server holds (${line.chunksHeld})`);
+  assert.equal(line.chunksSent, chunks - line.chunksHeld);
+  assert.equal(await chunkPosts(server.url, first.identifier) - before, chunks - line.chunksHeld,
     'counted on the server: only the missing chunks were sent');
   assert.equal(line.fileDigest, referenceDigest(path));
   const claimed = await claim(server.url, line.token);
