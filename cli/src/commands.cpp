@@ -53,6 +53,7 @@ constexpr const char* network_options_help =
     "  -H, --header 'NAME: VALUE'  send this header with every request (repeatable; auth, CSRF)\n"
     "  -k, --insecure              do not verify the server's TLS certificate\n"
     "      --cacert FILE           verify the server's certificate against these CAs\n"
+    "      --cookie-jar FILE       keep cookies in FILE (an anonymous mount's scope: resume in a later run)\n"
     "      --chunk-size SIZE       chunk size (default 4MiB; must match the upload's)\n"
     "      --stall-timeout TIME    give a request up when no byte moved for TIME (default 30s)\n"
     "      --response-timeout TIME give a request up when no reply came TIME after its body (default 120s)\n"
@@ -162,6 +163,8 @@ int parse_options(const std::string& verb, std::span<const std::string> args, Op
         return usage_error(verb, "--header needs 'NAME: VALUE'");
       }
       options->headers.push_back(text);
+    } else if (name == "--cookie-jar") {
+      if (!value(&options->transfer.cookie_jar)) return usage_error(verb, "--cookie-jar needs a file");
     } else if (name == "--cacert") {
       if (!value(&options->transfer.ca_file)) return usage_error(verb, "--cacert needs a file");
     } else if (name == "--chunk-size") {

@@ -103,12 +103,15 @@ HttpClient::HttpClient(TransferSettings settings) : settings_(std::move(settings
   static const bool initialized = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
   (void)initialized;
   multi_ = curl_multi_init();
+  share_ = curl_share_init();
+  curl_share_setopt(static_cast<CURLSH*>(share_), CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
 }
 
 HttpClient::~HttpClient() {
   for (auto& [id, transfer] : transfers_) curl_multi_remove_handle(static_cast<CURLM*>(multi_), transfer->easy.get());
   transfers_.clear();
   curl_multi_cleanup(static_cast<CURLM*>(multi_));
+  curl_share_cleanup(static_cast<CURLSH*>(share_));  // after every easy handle that used it
 }
 
 HttpClient::RequestId HttpClient::start(HttpRequest request, OnDone on_done, OnProgress on_progress) {
@@ -143,6 +146,11 @@ HttpClient::RequestId HttpClient::start(HttpRequest request, OnDone on_done, OnP
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, transfer.get());
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.response_timeout.count()));
   curl_easy_setopt(easy, CURLOPT_USERAGENT, "resumable-cli/" RESUMABLE_CLI_VERSION);
+  curl_easy_setopt(easy, CURLOPT_SHARE, static_cast<CURLSH*>(share_));
+  // "" turns the cookie engine on without a file; the jar is read once, into the shared store.
+  curl_easy_setopt(easy, CURLOPT_COOKIEFILE, cookies_loaded_ ? "" : settings_.cookie_jar.c_str());
+  cookies_loaded_ = true;
+  if (!settings_.cookie_jar.empty()) curl_easy_setopt(easy, CURLOPT_COOKIEJAR, settings_.cookie_jar.c_str());
   if (settings_.insecure) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

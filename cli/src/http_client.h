@@ -27,6 +27,9 @@ struct TransferSettings {
   bool insecure = false;          // do not verify the server's certificate (a device's self-signed one)
   std::string ca_file;            // extra CA bundle to verify against; empty: the system's
   std::uint64_t max_send_speed = 0;  // bytes per second per transfer; 0: unlimited
+  // Cookies are shared by all requests (an anonymous mount's scope cookie, docs/protocol.md); with a
+  // jar file they are read from it first and written back, so a later run is in the same scope.
+  std::string cookie_jar;
 };
 
 struct HttpRequest {
@@ -71,6 +74,8 @@ class HttpClient {
 
   TransferSettings settings_;
   void* multi_;  // CURLM*, owned
+  void* share_;  // CURLSH*, owned: the cookies
+  bool cookies_loaded_ = false;
   RequestId next_id_ = 1;
   std::map<RequestId, std::unique_ptr<Transfer>> transfers_;
 };

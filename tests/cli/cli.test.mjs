@@ -36,11 +36,11 @@ function cmp(a, b) {
 
 // Starts an upload slowed down to about 2 s, SIGINTs it once the server has received half of its
 // chunks, and returns the interrupted run's JSON line.
-async function uploadInterruptedAtHalf(path, chunks) {
-  const before = await chunkPosts(server.url);
-  const run = startCli(['upload', '--json', '--chunk-size', '1MiB', '--limit-rate', '24MiB', ...USER, path, endpoint]);
+async function uploadInterruptedAtHalf(path, chunks, { on = server, auth = USER } = {}) {
+  const before = await chunkPosts(on.url);
+  const run = startCli(['upload', '--json', '--chunk-size', '1MiB', '--limit-rate', '24MiB', ...auth, path, `${on.url}/upload`]);
   const deadline = Date.now() + 30000;
-  while ((await chunkPosts(server.url)) - before < chunks / 2) {
+  while ((await chunkPosts(on.url)) - before < chunks / 2) {
     assert.ok(Date.now() < deadline, `the upload did not reach half: ${run.stderr()}`);
     await sleep(10);
   }
@@ -81,6 +81,23 @@ test('an upload interrupted at 50 % resumes: the second run sends only the missi
   const claimed = await claim(server.url, line.token);
   assert.equal(claimed.status, 200);
   cmp(claimed.json.path, path);
+});
+
+test('on an anonymous mount the scope cookie kept in --cookie-jar lets a later run resume', async () => {
+  const anonymous = await startServer({ dataDir: join(dir, 'anonymous-data'), args: ['--durable', '0', '--allow-anonymous'] });
+  try {
+    const path = join(dir, 'anonymous.bin');
+    writeRandomFile(path, 24 * MiB);
+    const jar = ['--cookie-jar', join(dir, 'cookies.txt')];
+    await uploadInterruptedAtHalf(path, 24, { on: anonymous, auth: jar });
+    const result = await runCli(['upload', '--json', '--chunk-size', '1MiB', ...jar, path, `${anonymous.url}/upload`]);
+    assert.equal(result.code, 0, result.stderr);
+    const [line] = jsonLines(result.stdout);
+    assert.ok(line.chunksHeld >= 9, `the second run, in the same scope, found the first run's chunks (${line.chunksHeld})`);
+    assert.equal(line.fileDigest, referenceDigest(path));
+  } finally {
+    await anonymous.stop();
+  }
 });
 
 test('a file changed between two runs is detected by its digests and uploaded afresh, never mixed', async () => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project into a temporary prefix, builds tests/package/consumer against it with
-# find_package(resumable), runs it, and checks that its endpoint answers.
+# find_package(resumable), runs it, and checks that its endpoint answers; the installed commands
+# (resumable, resumable-digest) run from the prefix.
 set -euo pipefail
 build=${1:?usage: check.sh BUILD_DIR}
 source_dir=$(cd "$(dirname "$0")" && pwd)
@@ -18,4 +19,11 @@ exec {CONSUMER[1]}>&-
 wait "$CONSUMER_PID"
 echo "anonymous status request: $status $body"
 [ "$status" = 401 ] && grep -q '"unauthenticated"' "$work/reply"
+printf abc >"$work/abc"
+# The tree digest of "abc" (docs/digest.md, worked example), from both installed commands.
+expected="d76a5ca3e5bb3d036e73e98abff05145d5ea219d41a785a6fcb5de1669a25758  $work/abc"
+[ "$("$work/prefix/bin/resumable" digest "$work/abc")" = "$expected" ]
+[ "$("$work/prefix/bin/resumable-digest" "$work/abc")" = "$expected" ]
+"$work/prefix/bin/resumable" upload --help | grep -q '^Exit codes:'
+echo "installed commands: resumable and resumable-digest print the tree digest"
 echo "package consumer built against the installed package and answered as documented"
