@@ -55,7 +55,8 @@ LocalFile::LocalFile(LocalFile&& other) noexcept
       leaves_(other.leaves_),
       root_(other.root_),
       unaligned_(other.unaligned_),
-      file_digest_(std::move(other.file_digest_)) {}
+      file_digest_(std::move(other.file_digest_)),
+      buffers_(std::move(other.buffers_)) {}
 
 LocalFile::~LocalFile() {
   if (fd_ >= 0) ::close(fd_);
@@ -80,7 +81,15 @@ std::optional<ReadChunk> LocalFile::read_next(std::string* error) {
     *error = "no chunk left to read";
     return std::nullopt;
   }
-  auto bytes = std::make_shared<std::vector<std::uint8_t>>(span->size);
+  std::shared_ptr<std::vector<std::uint8_t>> bytes;
+  for (const auto& buffer : buffers_) {
+    if (buffer.use_count() == 1) {
+      bytes = buffer;
+      break;
+    }
+  }
+  if (!bytes) bytes = buffers_.emplace_back(std::make_shared<std::vector<std::uint8_t>>());
+  bytes->resize(span->size);
   for (std::uint64_t done = 0; done < span->size;) {
     const ssize_t n = ::pread(fd_, bytes->data() + done, span->size - done, static_cast<off_t>(span->offset + done));
     if (n < 0 && errno == EINTR) continue;

@@ -3,8 +3,9 @@
 // digest is known once the last chunk has been read. Chunk geometry and digests are the core's
 // (wasm/include/resumable), as the widget's and the server's are.
 //
-// Contract: one reader per file, one thread; read_next() allocates one chunk's buffer, which the
-// caller owns (shared with the requests that send it). Errors are returned, never thrown.
+// Contract: one reader per file, one thread; read_next() hands out one chunk's buffer, shared with
+// the requests that send it; buffers nobody holds any more are reused (fresh memory costs a page
+// fault per 4 KiB), so there are never many more than chunks in flight. Errors are returned, never thrown.
 #pragma once
 
 #include "resumable/chunk_geometry.h"
@@ -61,6 +62,7 @@ class LocalFile {
   core::FileDigestHasher root_;
   core::BytesChunkHasher unaligned_;
   std::optional<std::string> file_digest_;
+  std::vector<std::shared_ptr<std::vector<std::uint8_t>>> buffers_;  // reused once only this holds them
 };
 
 // The widget's identifier for a file (widget/resumable-hash-worker.js identifierFor): stable for the

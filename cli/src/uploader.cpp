@@ -104,7 +104,14 @@ class FileUpload {
     }
   }
 
+  // Whether fill() has chunks to read now: then the network is only checked, not waited for.
+  bool can_read() const {
+    return phase_ == Phase::uploading && (first_ || file_->next_number() <= file_->geometry().chunk_count()) &&
+           (result_ || pending_.size() < static_cast<std::size_t>(settings_.parallel));
+  }
+
   Milliseconds wait_time() const {
+    if (can_read()) return Milliseconds(0);
     auto deadline = Clock::now() + Milliseconds(100);
     if (control_retry_at_ && !control_request_) deadline = std::min(deadline, *control_retry_at_);
     for (const auto& [number, pending] : pending_) {
@@ -218,8 +225,10 @@ class FileUpload {
       if (!pending.request && pending.retry_at && *pending.retry_at <= now) send(pending);
     }
     const std::uint64_t count = file_->geometry().chunk_count();
-    while (phase_ == Phase::uploading && (first_ || file_->next_number() <= count) &&
-           (result_ || pending_.size() < static_cast<std::size_t>(settings_.parallel))) {
+    // Chunks that are only hashed (held by the server, or after the final result) add no request:
+    // a few per step, so that the requests in flight keep moving and an interrupt is seen.
+    int reads_left = 8;
+    while (can_read() && reads_left-- > 0) {
       std::optional<ReadChunk> chunk;
       std::string error;
       if (first_) {
