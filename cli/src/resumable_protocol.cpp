@@ -15,7 +15,7 @@ namespace {
 using Json = nlohmann::json;
 
 // Statuses worth retrying when a reply carries no "retryable" verdict of its own (the widget's list).
-constexpr long retryable_statuses[] = {408, 422, 425, 429, 500, 502, 503, 504, 507};
+constexpr long retryable_statuses_list[] = {408, 422, 425, 429, 500, 502, 503, 504, 507};
 
 Json parse_json(const std::string& text) {
   if (text.empty()) return Json();
@@ -64,11 +64,14 @@ bool is_status(const Json& body, const char* status) {
 
 }  // namespace
 
+std::span<const long> retryable_statuses() { return retryable_statuses_list; }
+
 Failure describe_failure(const HttpResponse& response) {
   if (response.timed_out) return {"timeout", 0, "no progress within the timeout", true};
   if (response.status == 0) return {"network_error", 0, response.transport_error, true};
   const bool status_retryable =
-      std::find(std::begin(retryable_statuses), std::end(retryable_statuses), response.status) != std::end(retryable_statuses);
+      std::find(std::begin(retryable_statuses_list), std::end(retryable_statuses_list), response.status) !=
+      std::end(retryable_statuses_list);
   const Json body = parse_json(response.body);
   const std::string fallback_message = "the server answered HTTP " + std::to_string(response.status);
   if (is_status(body, "error")) {

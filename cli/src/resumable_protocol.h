@@ -7,6 +7,7 @@
 
 #include "protocol.h"
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,5 +41,8 @@ class ResumableProtocol final : public Protocol {
 
 // A reply that is not a success, as the error table and the widget read it.
 Failure describe_failure(const HttpResponse& response);
+
+// The statuses retried when a reply has no "retryable" of its own (the widget's RETRYABLE_STATUSES).
+std::span<const long> retryable_statuses();
 
 }  // namespace resumable::cli
