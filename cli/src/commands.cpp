@@ -288,93 +288,112 @@ Outcome run_with_retries(HttpClient& http, const RetryPolicy& policy, const std:
   }
 }
 
-int status_command(std::span<const std::string> args, const std::atomic<bool>& interrupted) {
+// A verb about one file's upload (status, cancel): `URL FILE` after the options; `act` runs the
+// request with the parsed options, the file's description and a protocol to ask.
+using ControlAction = std::function<int(const Options&, const UploadDescription&, HttpClient&, ResumableProtocol&)>;
+
+int control_verb(const std::string& verb, std::span<const std::string> args, const ControlAction& act) {
   Options options;
-  if (const int code = parse_options("status", args, &options); code >= 0) return code;
-  if (options.positional.size() != 2) return usage_error("status", "needs URL and FILE");
+  if (const int code = parse_options(verb, args, &options); code >= 0) return code;
+  if (options.positional.size() != 2) return usage_error(verb, "needs URL and FILE");
   int code = 0;
-  const auto upload = describe_file("status", options.positional[1], options.upload.chunk_size, &code);
+  const auto upload = describe_file(verb, options.positional[1], options.upload.chunk_size, &code);
   if (!upload) return code;
   HttpClient http(options.transfer);
   ResumableProtocol protocol(http, EndpointSettings{options.positional[0], options.headers});
-  const auto outcome = run_with_retries<StatusOutcome>(
-      http, options.upload.retry, interrupted,
-      [&](auto done) { protocol.request_status(*upload, done); },
-      [](const StatusOutcome& o) { return o.kind == StatusOutcome::Kind::failed && o.failure.retryable; });
-  if (interrupted.load()) return to_int(ExitCode::interrupted);
-  const std::string& path = options.positional[1];
-  using Kind = StatusOutcome::Kind;
-  Json line = {{"file", path}, {"identifier", upload->identifier}, {"chunkCount", upload->chunk_count}};
-  std::string text;
-  switch (outcome.kind) {
-    case Kind::complete:
-      line["status"] = "complete";
-      line["token"] = outcome.result.token;
-      line["fileDigest"] = outcome.result.file_digest;
-      text = "complete, digest " + outcome.result.file_digest + " token " + outcome.result.token;
-      break;
-    case Kind::partial:
-      line["status"] = "partial";
-      line["chunksHeld"] = outcome.held.size();
-      text = "partial, " + std::to_string(outcome.held.size()) + " of " + std::to_string(upload->chunk_count) + " chunks held";
-      break;
-    case Kind::absent:
-      line["status"] = "absent";
-      text = "nothing on the server";
-      break;
-    case Kind::differs:
-      line["status"] = "differs";
-      text = "the server holds an upload of other bytes under this file's identifier";
-      break;
-    case Kind::failed:
-      std::fprintf(stderr, "resumable status: %s: %s\n", path.c_str(), failure_text(outcome.failure).c_str());
-      return to_int(outcome.failure.retryable ? ExitCode::network : ExitCode::refused);
-  }
-  if (options.json) std::printf("%s\n", line.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
-  else std::printf("%s: %s (identifier %s)\n", path.c_str(), text.c_str(), upload->identifier.c_str());
-  return 0;
+  return act(options, *upload, http, protocol);
+}
+
+int status_command(std::span<const std::string> args, const std::atomic<bool>& interrupted) {
+  return control_verb("status", args, [&](const Options& options, const UploadDescription& upload_description,
+                                          HttpClient& http, ResumableProtocol& protocol) {
+    const UploadDescription* upload = &upload_description;
+    const auto outcome = run_with_retries<StatusOutcome>(
+        http, options.upload.retry, interrupted,
+        [&](auto done) { protocol.request_status(*upload, done); },
+        [](const StatusOutcome& o) { return o.kind == StatusOutcome::Kind::failed && o.failure.retryable; });
+    if (interrupted.load()) return to_int(ExitCode::interrupted);
+    const std::string& path = options.positional[1];
+    using Kind = StatusOutcome::Kind;
+    Json line = {{"file", path}, {"identifier", upload->identifier}, {"chunkCount", upload->chunk_count}};
+    std::string text;
+    switch (outcome.kind) {
+      case Kind::complete:
+        line["status"] = "complete";
+        line["token"] = outcome.result.token;
+        line["fileDigest"] = outcome.result.file_digest;
+        text = "complete, digest " + outcome.result.file_digest + " token " + outcome.result.token;
+        break;
+      case Kind::partial:
+        line["status"] = "partial";
+        line["chunksHeld"] = outcome.held.size();
+        text = "partial, " + std::to_string(outcome.held.size()) + " of " + std::to_string(upload->chunk_count) + " chunks held";
+        break;
+      case Kind::absent:
+        line["status"] = "absent";
+        text = "nothing on the server";
+        break;
+      case Kind::differs:
+        line["status"] = "differs";
+        text = "the server holds an upload of other bytes under this file's identifier";
+        break;
+      case Kind::failed:
+        std::fprintf(stderr, "resumable status: %s: %s\n", path.c_str(), failure_text(outcome.failure).c_str());
+        return to_int(outcome.failure.retryable ? ExitCode::network : ExitCode::refused);
+    }
+    if (options.json) std::printf("%s\n", line.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
+    else std::printf("%s: %s (identifier %s)\n", path.c_str(), text.c_str(), upload->identifier.c_str());
+    return 0;
+  });
 }
 
 int cancel_command(std::span<const std::string> args, const std::atomic<bool>& interrupted) {
-  Options options;
-  if (const int code = parse_options("cancel", args, &options); code >= 0) return code;
-  if (options.positional.size() != 2) return usage_error("cancel", "needs URL and FILE");
-  int code = 0;
-  const auto upload = describe_file("cancel", options.positional[1], options.upload.chunk_size, &code);
-  if (!upload) return code;
-  HttpClient http(options.transfer);
-  ResumableProtocol protocol(http, EndpointSettings{options.positional[0], options.headers});
-  const auto outcome = run_with_retries<DeleteOutcome>(
-      http, options.upload.retry, interrupted, [&](auto done) { protocol.delete_upload(*upload, done); },
-      [](const DeleteOutcome& o) { return !o.deleted && o.failure.retryable; });
-  if (interrupted.load()) return to_int(ExitCode::interrupted);
-  const std::string& path = options.positional[1];
-  if (!outcome.deleted) {
-    std::fprintf(stderr, "resumable cancel: %s: %s\n", path.c_str(), failure_text(outcome.failure).c_str());
-    return to_int(outcome.failure.retryable ? ExitCode::network : ExitCode::refused);
+  return control_verb("cancel", args, [&](const Options& options, const UploadDescription& upload_description,
+                                          HttpClient& http, ResumableProtocol& protocol) {
+    const UploadDescription* upload = &upload_description;
+    const auto outcome = run_with_retries<DeleteOutcome>(
+        http, options.upload.retry, interrupted, [&](auto done) { protocol.delete_upload(*upload, done); },
+        [](const DeleteOutcome& o) { return !o.deleted && o.failure.retryable; });
+    if (interrupted.load()) return to_int(ExitCode::interrupted);
+    const std::string& path = options.positional[1];
+    if (!outcome.deleted) {
+      std::fprintf(stderr, "resumable cancel: %s: %s\n", path.c_str(), failure_text(outcome.failure).c_str());
+      return to_int(outcome.failure.retryable ? ExitCode::network : ExitCode::refused);
+    }
+    if (options.json) {
+      std::printf("%s\n", Json({{"file", path}, {"identifier", upload->identifier}, {"status", "cancelled"}})
+                              .dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
+    } else {
+      std::printf("%s: cancelled (identifier %s)\n", path.c_str(), upload->identifier.c_str());
+    }
+    return 0;
+  });
+}
+
+}  // namespace
+
+namespace {
+
+// "1.5GiB" as 1.5 and "GiB": a decimal number (at most 20 characters) and what follows it.
+bool split_number(const std::string& text, double* number, std::string* unit) {
+  std::size_t digits = 0;
+  while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) ++digits;
+  if (digits == 0 || digits > 20) return false;
+  try {
+    *number = std::stod(text.substr(0, digits));
+  } catch (...) {  // "1.2.3"
+    return false;
   }
-  if (options.json) {
-    std::printf("%s\n", Json({{"file", path}, {"identifier", upload->identifier}, {"status", "cancelled"}})
-                            .dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
-  } else {
-    std::printf("%s: cancelled (identifier %s)\n", path.c_str(), upload->identifier.c_str());
-  }
-  return 0;
+  *unit = text.substr(digits);
+  return true;
 }
 
 }  // namespace
 
 bool parse_size(const std::string& text, std::uint64_t* bytes) {
-  std::size_t digits = 0;
-  while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) ++digits;
-  if (digits == 0 || digits > 20) return false;
   double number = 0;
-  try {
-    number = std::stod(text.substr(0, digits));
-  } catch (...) {
-    return false;
-  }
-  std::string unit = text.substr(digits);
+  std::string unit;
+  if (!split_number(text, &number, &unit)) return false;
   static const std::map<std::string, double> units = {
       {"", 1}, {"B", 1}, {"k", 1024}, {"K", 1024}, {"KiB", 1024}, {"M", 1 << 20}, {"MiB", 1 << 20},
       {"G", 1 << 30}, {"GiB", 1 << 30}, {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}};
@@ -387,16 +406,9 @@ bool parse_size(const std::string& text, std::uint64_t* bytes) {
 }
 
 bool parse_duration(const std::string& text, std::chrono::milliseconds* duration) {
-  std::size_t digits = 0;
-  while (digits < text.size() && ((text[digits] >= '0' && text[digits] <= '9') || text[digits] == '.')) ++digits;
-  if (digits == 0 || digits > 12) return false;
   double number = 0;
-  try {
-    number = std::stod(text.substr(0, digits));
-  } catch (...) {
-    return false;
-  }
-  const std::string unit = text.substr(digits);
+  std::string unit;
+  if (!split_number(text, &number, &unit) || number > 1e12) return false;
   double scale = 0;
   if (unit == "ms") scale = 1;
   else if (unit == "s" || unit.empty()) scale = 1000;
