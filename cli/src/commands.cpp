@@ -57,7 +57,7 @@ constexpr const char* network_options_help =
     "      --chunk-size SIZE       chunk size (default 4MiB; must match the upload's)\n"
     "      --stall-timeout TIME    give a request up when no byte moved for TIME (default 30s)\n"
     "      --response-timeout TIME give a request up when no reply came TIME after its body (default 120s)\n"
-    "      --retries N             attempts per request after the first (default 20)\n"
+    "      --retries N             retries per chunk or request before giving up (default 20)\n"
     "      --json                  one JSON line per file on standard output\n";
 
 constexpr const char* upload_help =

@@ -12,7 +12,7 @@
 namespace resumable::cli {
 
 struct RetryPolicy {
-  int max_retries = 20;              // per chunk (counted again after a success) and per status request
+  int max_retries = 20;              // per chunk, and per status or delete request
   Milliseconds initial_delay{500};   // the first wait's ceiling; it doubles per failed attempt
   Milliseconds max_delay{30000};     // the ceiling stops doubling here
   Milliseconds max_retry_after{300000};  // a Retry-After longer than this is cut to it
