@@ -2,7 +2,8 @@
 # Installs the project into a temporary prefix, builds tests/package/consumer against it with
 # find_package(resumable), runs it, and checks that its endpoint answers: over HTTP on 127.0.0.1,
 # then over HTTPS on [::1] (the CivetWeb installed with the package has TLS and IPv6). The consumer
-# must not load a system libcivetweb: the package's own static CivetWeb is linked in.
+# must not load a system libcivetweb: the package's own static CivetWeb is linked in. The installed
+# commands (resumable, resumable-digest) run from the prefix.
 set -euo pipefail
 build=${1:?usage: check.sh BUILD_DIR}
 source_dir=$(cd "$(dirname "$0")" && pwd)
@@ -43,3 +44,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 cat "$work/key.pem" "$work/certificate.pem" > "$work/server.pem"
 anonymous_status "--cacert $work/certificate.pem" "$work/data-tls" "$work/server.pem"
 echo "package consumer built against the installed package and answered as documented, over HTTP and HTTPS on [::1]"
+printf abc >"$work/abc"
+# The tree digest of "abc" (docs/digest.md, worked example), from both installed commands.
+expected="d76a5ca3e5bb3d036e73e98abff05145d5ea219d41a785a6fcb5de1669a25758  $work/abc"
+[ "$("$work/prefix/bin/resumable" digest "$work/abc")" = "$expected" ]
+[ "$("$work/prefix/bin/resumable-digest" "$work/abc")" = "$expected" ]
+"$work/prefix/bin/resumable" upload --help | grep -q '^Exit codes:'
+echo "installed commands: resumable and resumable-digest print the tree digest"

@@ -50,12 +50,17 @@ function multipartFileRegion(body, boundary) {
 }
 
 export class FaultProxy {
-  // target(): the server's port now (it may change across restarts). decide(info, index): a fault
-  // name or null. random(): numbers in [0, 1) for cut points and stall lengths (seeded by the test).
-  constructor({ target, decide, random, stallMs = [50, 600], stallAbortMs = 3000 }) {
+  // target(): the server's port now (it may change across restarts). decide(info, index, random): a
+  // fault name or null. random(): numbers in [0, 1) for cut points and stall lengths (seeded by the
+  // test), drawn in the order connections arrive. randomFor(index), when given, instead gives each
+  // connection numbers of its own (e.g. rng(seed + index)): then the whole schedule, which
+  // connection gets which fault where, depends on the seed and the connection's number only, not on
+  // how parallel requests interleave.
+  constructor({ target, decide, random, randomFor, stallMs = [50, 600], stallAbortMs = 3000 }) {
     this.target = target;
     this.decide = decide;
     this.random = random ?? Math.random;
+    this.randomFor = randomFor;
     this.stallMs = stallMs;
     this.stallAbortMs = stallAbortMs;
     this.records = [];
@@ -93,6 +98,7 @@ export class FaultProxy {
 
   async handle(client) {
     const index = this.connections++;
+    const random = this.randomFor ? this.randomFor(index) : this.random;
     this.track(client);
     client.setNoDelay(true);
     const reader = client[Symbol.asyncIterator]();
@@ -127,20 +133,20 @@ export class FaultProxy {
     const length = info.contentLength ?? 0;
     // resumable.js chunks, and tus PATCH bodies (appends to an upload below any tus mount)
     const isChunk = (((info.method === 'POST' || info.method === 'PUT') && info.path === '/upload') || info.method === 'PATCH') && length > 0;
-    const fault = isChunk ? this.decide(info, index) : null;
+    const fault = isChunk ? this.decide(info, index, random) : null;
     const record = {
       index, fault, method: info.method, path: info.path,
       identifier: info.query.get('resumableIdentifier'), chunk: Number(info.query.get('resumableChunkNumber')) || null,
       hasChunkDigest: info.query.has('chunkDigest'), length,
     };
     this.records.push(record);
-    const cut = Math.floor(this.random() * length);
+    const cut = Math.floor(random() * length);
     record.cut = cut;
 
     // Relay the reply, keeping its first 64 KiB to read the status and error code.
     const reply = [];
     let replyBytes = 0;
-    const replyCut = fault === 'truncate-response' ? 1 + Math.floor(this.random() * 120) : Infinity;
+    const replyCut = fault === 'truncate-response' ? 1 + Math.floor(random() * 120) : Infinity;
     let relayed = 0;
     upstream.on('data', (d) => {
       if (replyBytes < 65536) { reply.push(d); replyBytes += d.length; }
@@ -203,8 +209,8 @@ export class FaultProxy {
       record.hasChunkDigest = record.hasChunkDigest || field('chunkDigest') !== undefined;
       const region = multipartFileRegion(body, info.boundary);
       if (region && region[1] > region[0]) {
-        const at = region[0] + Math.floor(this.random() * (region[1] - region[0]));
-        body[at] ^= 1 + Math.floor(this.random() * 255);
+        const at = region[0] + Math.floor(random() * (region[1] - region[0]));
+        body[at] ^= 1 + Math.floor(random() * 255);
         record.flippedAt = at - region[0];
       } else {
         record.fault = null;  // nothing to flip (an empty chunk)
@@ -213,7 +219,7 @@ export class FaultProxy {
       await replied;
       return;
     }
-    const flipAt = fault === 'flip' ? Math.floor(this.random() * length) : -1;
+    const flipAt = fault === 'flip' ? Math.floor(random() * length) : -1;
     if (fault === 'flip') record.flippedAt = flipAt;
     for (;;) {
       if (sent >= length) break;  // the whole body is through (bodies carry a Content-Length)
@@ -226,7 +232,7 @@ export class FaultProxy {
       }
       if (flipAt >= sent && flipAt < sent + piece.length) {
         piece = Buffer.from(piece);
-        piece[flipAt - sent] ^= 1 + Math.floor(this.random() * 255);
+        piece[flipAt - sent] ^= 1 + Math.floor(random() * 255);
       }
       if (!(await write(piece))) break;
       sent += piece.length;
@@ -243,7 +249,7 @@ export class FaultProxy {
       case 'stall':
       case 'stall-abort': {
         const ms = fault === 'stall'
-          ? this.stallMs[0] + Math.floor(this.random() * (this.stallMs[1] - this.stallMs[0]))
+          ? this.stallMs[0] + Math.floor(random() * (this.stallMs[1] - this.stallMs[0]))
           : this.stallAbortMs;
         record.stallMs = ms;
         await new Promise((resolve) => {

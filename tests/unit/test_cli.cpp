@@ -1,0 +1,112 @@
+// The `resumable` command's parts that need no server: how replies are classified (against the
+// error table and the widget's list), the retry policy, Retry-After, and option values.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "commands.h"
+#include "resumable/errors.h"
+#include "resumable_protocol.h"
+#include "retry.h"
+#include "status_map.h"
+
+using namespace resumable::cli;
+using namespace std::chrono_literals;
+
+TEST_CASE("every error code's reply is retried exactly when the error table says so", "[cli]") {
+  for (const auto& info : resumable::error_table()) {
+    HttpResponse response;
+    response.status = resumable::resumablejs::http_status(info.code);
+    response.body = nlohmann::json{{"status", "error"}, {"error", info.id}, {"message", info.meaning},
+                                   {"retryable", info.retryable}}.dump();
+    const Failure failure = describe_failure(response);
+    CAPTURE(info.id);
+    CHECK(failure.code == info.id);
+    CHECK(failure.status == response.status);
+    CHECK(failure.message == info.meaning);
+    CHECK(failure.retryable == info.retryable);
+  }
+  // The body's verdict wins over the status (the table and the status list agree today; a future
+  // code need not).
+  HttpResponse response;
+  response.status = 503;
+  response.body = R"({"status": "error", "error": "some_future_code", "message": "m", "retryable": false})";
+  CHECK_FALSE(describe_failure(response).retryable);
+  response.status = 409;
+  response.body = R"({"status": "error", "error": "some_future_code", "message": "m", "retryable": true})";
+  CHECK(describe_failure(response).retryable);
+}
+
+TEST_CASE("replies without a verdict are retried by status, with the widget's list", "[cli]") {
+  std::ifstream source(RESUMABLE_WIDGET_PROTOCOL_JS);
+  std::stringstream text;
+  text << source.rdbuf();
+  // No std::regex: GCC 12 warns about its internals under ASan (-Werror).
+  const std::string js = text.str();
+  const std::string marker = "RETRYABLE_STATUSES = [";
+  const auto start = js.find(marker);
+  REQUIRE(start != std::string::npos);
+  const auto end = js.find(']', start);
+  REQUIRE(end != std::string::npos);
+  std::vector<long> widget;
+  std::stringstream numbers(js.substr(start + marker.size(), end - start - marker.size()));
+  for (std::string number; std::getline(numbers, number, ',');) widget.push_back(std::stol(number));
+  const auto ours = retryable_statuses();
+  CHECK(std::vector<long>(ours.begin(), ours.end()) == widget);
+
+  HttpResponse proxy_page;
+  proxy_page.status = 502;
+  proxy_page.body = "<html>Bad Gateway</html>";
+  CHECK(describe_failure(proxy_page).retryable);
+  proxy_page.status = 403;
+  CHECK_FALSE(describe_failure(proxy_page).retryable);
+  HttpResponse no_reply;
+  no_reply.transport_error = "Connection refused";
+  CHECK(describe_failure(no_reply).code == "network_error");
+  CHECK(describe_failure(no_reply).retryable);
+  no_reply.timed_out = true;
+  CHECK(describe_failure(no_reply).code == "timeout");
+}
+
+TEST_CASE("backoff doubles with jitter up to its ceiling and waits at least what Retry-After asks", "[cli]") {
+  RetryPolicy policy;  // 500 ms doubling to 30 s; Retry-After up to 5 min
+  CHECK(retry_delay(policy, 1, std::nullopt, 0.0) == 250ms);
+  CHECK(retry_delay(policy, 1, std::nullopt, 0.999) <= 500ms);
+  CHECK(retry_delay(policy, 3, std::nullopt, 0.0) == 1000ms);
+  CHECK(retry_delay(policy, 20, std::nullopt, 0.0) == 15000ms);
+  CHECK(retry_delay(policy, 20, std::nullopt, 0.999) <= 30000ms);
+  CHECK(retry_delay(policy, 1, 7000ms, 0.5) == 7000ms);
+  CHECK(retry_delay(policy, 1, 100ms, 0.0) == 250ms);
+  CHECK(retry_delay(policy, 1, 3600000ms, 0.0) == 300000ms);
+}
+
+TEST_CASE("Retry-After is seconds or an HTTP date, taken against the reply's own Date", "[cli]") {
+  const auto now = std::chrono::system_clock::now();
+  CHECK(parse_retry_after("120", std::nullopt, now) == 120000ms);
+  CHECK(parse_retry_after(" 3 ", std::nullopt, now) == 3000ms);
+  CHECK(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", "Wed, 21 Oct 2015 07:28:00 GMT", now) == 30000ms);
+  CHECK(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", std::nullopt, now) == 0ms);  // in the past
+  CHECK_FALSE(parse_retry_after("soon", std::nullopt, now).has_value());
+  CHECK_FALSE(parse_retry_after(std::nullopt, std::nullopt, now).has_value());
+}
+
+TEST_CASE("sizes and times on the command line", "[cli]") {
+  std::uint64_t bytes = 0;
+  CHECK((parse_size("4MiB", &bytes) && bytes == 4194304));
+  CHECK((parse_size("4M", &bytes) && bytes == 4194304));
+  CHECK((parse_size("10MB", &bytes) && bytes == 10000000));
+  CHECK((parse_size("1000", &bytes) && bytes == 1000));
+  CHECK_FALSE(parse_size("4 lots", &bytes));
+  CHECK_FALSE(parse_size("-1", &bytes));
+  std::chrono::milliseconds duration{};
+  CHECK((parse_duration("500ms", &duration) && duration == 500ms));
+  CHECK((parse_duration("30s", &duration) && duration == 30000ms));
+  CHECK((parse_duration("2m", &duration) && duration == 120000ms));
+  CHECK((parse_duration("1.5", &duration) && duration == 1500ms));
+  CHECK_FALSE(parse_duration("soon", &duration));
+}
