@@ -31,7 +31,8 @@ constexpr const char* exit_code_help =
     "  1    a local file could not be read\n"
     "  2    usage error\n"
     "  3    gave up retrying (network errors, timeouts, the server's retryable errors)\n"
-    "  4    refused by the server (e.g. 401, 403, 413, 415); its message is printed\n"
+    "  4    refused by the server (e.g. 401, 403, 413, 415; its message is printed), or a connection\n"
+    "       no retry can fix (an untrusted TLS certificate: see --cacert, --insecure)\n"
     "  5    verification failed: the server's copy does not match the file\n"
     "  130  interrupted (Ctrl-C): run the same command again to resume\n"
     "With several files, the code of the first file that failed.\n";

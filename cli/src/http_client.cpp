@@ -190,6 +190,24 @@ void HttpClient::finish(Transfer& transfer, int curl_code) {
     response.status = 0;
     response.body.clear();
     response.transport_error = response.timed_out ? "timed out" : curl_easy_strerror(static_cast<CURLcode>(curl_code));
+    switch (curl_code) {
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CACERT_BADFILE:
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_SSL_ISSUER_ERROR:
+      case CURLE_SSL_CRL_BADFILE:
+      case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        // A device's self-signed certificate fails the same way on every attempt: say how to trust it.
+        response.transport_final = true;
+        response.transport_error += " (trust the server's certificate with --cacert FILE, or skip the check with --insecure)";
+        break;
+      case CURLE_UNSUPPORTED_PROTOCOL:
+      case CURLE_URL_MALFORMAT:
+        response.transport_final = true;
+        break;
+      default:
+        break;
+    }
   }
   OnDone on_done = std::move(transfer.on_done);
   const RequestId id = transfer.id;

@@ -46,6 +46,8 @@ struct HttpResponse {
   std::optional<std::string> retry_after;  // the Retry-After header's text
   std::optional<std::string> date;         // the Date header's text
   std::string transport_error;             // libcurl's reason when status is 0
+  // With status 0: retrying cannot help (an untrusted certificate, an unsupported URL).
+  bool transport_final = false;
   bool timed_out = false;
 };
 

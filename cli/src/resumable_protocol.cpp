@@ -68,7 +68,7 @@ std::span<const long> retryable_statuses() { return retryable_statuses_list; }
 
 Failure describe_failure(const HttpResponse& response) {
   if (response.timed_out) return {"timeout", 0, "no progress within the timeout", true};
-  if (response.status == 0) return {"network_error", 0, response.transport_error, true};
+  if (response.status == 0) return {"network_error", 0, response.transport_error, !response.transport_final};
   const bool status_retryable =
       std::find(std::begin(retryable_statuses_list), std::end(retryable_statuses_list), response.status) !=
       std::end(retryable_statuses_list);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS, endDemoSession, sameBytes, scratchDir, startDemo, writeRandomFile } from './harness.mjs';
@@ -76,6 +77,27 @@ test('node uploads a file over HTTPS and the saved document holds the same bytes
   const stored = readdirSync(dataPath('documents'));
   assert.equal(stored.length, 1);
   assert.ok(sameBytes(dataPath('documents', stored[0]), original), 'the stored file equals the original');
+});
+
+test('the command-line uploader trusts the demo with --cacert, and refuses it without at once (exit 4)', async () => {
+  const form = await httpsRequest('documents/new');
+  const cookie = /demo_session=[0-9a-f]+/.exec(form.headers['set-cookie']?.join(';') ?? '')?.[0];
+  const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(form.text)?.[1];
+  const path = join(dir, 'cli over tls.bin');
+  await writeRandomFile(path, 2 * MiB + 3);
+  const upload = (...extra) => spawnSync(process.env.RESUMABLE_CLI_BIN, ['upload', '--json', '--chunk-size', '1MiB',
+    '--header', `Cookie: ${cookie}`, '--header', `X-CSRF-Token: ${csrf}`, ...extra, path, new URL('upload', demo.url).href],
+  { encoding: 'utf8', timeout: 60000 });
+  const started = Date.now();
+  const untrusted = upload();
+  assert.equal(untrusted.status, 4, `an untrusted certificate is not retried: ${untrusted.stderr}`);
+  assert.match(untrusted.stderr, /--cacert FILE/);
+  assert.ok(Date.now() - started < 10000, 'refused without waiting through retries');
+  const trusted = upload('--cacert', dataPath('tls', 'certificate.pem'));
+  assert.equal(trusted.status, 0, trusted.stderr);
+  const line = JSON.parse(trusted.stdout.trim().split('\n').pop());
+  assert.equal(line.fileDigest, execFileSync(process.env.RESUMABLE_DIGEST_BIN, [path], { encoding: 'utf8' }).split(' ')[0]);
+  assert.match(line.token ?? '', /\S/, 'the final result carries the claim token');
 });
 
 test('the widget uploads over HTTPS in Chromium', async () => {

@@ -87,6 +87,7 @@ struct UploadState {
   std::uint64_t stored_bytes = 0;
   std::uint64_t stored_pieces = 0;  // all of them, not only the window's
   // The stored bytes from offset 0 on without a gap: where a client that appends (tus) resumes.
+  // Set in the first window only (from_offset 0): later pages of a long status document skip the walk.
   std::uint64_t contiguous_bytes = 0;
   std::chrono::system_clock::time_point last_activity;  // collected stale_after later
   bool more = false;  // stored pieces follow the window
