@@ -38,7 +38,10 @@ function parseArgs(argv) {
     else if (a === '--chunk') o.chunk = parseSize(value());
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--only') o.only = new Set(value().split(','));
-    else if (a === '--no-write') o.write = false;
+    else if (a === '--pages') {
+      o.pages = value();
+      if (!['fresh', 'recycled'].includes(o.pages)) throw new Error('--pages takes fresh or recycled');
+    } else if (a === '--no-write') o.write = false;
     else if (a === '--output') o.output = value();
     else if (a === '--work-dir') o.workDir = value();
     else if (a === '--wasm-variants') o.wasmVariants = { 0: false, 1: true, reuse: 'reuse' }[value()];
@@ -58,6 +61,9 @@ const HELP = `usage: tests/bench/run.sh [options]
   --only LIST         comma-separated subset of: ingest,memory,finalize,hash,browser,resume,size
   --wasm-variants 0|1|reuse  build (into BUILD/bench-wasm) and measure the wasm core variants (default 1,
                     0 in smoke); reuse: keep variants already built there
+  --pages fresh|recycled  page-cache regime of every measurement (default fresh). recycled: a file of
+                    the measured size is written and deleted just before, so the run reuses pages the
+                    host has already backed (this VM pays a host page fault per fresh page)
   --no-write          print only; do not touch docs/BENCHMARKS.md
   --output FILE       where the report goes (default docs/BENCHMARKS.md; smoke: RESUMABLE_ARTIFACTS_DIR/bench-smoke.md)
   --work-dir DIR      scratch folder (default a new one under the system temp dir; removed afterwards)`;
@@ -108,6 +114,7 @@ async function main() {
     browserRuns: smoke ? 1 : 3,
     browserParallel: 3,
     idleMs: smoke ? 200 : 3000,
+    pages: opts.pages ?? 'fresh',
     wasmVariants: opts.wasmVariants ?? !smoke,
   };
   const want = (part) => !opts.only || opts.only.has(part);
@@ -207,7 +214,7 @@ function header(cfg, smoke, serverBin) {
   out(`Sizes: ingest, browser and resume ${formatSize(cfg.size)}; memory ${memorySizes}; finalize ${formatSize(cfg.size)} and ${formatSize(cfg.large)}; chunk ${formatSize(cfg.chunk)}. ` +
     `Runs: ingest ${cfg.runs} per variant (round-robin), finalize ${cfg.finalizeRuns} (${formatSize(cfg.large)}: ${cfg.largeRuns}), ` +
     `browser uploads ${cfg.browserRuns} per client, in-page hashing ${cfg.hashRuns} pairs. Every figure is a median. ` +
-    `Before each measurement: \`sync\`, then ${cfg.idleMs / 1000} s idle.`);
+    `Before each measurement: ${cfg.pages === 'recycled' ? 'a file of the measured size written and deleted (recycled pages), then ' : ''}\`sync\`, then ${cfg.idleMs / 1000} s idle.`);
   out();
 }
 
@@ -227,7 +234,7 @@ async function benchIngest(cfg, work, serverBin) {
   const measure = async (variant) => {
     const [kind, s] = variant.split(':');
     const streams = Number(s ?? 1);
-    await settle(cfg.idleMs);
+    await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
     const verifyStored = !verified.has(variant);
     verified.add(variant);
     if (kind.startsWith('ours')) {
@@ -330,7 +337,7 @@ async function benchMemory(cfg, work, serverBin) {
       const source = join(work, `memory-${size}.bin`);
       writeMarkedSparseFile(source, size);
       warmFile(source);
-      await settle(cfg.idleMs);
+      await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
       const server = await startOurServer(serverBin, join(work, 'ours'), { durable: false, threads });
       let r;
       try {
@@ -395,7 +402,7 @@ async function benchFinalize(cfg, work, serverBin) {
         const lasts = [];
         const bases = [];
         for (let run = 0; run < runs; ++run) {
-          await settle(cfg.idleMs);
+          await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
           const server = await startOurServer(serverBin, join(work, 'ours'), { durable });
           try {
             const r = await uploadToOurs(server, { path: source, size, chunkSize: cfg.chunk, parallel: streams, identifier: `finalize-${size}-${run}`,
@@ -472,7 +479,7 @@ const VARIANTS = ['project', 'libsodium-ref', 'simd128', 'O2', 'lto', 'link-O1']
 
 async function benchHash(cfg, work, server, browser) {
   let nodeVariants = null;
-  await settle(cfg.idleMs);
+  await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
   const served = await hashBench(browser, server, { bytes: cfg.hashBytes, runs: cfg.hashRuns, breakdown: true });
   const variants = {};
   if (cfg.wasmVariants) {
@@ -483,11 +490,11 @@ async function benchHash(cfg, work, server, browser) {
       execFileSync('bash', [join(here, 'wasm_variants.sh'), build, variantsDir], { stdio: 'inherit', env: { ...process.env, VARIANTS: VARIANTS.join(' ') } });
     }
     for (const variant of VARIANTS) {
-      await settle(cfg.idleMs);
+      await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
       variants[variant] = await hashBench(browser, server, { bytes: cfg.hashBytes, runs: cfg.hashRuns, variant, variantsDir });
     }
     // The same variants in node, timed in CPU seconds: far less disturbed by other load than wall time.
-    await settle(cfg.idleMs);
+    await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
     const node = execFileSync(process.execPath, [join(here, 'wasm_hash_node.mjs'), variantsDir, '64', '15', ...VARIANTS],
       { encoding: 'utf8', maxBuffer: 1 << 20 }).trim().split('\n');
     nodeVariants = JSON.parse(node[node.length - 1]);
@@ -518,7 +525,7 @@ async function benchHash(cfg, work, server, browser) {
   const path = join(work, 'widget-hash-source.bin');
   await writeRandomFile(path, cfg.hashBytes + 12345);
   warmFile(path);
-  await settle(cfg.idleMs);
+  await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
   const pool = await widgetHashBench(browser, server, { file: { path, size: cfg.hashBytes + 12345 }, runs: cfg.hashRuns });
   if (pool.digest !== treeDigest(path)) throw new Error(`the widget's digest ${pool.digest} is not the file's`);
   rmSync(path, { force: true });
@@ -538,7 +545,7 @@ async function benchE2e(cfg, work, server, tus, browser) {
   warmFile(path);
   const clients = ['widget', 'resumable', 'tus', 'widget-hash'];
   const raw = await rounds(cfg.browserRuns, clients, async (client) => {
-    await settle(cfg.idleMs);
+    await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
     const r = await uploadInBrowser(browser, { client, server, tusServer: tus, file, chunkSize: cfg.chunk, parallel: cfg.browserParallel });
     if (r.storedPath) rmSync(r.storedPath, { force: true });
     if (r.tusUrl) {
@@ -591,7 +598,7 @@ async function benchResume(cfg, work, server, browser) {
   warmFile(path);
   const summary = {};
   for (const client of ['widget', 'resumable']) {
-    await settle(cfg.idleMs);
+    await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
     const r = await resumeAfterCut(browser, { client, server, file, chunkSize: cfg.chunk, parallel: cfg.browserParallel });
     rmSync(r.storedPath, { force: true });
     summary[client] = r;

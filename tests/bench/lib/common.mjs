@@ -2,9 +2,10 @@
 // Everything listens on and talks to 127.0.0.1 only; every wait is bounded.
 import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync, createWriteStream, existsSync, statSync, readdirSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync, createWriteStream, existsSync, statSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 
 export const KiB = 1024;
 export const MiB = 1048576;
@@ -139,7 +140,14 @@ export async function startProcess(command, args, { ready, env, timeoutMs = 2000
 
 // The idle pause before every measurement: written pages go to disk and the machine settles, so that
 // fresh and reused page-cache pages do not mix differently from run to run.
-export async function settle(ms = 3000) {
+// recycle = { dir, bytes }: first write and delete that many bytes there, so that the next run gets
+// page-cache pages freed a moment ago (the "recycled" regime) instead of fresh ones.
+export async function settle(ms = 3000, recycle = null) {
+  if (recycle) {
+    const path = join(recycle.dir, 'recycle-pages.bin');
+    execFileSync('dd', ['if=/dev/zero', `of=${path}`, 'bs=8M', `count=${Math.ceil(recycle.bytes / (8 << 20))}`, 'conv=fsync', 'status=none']);
+    rmSync(path, { force: true });
+  }
   execFileSync('sync');
   await sleep(ms);
 }
