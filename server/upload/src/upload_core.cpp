@@ -74,10 +74,17 @@ UploadCore::Impl::~Impl() {
 }
 
 std::unique_ptr<WriteBehind> UploadCore::Impl::make_ring() {
-  // Rings are sized when a piece starts: a share of the budget among the requests receiving now.
-  const std::size_t share = limits.io_buffer_budget / (live_rings.load(std::memory_order_relaxed) + 1);
-  const std::size_t depth = std::clamp(share, std::min<std::size_t>(2, limits.io_buffers), limits.io_buffers);
-  return std::make_unique<WriteBehind>(write_pool.get(), buffers, depth, &live_rings);
+  // Rings are sized when a piece starts: an even share of the budget among the requests receiving
+  // now, and no more than the budget has left, but at least one buffer. The rings in use thus hold
+  // about io_buffer_budget buffers together (at most one more per ring started when none was
+  // left): one stream keeps several writes in flight, many streams one each, and peak memory
+  // stays flat in the number of streams.
+  const std::size_t rings = ring_budget.rings.load(std::memory_order_relaxed);
+  const std::size_t held = ring_budget.buffers.load(std::memory_order_relaxed);
+  const std::size_t left = limits.io_buffer_budget > held ? limits.io_buffer_budget - held : 0;
+  const std::size_t share = std::min(limits.io_buffer_budget / (rings + 1), left);
+  const std::size_t depth = std::clamp<std::size_t>(share, 1, std::max<std::size_t>(1, limits.io_buffers));
+  return std::make_unique<WriteBehind>(write_pool.get(), buffers, depth, &ring_budget);
 }
 
 std::optional<ErrorCode> UploadCore::Impl::check_matches(const Upload& upload, const UploadDeclaration& declared) const {

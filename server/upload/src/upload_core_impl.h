@@ -35,7 +35,7 @@ struct UploadCore::Impl {
   const UploadLimits limits;
   Hooks hooks;
   BufferPool buffers;                     // body buffers of all requests
-  std::atomic<std::size_t> live_rings{0};  // WriteBehind rings in use (sizes the next one)
+  RingBudget ring_budget;                 // rings in use and their buffers (sizes the next ring)
   std::unique_ptr<WritePool> write_pool;  // null: pieces are hashed and written on request threads
   UploadIndex index;
 

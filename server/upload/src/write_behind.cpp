@@ -41,8 +41,8 @@ void WritePool::run() {
 }
 #endif
 
-WriteBehind::WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count, std::atomic<std::size_t>* live)
-    : live_(live),
+WriteBehind::WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count, RingBudget* budget)
+    : budget_(budget),
       pool_(pool),
       buffer_pool_(&buffers),
       buffers_(pool != nullptr ? buffer_count : 1),
@@ -51,13 +51,19 @@ WriteBehind::WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffe
       read_done_(buffers_.size(), 0),
       read_status_(buffers_.size()) {
   for (std::size_t i = buffers_.size(); i > 0; --i) free_.push_back(i - 1);
-  if (live_ != nullptr) live_->fetch_add(1, std::memory_order_relaxed);
+  if (budget_ != nullptr) {
+    budget_->rings.fetch_add(1, std::memory_order_relaxed);
+    budget_->buffers.fetch_add(buffers_.size(), std::memory_order_relaxed);
+  }
 }
 
 WriteBehind::~WriteBehind() {
   drain();
   for (auto& buffer : buffers_) buffer_pool_->give_back(std::move(buffer));
-  if (live_ != nullptr) live_->fetch_sub(1, std::memory_order_relaxed);
+  if (budget_ != nullptr) {
+    budget_->buffers.fetch_sub(buffers_.size(), std::memory_order_relaxed);
+    budget_->rings.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 std::span<std::uint8_t> WriteBehind::next_buffer() {

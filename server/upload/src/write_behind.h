@@ -50,11 +50,19 @@ class WritePool {
 class WritePool final {};  // not built: never made, every WriteBehind is synchronous
 #endif
 
+// The rings in use and the buffers they may hold, shared by all requests of one core: a ring's
+// depth is chosen from them when it is made (UploadCore::Impl::make_ring) and counted until it
+// is destroyed. Relaxed atomics: the depth is a sizing heuristic, not a lock.
+struct RingBudget {
+  std::atomic<std::size_t> rings{0};
+  std::atomic<std::size_t> buffers{0};
+};
+
 class WriteBehind {
  public:
-  // pool == nullptr: every piece is hashed and written synchronously in write(). `live`, when
-  // given, counts this ring from construction to destruction.
-  WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count, std::atomic<std::size_t>* live = nullptr);
+  // pool == nullptr: every piece is hashed and written synchronously in write(), with one buffer.
+  // `budget`, when given, counts this ring and its buffers from construction to destruction.
+  WriteBehind(WritePool* pool, BufferPool& buffers, std::size_t buffer_count, RingBudget* budget = nullptr);
   ~WriteBehind();  // waits for queued writes, then gives the buffers back
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
@@ -89,7 +97,7 @@ class WriteBehind {
   void piece_done(std::size_t index);
   void run_hasher(std::size_t lane);
 
-  std::atomic<std::size_t>* live_;
+  RingBudget* budget_;
   WritePool* pool_;
   BufferPool* buffer_pool_;
   std::vector<PageBuffer> buffers_;  // leased on first use

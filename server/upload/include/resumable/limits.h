@@ -51,8 +51,9 @@ struct UploadLimits {
   std::size_t io_buffer_bytes = 1024 * 1024;
   std::size_t io_buffers = 4;
   // Buffers the receiving requests share before their rings shrink: a request starting a piece
-  // gets io_buffer_budget / (requests receiving + 1) of them, at least 2 and at most io_buffers.
-  // One stream thus keeps 4 MiB of writes in flight, and many streams hold 2 MiB each.
+  // gets an even share of them and no more than is left (at least 1, at most io_buffers), so the
+  // rings together hold about this many: one stream keeps 4 MiB of writes in flight, four streams
+  // 1 MiB each, and the endpoint's peak memory does not grow with the number of streams.
   std::size_t io_buffer_budget = 4;
   std::size_t write_threads = 4;
   // Buffers the endpoint keeps for reuse between requests (the rest are unmapped): peak memory
