@@ -36,7 +36,8 @@ target_compile_definitions(resumable_findings_tests PRIVATE
   RESUMABLE_VECTORS_PATH="${CMAKE_CURRENT_SOURCE_DIR}/vectors/vectors.json")
 target_compile_options(resumable_findings_tests PRIVATE ${RESUMABLE_WARNINGS})
 # Also labelled unit, so that scripts/test.sh runs them under ASan+UBSan too.
-catch_discover_tests(resumable_findings_tests TEST_PREFIX "reliability.findings." PROPERTIES LABELS "reliability;unit" TIMEOUT 300)
+catch_discover_tests(resumable_findings_tests TEST_PREFIX "reliability.findings." PROPERTIES TIMEOUT 300)
+resumable_catch_labels(resumable_findings_tests reliability unit)
 
 # The attack's findings (issue 18), each held by a test (label reliability; also unit, for ASan).
 add_executable(resumable_attack_tests ${RESUMABLE_RELIABILITY_DIR}/test_attacks.cpp)
@@ -46,7 +47,8 @@ target_link_libraries(resumable_attack_tests PRIVATE resumable_server nlohmann_j
 target_compile_definitions(resumable_attack_tests PRIVATE
   RESUMABLE_VECTORS_PATH="${CMAKE_CURRENT_SOURCE_DIR}/vectors/vectors.json")
 target_compile_options(resumable_attack_tests PRIVATE ${RESUMABLE_WARNINGS})
-catch_discover_tests(resumable_attack_tests TEST_PREFIX "reliability.attacks." PROPERTIES LABELS "reliability;unit" TIMEOUT 300)
+catch_discover_tests(resumable_attack_tests TEST_PREFIX "reliability.attacks." PROPERTIES TIMEOUT 300)
+resumable_catch_labels(resumable_attack_tests reliability unit)
 
 # Node tests: one ctest per tests/reliability/*.test.mjs; *.browser.test.mjs need the demo build
 # (Chromium + the widget compiled into the server).
