@@ -485,7 +485,12 @@ async function benchHash(cfg, work, server, browser) {
   if (cfg.wasmVariants) {
     const build = dirname(dirname(process.env.RESUMABLE_TEST_SERVER_BIN));
     const variantsDir = join(build, 'bench-wasm');
-    const built = VARIANTS.every((v) => existsSync(join(variantsDir, v, 'resumable_core.wasm')));
+    // Reused only if built from the current core: each variant must export what this build exports.
+    const exportsOf = (dir) => new Set(readFileSync(join(dir, 'resumable_core.js'), 'utf8').match(/_rsm_\w+/g) ?? []);
+    const current = exportsOf(process.env.RESUMABLE_WASM_DIR);
+    const built = VARIANTS.every((v) => existsSync(join(variantsDir, v, 'resumable_core.wasm')) &&
+      [...current].every((name) => exportsOf(join(variantsDir, v)).has(name)));
+    if (cfg.wasmVariants === 'reuse' && !built) console.log('bench: the wasm variants in bench-wasm predate this core: rebuilding them');
     if (!(cfg.wasmVariants === 'reuse' && built)) {
       execFileSync('bash', [join(here, 'wasm_variants.sh'), build, variantsDir], { stdio: 'inherit', env: { ...process.env, VARIANTS: VARIANTS.join(' ') } });
     }
