@@ -3,7 +3,7 @@
 // again; a lost reply leads to 409 and a HEAD), stored byte-identical with the digest `resumable
 // digest` prints; SIGINT and a second run that resumes from the server's offset (PATCH bytes
 // counted on the server: only what was missing, within one chunk); several files at once, one
-// stream each; a refusal with its exit code. About 8 s.
+// stream each; a refusal with its exit code. About 17 s with the server's start and stop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
