@@ -4,6 +4,8 @@
 #include "exit_codes.h"
 #include "local_file.h"
 #include "resumable_protocol.h"
+#include "tus_protocol.h"
+#include "upload_state.h"
 #include "uploader.h"
 
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -59,6 +62,10 @@ constexpr const char* network_options_help =
     "      --stall-timeout TIME    give a request up when no byte moved for TIME (default 30s)\n"
     "      --response-timeout TIME give a request up when no reply came TIME after its body (default 120s)\n"
     "      --retries N             retries per chunk or request before giving up (default 20)\n"
+    "      --protocol NAME         resumable (our endpoint, the default) or tus (a tus 1.0 endpoint such\n"
+    "                              as http://host/files; every PATCH carries Upload-Checksum)\n"
+    "      --state-file FILE       where tus upload URLs are kept for a later run (default\n"
+    "                              $XDG_STATE_HOME/resumable/uploads.json or ~/.local/state/resumable/...)\n"
     "      --json                  one JSON line per file on standard output\n";
 
 constexpr const char* upload_help =
@@ -70,7 +77,8 @@ constexpr const char* upload_help =
     "uploaded afresh. Prints '<name>: OK <digest> token <token>' per file.\n"
     "\n"
     "Options:\n"
-    "  -p, --parallel N            chunk requests at once (default 3)\n"
+    "  -p, --parallel N            chunk requests at once (default 3); with tus, files at once\n"
+    "                              (tus sends one file's chunks one after another)\n"
     "      --retry-delay TIME      first retry's wait; doubles per attempt, with jitter (default 500ms)\n"
     "      --max-retry-delay TIME  longest wait between attempts (default 30s)\n"
     "      --limit-rate RATE       at most RATE bytes per second in all (e.g. 10MiB)\n"
@@ -99,6 +107,8 @@ struct Options {
   std::uint64_t limit_rate = 0;
   bool json = false;
   bool quiet = false;
+  bool tus = false;
+  std::optional<std::string> state_file;
   Milliseconds progress_interval{5000};
 };
 
@@ -164,6 +174,12 @@ int parse_options(const std::string& verb, std::span<const std::string> args, Op
         return usage_error(verb, "--header needs 'NAME: VALUE'");
       }
       options->headers.push_back(text);
+    } else if (name == "--protocol") {
+      if (!value(&text) || (text != "resumable" && text != "tus")) return usage_error(verb, "--protocol needs resumable or tus");
+      options->tus = text == "tus";
+    } else if (name == "--state-file") {
+      if (!value(&text) || text.empty()) return usage_error(verb, "--state-file needs a file");
+      options->state_file = text;
     } else if (name == "--cookie-jar") {
       if (!value(&options->transfer.cookie_jar)) return usage_error(verb, "--cookie-jar needs a file");
     } else if (name == "--cacert") {
@@ -210,22 +226,43 @@ std::string failure_text(const Failure& failure) {
   return text;
 }
 
+// The protocol the options name, for the endpoint at `url`. `create`: a status request of tus
+// creates the upload when none is known (upload), or only says so (the status verb).
+std::unique_ptr<Protocol> make_protocol(const Options& options, const std::string& url, HttpClient& http, bool create) {
+  if (!options.tus) return std::make_unique<ResumableProtocol>(http, EndpointSettings{url, options.headers});
+  TusSettings settings;
+  settings.url = url;
+  settings.headers = options.headers;
+  settings.state_file = options.state_file.value_or(UploadUrlStore::default_path());
+  settings.create = create;
+  settings.warn = [](const std::string& message) { std::fprintf(stderr, "resumable: %s\n", message.c_str()); };
+  return std::make_unique<TusProtocol>(http, std::move(settings));
+}
+
 int upload_command(std::span<const std::string> args, const std::atomic<bool>& interrupted) {
   Options options;
   if (const int code = parse_options("upload", args, &options); code >= 0) return code;
   if (options.positional.size() < 2) return usage_error("upload", "needs FILE... and URL");
   const std::string url = options.positional.back();
   const std::vector<std::string> files(options.positional.begin(), options.positional.end() - 1);
-  if (options.limit_rate > 0) {
-    options.transfer.max_send_speed = std::max<std::uint64_t>(1, options.limit_rate / static_cast<std::uint64_t>(options.upload.parallel));
+  if (options.tus) {
+    // tus without concatenation: one stream per upload, so --parallel spreads over files.
+    options.upload.files_at_once = options.upload.parallel;
+    options.upload.parallel = 1;
   }
+  const auto streams = static_cast<std::uint64_t>(
+      std::min<std::size_t>(static_cast<std::size_t>(options.upload.parallel * options.upload.files_at_once),
+                            static_cast<std::size_t>(options.upload.parallel) * files.size()));
+  if (options.limit_rate > 0) options.transfer.max_send_speed = std::max<std::uint64_t>(1, options.limit_rate / streams);
   HttpClient http(options.transfer);
-  ResumableProtocol protocol(http, EndpointSettings{url, options.headers});
-  const ProgressMode mode = options.quiet ? ProgressMode::quiet : isatty(STDERR_FILENO) ? ProgressMode::terminal : ProgressMode::plain;
-  const auto progress = make_progress(mode, stderr, options.progress_interval);
-  ExitCode overall = ExitCode::ok;
-  for (const auto& path : files) {
-    const FileReport report = upload_file(path, options.upload, http, protocol, *progress, interrupted);
+  const auto protocol = make_protocol(options, url, http, true);
+  ProgressMode mode = options.quiet ? ProgressMode::quiet : isatty(STDERR_FILENO) ? ProgressMode::terminal : ProgressMode::plain;
+  // One line rewritten in place cannot show several files at once: plain lines then.
+  if (mode == ProgressMode::terminal && options.upload.files_at_once > 1 && files.size() > 1) mode = ProgressMode::plain;
+  std::vector<std::optional<ExitCode>> codes(files.size());
+  const auto on_report = [&](std::size_t index, const FileReport& report) {
+    const std::string& path = files[index];
+    codes[index] = report.code;
     if (options.json) {
       Json line = {{"file", path}, {"status", report.code == ExitCode::ok ? "complete" : report.code == ExitCode::interrupted ? "interrupted" : "failed"},
                    {"exitCode", to_int(report.code)}, {"identifier", report.identifier}, {"size", report.size},
@@ -239,16 +276,20 @@ int upload_command(std::span<const std::string> args, const std::atomic<bool>& i
       if (report.failure) line["error"] = failure_json(*report.failure);
       std::printf("%s\n", line.dump(-1, ' ', false, Json::error_handler_t::replace).c_str());
     } else if (report.code == ExitCode::ok) {
-      std::printf("%s: OK %s token %s\n", path.c_str(), report.result->file_digest.c_str(), report.result->token.c_str());
+      // Ours: the server's is equal (verified), or absent on a tus server other than ours.
+      std::printf("%s: OK %s token %s\n", path.c_str(), report.file_digest.value_or("").c_str(), report.result->token.c_str());
     }
     if (report.code != ExitCode::ok && report.code != ExitCode::interrupted && report.failure) {
       std::fprintf(stderr, "resumable upload: %s: %s\n", path.c_str(), failure_text(*report.failure).c_str());
     }
     std::fflush(stdout);
-    if (report.code != ExitCode::ok && overall == ExitCode::ok) overall = report.code;
-    if (report.code == ExitCode::interrupted) break;
+  };
+  upload_files(files, options.upload, http, *protocol,
+               [&] { return make_progress(mode, stderr, options.progress_interval); }, interrupted, on_report);
+  for (const auto& code : codes) {
+    if (code && *code != ExitCode::ok) return to_int(*code);  // the first file (in argument order) that failed
   }
-  return to_int(overall);
+  return to_int(interrupted.load() ? ExitCode::interrupted : ExitCode::ok);
 }
 
 // The identifier of FILE's upload as `upload` makes it (from its first chunk), or an exit code.
@@ -291,7 +332,7 @@ Outcome run_with_retries(HttpClient& http, const RetryPolicy& policy, const std:
 
 // A verb about one file's upload (status, cancel): `URL FILE` after the options; `act` runs the
 // request with the parsed options, the file's description and a protocol to ask.
-using ControlAction = std::function<int(const Options&, const UploadDescription&, HttpClient&, ResumableProtocol&)>;
+using ControlAction = std::function<int(const Options&, const UploadDescription&, HttpClient&, Protocol&)>;
 
 int control_verb(const std::string& verb, std::span<const std::string> args, const ControlAction& act) {
   Options options;
@@ -301,13 +342,13 @@ int control_verb(const std::string& verb, std::span<const std::string> args, con
   const auto upload = describe_file(verb, options.positional[1], options.upload.chunk_size, &code);
   if (!upload) return code;
   HttpClient http(options.transfer);
-  ResumableProtocol protocol(http, EndpointSettings{options.positional[0], options.headers});
-  return act(options, *upload, http, protocol);
+  const auto protocol = make_protocol(options, options.positional[0], http, false);
+  return act(options, *upload, http, *protocol);
 }
 
 int status_command(std::span<const std::string> args, const std::atomic<bool>& interrupted) {
   return control_verb("status", args, [&](const Options& options, const UploadDescription& upload_description,
-                                          HttpClient& http, ResumableProtocol& protocol) {
+                                          HttpClient& http, Protocol& protocol) {
     const UploadDescription* upload = &upload_description;
     const auto outcome = run_with_retries<StatusOutcome>(
         http, options.upload.retry, interrupted,
@@ -350,7 +391,7 @@ int status_command(std::span<const std::string> args, const std::atomic<bool>& i
 
 int cancel_command(std::span<const std::string> args, const std::atomic<bool>& interrupted) {
   return control_verb("cancel", args, [&](const Options& options, const UploadDescription& upload_description,
-                                          HttpClient& http, ResumableProtocol& protocol) {
+                                          HttpClient& http, Protocol& protocol) {
     const UploadDescription* upload = &upload_description;
     const auto outcome = run_with_retries<DeleteOutcome>(
         http, options.upload.retry, interrupted, [&](auto done) { protocol.delete_upload(*upload, done); },

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <cstring>
 #include <string_view>
 #include <utility>
@@ -37,6 +38,13 @@ std::string header_value(std::string_view line, std::size_t name_length) {
 
 }  // namespace
 
+std::optional<std::string> HttpResponse::header(std::string_view lower_case_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_case_name) return value;
+  }
+  return std::nullopt;
+}
+
 struct HttpClient::Transfer {
   RequestId id = 0;
   std::unique_ptr<CURL, EasyDeleter> easy;
@@ -58,7 +66,16 @@ struct HttpClient::Transfer {
     if (line.rfind("HTTP/", 0) == 0) {  // a new reply head (after a 100 Continue, say)
       transfer.response.retry_after.reset();
       transfer.response.date.reset();
-    } else if (header_is(line, "retry-after")) {
+      transfer.response.headers.clear();
+      return size * count;
+    }
+    // Bounded: a reply's head is small, a hostile one must not grow without end.
+    if (const auto colon = line.find(':'); colon != std::string_view::npos && colon > 0 && transfer.response.headers.size() < 256) {
+      std::string name(line.substr(0, colon));
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      transfer.response.headers.emplace_back(std::move(name), header_value(line, colon));
+    }
+    if (header_is(line, "retry-after")) {
       transfer.response.retry_after = header_value(line, 11);
     } else if (header_is(line, "date")) {
       transfer.response.date = header_value(line, 4);
@@ -159,12 +176,14 @@ HttpClient::RequestId HttpClient::start(HttpRequest request, OnDone on_done, OnP
   if (settings_.max_send_speed > 0) {
     curl_easy_setopt(easy, CURLOPT_MAX_SEND_SPEED_LARGE, static_cast<curl_off_t>(settings_.max_send_speed));
   }
-  if (r.method == "POST" || r.method == "PUT") {
+  if (r.method == "POST" || r.method == "PUT" || r.method == "PATCH") {
     static const std::uint8_t nothing = 0;
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r.body && !r.body->empty() ? r.body->data() : &nothing);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body ? r.body->size() : 0));
-    if (r.method == "PUT") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "PUT");
+    if (r.method != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+  } else if (r.method == "HEAD") {
+    curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);  // a HEAD reply's Content-Length announces no body
   } else if (r.method != "GET") {
     curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   }

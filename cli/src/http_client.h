@@ -15,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace resumable::cli {
@@ -36,7 +38,7 @@ struct HttpRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
-  std::shared_ptr<const std::vector<std::uint8_t>> body;  // sent for POST and PUT; null: none
+  std::shared_ptr<const std::vector<std::uint8_t>> body;  // sent for POST, PUT and PATCH; null: none
   std::string content_type;
 };
 
@@ -45,10 +47,15 @@ struct HttpResponse {
   std::string body;
   std::optional<std::string> retry_after;  // the Retry-After header's text
   std::optional<std::string> date;         // the Date header's text
+  // Every header of the final reply head, names in lower case (tus says where things stand in them).
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string transport_error;             // libcurl's reason when status is 0
   // With status 0: retrying cannot help (an untrusted certificate, an unsupported URL).
   bool transport_final = false;
   bool timed_out = false;
+
+  // The first header of that name (lower case), if any.
+  std::optional<std::string> header(std::string_view lower_case_name) const;
 };
 
 class HttpClient {

@@ -1,11 +1,12 @@
 // What the uploader asks of an upload protocol, in terms of uploads and chunks; what goes over the
 // wire and what each reply means is the protocol module's business (resumable_protocol.h is our
-// endpoint's; tus would be a second module offering the same interface). The widget's
-// widget/src/protocol.js has the same shape, so both clients classify replies alike.
+// endpoint's, tus_protocol.h the tus 1.0 one). The widget's widget/src/protocol.js has the same
+// shape, so both clients classify replies alike.
 //
-// Contract: each request method starts an HttpClient request and returns its id (abort it through
-// the client); its callback runs once from HttpClient::poll(), or never after an abort. Methods
-// do not throw.
+// Contract: each request method starts one or more HttpClient requests (tus may ask for the
+// server's capabilities or create the upload first) and returns an id to abort them with
+// abort(); its callback runs once from HttpClient::poll(), or never after an abort. Methods do not
+// throw.
 #pragma once
 
 #include "http_client.h"
@@ -58,13 +59,18 @@ struct StatusOutcome {
   enum class Kind { complete, partial, absent, differs, failed } kind = Kind::failed;
   FinalResult result;                          // complete
   std::map<std::uint64_t, std::string> held;   // partial: chunk number -> digest (hex)
+  // partial: whether `held` carries the server's digests. tus reports only an offset: the chunks
+  // below it are taken as this file's (its identifier names the file; the final digest checks it).
+  bool held_digests = true;
   std::optional<std::string> file_digest;      // partial: the file digest the server was given
   Failure failure;                             // failed
   std::optional<Milliseconds> retry_after;     // failed: how long the server asked to wait
 };
 
 struct ChunkOutcome {
-  enum class Kind { complete, stored, failed } kind = Kind::failed;
+  // resync: the server's offset is not where this chunk starts (tus 409): ask where it stands, go
+  // on from there. gone: the server no longer has the upload (tus 404/410): start it afresh.
+  enum class Kind { complete, stored, resync, gone, failed } kind = Kind::failed;
   FinalResult result;  // complete
   bool duplicate = false;
   Failure failure;
@@ -89,6 +95,8 @@ class Protocol {
   // Deletes the server's part of the upload (partial, or finished and unclaimed).
   virtual HttpClient::RequestId delete_upload(const UploadDescription& upload,
                                               std::function<void(DeleteOutcome)> on_outcome) = 0;
+  // Stops what a request method started; its callback is never called. Unknown ids are ignored.
+  virtual void abort(HttpClient::RequestId id) = 0;
   // Whether the final result is of exactly this file's bytes (its digest and size).
   virtual bool result_matches(const FinalResult& result, const UploadDescription& upload) const = 0;
 };

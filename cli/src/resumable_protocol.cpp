@@ -30,12 +30,6 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-std::optional<Milliseconds> retry_after_of(const HttpResponse& response) {
-  return parse_retry_after(response.retry_after ? std::optional<std::string_view>(*response.retry_after) : std::nullopt,
-                           response.date ? std::optional<std::string_view>(*response.date) : std::nullopt,
-                           std::chrono::system_clock::now());
-}
-
 template <typename T>
 T value_or(const Json& body, const char* key, T fallback) {
   const auto it = body.find(key);
@@ -65,6 +59,12 @@ bool is_status(const Json& body, const char* status) {
 }  // namespace
 
 std::span<const long> retryable_statuses() { return retryable_statuses_list; }
+
+std::optional<Milliseconds> retry_after_of(const HttpResponse& response) {
+  return parse_retry_after(response.retry_after ? std::optional<std::string_view>(*response.retry_after) : std::nullopt,
+                           response.date ? std::optional<std::string_view>(*response.date) : std::nullopt,
+                           std::chrono::system_clock::now());
+}
 
 Failure describe_failure(const HttpResponse& response) {
   if (response.timed_out) return {"timeout", 0, "no progress within the timeout", true};

@@ -30,6 +30,7 @@ class ResumableProtocol final : public Protocol {
                                    HttpClient::OnProgress on_progress) override;
   HttpClient::RequestId delete_upload(const UploadDescription& upload,
                                       std::function<void(DeleteOutcome)> on_outcome) override;
+  void abort(HttpClient::RequestId id) override { http_.abort(id); }
   bool result_matches(const FinalResult& result, const UploadDescription& upload) const override;
 
  private:
@@ -41,6 +42,9 @@ class ResumableProtocol final : public Protocol {
 
 // A reply that is not a success, as the error table and the widget read it.
 Failure describe_failure(const HttpResponse& response);
+
+// How long the reply's Retry-After asks to wait (against its own Date), if it asks.
+std::optional<Milliseconds> retry_after_of(const HttpResponse& response);
 
 // The statuses retried when a reply has no "retryable" of its own (the widget's RETRYABLE_STATUSES).
 std::span<const long> retryable_statuses();

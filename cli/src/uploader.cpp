@@ -20,44 +20,74 @@ constexpr int max_passes = 3;
 
 class FileUpload {
  public:
-  FileUpload(const UploadSettings& settings, HttpClient& http, Protocol& protocol, ProgressSink& progress)
-      : settings_(settings), http_(http), protocol_(protocol), progress_(progress), random_(std::random_device{}()) {}
+  FileUpload(const UploadSettings& settings, Protocol& protocol, std::unique_ptr<ProgressSink> progress)
+      : settings_(settings), protocol_(protocol), progress_holder_(std::move(progress)), progress_(*progress_holder_),
+        random_(std::random_device{}()) {}
+  FileUpload(const FileUpload&) = delete;
+  FileUpload& operator=(const FileUpload&) = delete;
+  ~FileUpload() { stop_requests(); }  // requests' callbacks hold `this`
 
-  FileReport run(const std::string& path, const std::atomic<bool>& interrupted) {
+  // Opens the file and reads chunk 1; false when the file has ended already (a local error).
+  bool begin(const std::string& path) {
     report_.path = path;
     std::string error;
     auto file = LocalFile::open(path, settings_.chunk_size, &error);
-    if (!file) return local_failure(path + ": " + error);
+    if (!file) {
+      local_failure(path + ": " + error);
+      return false;
+    }
     file_.emplace(std::move(*file));
     report_.size = file_->size();
     report_.chunk_count = file_->geometry().chunk_count();
     progress_.begin(file_->name(), file_->size());
     // The identifier needs the first chunk's digest: read it before asking the server anything.
     auto first = file_->read_next(&error);
-    if (!first) return local_failure(path + ": " + error);
+    if (!first) {
+      local_failure(path + ": " + error);
+      return false;
+    }
     report_.identifier = upload_identifier(file_->name(), file_->size(), file_->modified_ms(), settings_.chunk_size,
                                            first->digest);
     first_ = std::move(*first);
     phase_ = Phase::status;
-    while (phase_ != Phase::done) {
-      if (interrupted.load()) {
-        stop_requests();
-        report_.code = ExitCode::interrupted;
-        phase_ = Phase::done;
-        progress_.end(snapshot(), "interrupted: run the same command again to resume");
-        break;
-      }
-      step();
-      if (phase_ == Phase::done) break;
-      progress_.update(snapshot());
-      http_.poll(wait_time());
+    return true;
+  }
+
+  // Moves the upload on without waiting (the caller polls the network); false once it has ended.
+  bool advance(const std::atomic<bool>& interrupted) {
+    if (phase_ == Phase::done) return false;
+    if (interrupted.load()) {
+      stop_requests();
+      report_.code = ExitCode::interrupted;
+      phase_ = Phase::done;
+      progress_.end(snapshot(), "interrupted: run the same command again to resume");
+      return false;
     }
-    report_.file_digest = file_->file_digest();
+    step();
+    if (phase_ == Phase::done) return false;
+    progress_.update(snapshot());
+    return true;
+  }
+
+  FileReport report() {
+    if (file_) report_.file_digest = file_->file_digest();
     return report_;
   }
 
+  Milliseconds wait_time() const {
+    if (can_read()) return Milliseconds(0);
+    auto deadline = Clock::now() + Milliseconds(100);
+    if (control_retry_at_ && !control_request_) deadline = std::min(deadline, *control_retry_at_);
+    for (const auto& [number, pending] : pending_) {
+      if (pending.retry_at && !pending.request) deadline = std::min(deadline, *pending.retry_at);
+    }
+    return std::max(Milliseconds(0), std::chrono::duration_cast<Milliseconds>(deadline - Clock::now()));
+  }
+
  private:
-  enum class Phase { status, uploading, deleting, finishing, done };
+  // resyncing: a chunk met another offset than its own (tus); the status request says where the
+  // server stands, and the chunks in pending_ are then stored or sent again.
+  enum class Phase { status, uploading, resyncing, deleting, finishing, done };
 
   struct Pending {
     ReadChunk chunk;
@@ -78,18 +108,18 @@ class FileUpload {
     return d;
   }
 
-  FileReport local_failure(const std::string& message) {
+  void local_failure(const std::string& message) {
     report_.code = ExitCode::local_error;
     report_.failure = Failure{"read_error", 0, message, false};
     phase_ = Phase::done;
     if (file_) progress_.end(snapshot(), "failed");
-    return report_;
   }
 
   void step() {
     const auto now = Clock::now();
     switch (phase_) {
       case Phase::status:
+      case Phase::resyncing:
       case Phase::finishing:
         if (!control_request_ && (!control_retry_at_ || *control_retry_at_ <= now)) start_status();
         break;
@@ -108,16 +138,6 @@ class FileUpload {
   bool can_read() const {
     return phase_ == Phase::uploading && (first_ || file_->next_number() <= file_->geometry().chunk_count()) &&
            (result_ || pending_.size() < static_cast<std::size_t>(settings_.parallel));
-  }
-
-  Milliseconds wait_time() const {
-    if (can_read()) return Milliseconds(0);
-    auto deadline = Clock::now() + Milliseconds(100);
-    if (control_retry_at_ && !control_request_) deadline = std::min(deadline, *control_retry_at_);
-    for (const auto& [number, pending] : pending_) {
-      if (pending.retry_at && !pending.request) deadline = std::min(deadline, *pending.retry_at);
-    }
-    return std::max(Milliseconds(0), std::chrono::duration_cast<Milliseconds>(deadline - Clock::now()));
   }
 
   // ---- status ----------------------------------------------------------------------------------
@@ -142,13 +162,19 @@ class FileUpload {
     }
     if (outcome.kind == Kind::complete) {
       // Finished already (an earlier run, or the widget): read the rest to check it is this file.
+      stop_requests();
       result_ = outcome.result;
       held_.clear();
       stored_bytes_ = file_->size();
       phase_ = Phase::uploading;
       return;
     }
+    if (phase_ == Phase::resyncing) {
+      resynced(std::move(outcome));
+      return;
+    }
     const bool finishing = phase_ == Phase::finishing;
+    held_digests_ = outcome.kind != Kind::partial || outcome.held_digests;
     held_ = outcome.kind == Kind::partial ? std::move(outcome.held) : std::map<std::uint64_t, std::string>{};
     server_file_digest_ = outcome.kind == Kind::partial ? outcome.file_digest : std::nullopt;
     if (finishing) {
@@ -166,6 +192,63 @@ class FileUpload {
                      std::to_string(file_->geometry().chunk_count()) + " chunks");
     }
     phase_ = Phase::uploading;
+  }
+
+  // After a resync status request: the chunks waiting in pending_ are stored if the server now
+  // holds them (a reply that went missing) and sent again if not; if the server holds less than
+  // was acknowledged before them, the file is passed over again.
+  void resynced(StatusOutcome outcome) {
+    if (outcome.kind == StatusOutcome::Kind::absent) {
+      upload_gone();
+      return;
+    }
+    held_digests_ = outcome.held_digests;
+    held_ = std::move(outcome.held);
+    server_file_digest_ = outcome.file_digest;
+    phase_ = Phase::uploading;
+    const std::uint64_t first_pending = pending_.empty() ? file_->next_number() : pending_.begin()->first;
+    for (std::uint64_t number = 1; number < first_pending; ++number) {
+      if (!held_.count(number)) {
+        lost_acknowledged();
+        return;
+      }
+    }
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      Pending& pending = it->second;
+      if (held_.count(it->first)) {
+        ++stored_count_;
+        stored_bytes_ += pending.chunk.bytes->size();
+        it = pending_.erase(it);
+        continue;
+      }
+      if (!pending.request && !pending.retry_at) send(pending);
+      ++it;
+    }
+  }
+
+  // The server lacks chunks it had acknowledged: another pass over the file, a bounded number of times.
+  void lost_acknowledged() {
+    if (++passes_ > max_passes) {
+      fail(ExitCode::network, Failure{"incomplete", 0, "the server keeps losing chunks it acknowledged", false});
+      return;
+    }
+    progress_.note("the server lacks chunks it had acknowledged: sending them again");
+    stop_requests();
+    start_pass();
+  }
+
+  // The server no longer has the upload (collected, cancelled, or its URL is stale): start afresh.
+  void upload_gone() {
+    if (++passes_ > max_passes) {
+      fail(ExitCode::network, Failure{"upload_not_found", 0, "the server keeps losing the upload", false});
+      return;
+    }
+    progress_.note("the server no longer has the upload: uploading it afresh");
+    stop_requests();
+    held_.clear();
+    result_.reset();
+    server_file_digest_.reset();
+    start_pass();
   }
 
   // A fresh pass over the file from chunk 1, skipping what held_ says the server has.
@@ -244,7 +327,7 @@ class FileUpload {
       if (result_) continue;  // only hashing, to check the final result
       const auto held = held_.find(chunk->number);
       if (held != held_.end()) {
-        if (held->second != chunk->digest) {
+        if (held_digests_ && held->second != chunk->digest) {
           file_changed();
           return;
         }
@@ -316,6 +399,23 @@ class FileUpload {
       return;
     }
     pending.sent = 0;
+    if (outcome.kind == Kind::resync) {
+      // Bounded like retries: a server that keeps moving its offset cannot keep the command going.
+      if (++pending.attempts > settings_.retry.max_retries) {
+        fail(ExitCode::network, Failure{"offset_mismatch", 409, "the server's offset keeps differing from the command's", false});
+        return;
+      }
+      pending.retry_at.reset();
+      if (phase_ == Phase::uploading) {
+        phase_ = Phase::resyncing;
+        control_attempts_ = 0;
+      }
+      return;
+    }
+    if (outcome.kind == Kind::gone) {
+      upload_gone();
+      return;
+    }
     const Failure& failure = outcome.failure;
     if (failure.code == "chunk_conflict" || failure.code == "upload_conflict") {
       file_changed();
@@ -360,10 +460,10 @@ class FileUpload {
 
   void stop_requests() {
     for (auto& [number, pending] : pending_) {
-      if (pending.request) http_.abort(*pending.request);
+      if (pending.request) protocol_.abort(*pending.request);
     }
     pending_.clear();
-    if (control_request_) http_.abort(*control_request_);
+    if (control_request_) protocol_.abort(*control_request_);
     control_request_.reset();
     control_retry_at_.reset();
   }
@@ -389,14 +489,15 @@ class FileUpload {
     while (samples_.size() > 2 && now - samples_[1].first >= std::chrono::seconds(5)) samples_.pop_front();
     const double elapsed = std::chrono::duration<double>(now - samples_.front().first).count();
     if (elapsed >= 0.5) s.bytes_per_second = static_cast<double>(moved - std::min(moved, samples_.front().second)) / elapsed;
-    s.state = phase_ == Phase::done ? "" : phase_ == Phase::status ? "asking the server" : phase_ == Phase::deleting ? "restarting"
+    s.state = phase_ == Phase::done ? "" : phase_ == Phase::status || phase_ == Phase::resyncing ? "asking the server"
+              : phase_ == Phase::deleting ? "restarting"
               : phase_ == Phase::finishing || result_ ? "verifying" : waiting ? "retrying" : "uploading";
     return s;
   }
 
   const UploadSettings& settings_;
-  HttpClient& http_;
   Protocol& protocol_;
+  std::unique_ptr<ProgressSink> progress_holder_;
   ProgressSink& progress_;
   std::mt19937_64 random_;
 
@@ -406,6 +507,7 @@ class FileUpload {
   Phase phase_ = Phase::status;
   std::map<std::uint64_t, Pending> pending_;  // read, not yet stored: in flight or waiting to retry
   std::map<std::uint64_t, std::string> held_;  // what the server held at the status request
+  bool held_digests_ = true;                   // held_ has the server's digests (not so for tus)
   std::optional<std::string> server_file_digest_;
   std::optional<FinalResult> result_;
   std::optional<HttpClient::RequestId> control_request_;  // the status or delete request
@@ -420,10 +522,39 @@ class FileUpload {
 
 }  // namespace
 
-FileReport upload_file(const std::string& path, const UploadSettings& settings, HttpClient& http, Protocol& protocol,
-                       ProgressSink& progress, const std::atomic<bool>& interrupted) {
-  FileUpload upload(settings, http, protocol, progress);
-  return upload.run(path, interrupted);
+void upload_files(const std::vector<std::string>& paths, const UploadSettings& settings, HttpClient& http,
+                  Protocol& protocol, const ProgressFactory& make_sink, const std::atomic<bool>& interrupted,
+                  const OnReport& on_report) {
+  struct Active {
+    std::size_t index;
+    std::unique_ptr<FileUpload> upload;
+  };
+  std::vector<Active> active;
+  const std::size_t at_once = static_cast<std::size_t>(std::max(1, settings.files_at_once));
+  std::size_t next = 0;
+  for (;;) {
+    while (!interrupted.load() && active.size() < at_once && next < paths.size()) {
+      const std::size_t index = next++;
+      auto upload = std::make_unique<FileUpload>(settings, protocol, make_sink());
+      if (!upload->begin(paths[index])) {
+        on_report(index, upload->report());
+        continue;
+      }
+      active.push_back({index, std::move(upload)});
+    }
+    if (active.empty()) return;
+    auto wait = Milliseconds(100);
+    for (auto it = active.begin(); it != active.end();) {
+      if (!it->upload->advance(interrupted)) {
+        on_report(it->index, it->upload->report());
+        it = active.erase(it);
+        continue;
+      }
+      wait = std::min(wait, it->upload->wait_time());
+      ++it;
+    }
+    if (!active.empty()) http.poll(wait);
+  }
 }
 
 }  // namespace resumable::cli

@@ -5,8 +5,9 @@
 // same digest are skipped, and a file whose bytes differ from what the server holds under its
 // identifier is detected by the digests, deleted on the server and uploaded afresh, once, never mixed.
 //
-// Contract: one thread; everything runs inside upload_file(), which returns when the file is done,
-// failed, or `interrupted` became true. Memory: at most `parallel` chunk buffers. No exceptions.
+// Contract: one thread; everything runs inside upload_files(), which returns when every file is
+// done or failed, or `interrupted` became true. Memory: at most `parallel` chunk buffers per file
+// being uploaded. No exceptions.
 #pragma once
 
 #include "exit_codes.h"
@@ -16,14 +17,18 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace resumable::cli {
 
 struct UploadSettings {
   std::uint64_t chunk_size = std::uint64_t{4} << 20;  // the widget's default
-  int parallel = 3;
+  int parallel = 3;       // chunk requests of one file at once
+  int files_at_once = 1;  // files uploaded at once (tus: one stream per file, so files in parallel)
   RetryPolicy retry;
 };
 
@@ -41,7 +46,12 @@ struct FileReport {
   bool restarted = false;                  // the server's copy was of other bytes: started afresh
 };
 
-FileReport upload_file(const std::string& path, const UploadSettings& settings, HttpClient& http, Protocol& protocol,
-                       ProgressSink& progress, const std::atomic<bool>& interrupted);
+// Each file gets its own progress sink; on_report(index into paths, report) runs as each file ends.
+// After an interrupt the files in progress end as interrupted and no further one starts.
+using ProgressFactory = std::function<std::unique_ptr<ProgressSink>()>;
+using OnReport = std::function<void(std::size_t, const FileReport&)>;
+void upload_files(const std::vector<std::string>& paths, const UploadSettings& settings, HttpClient& http,
+                  Protocol& protocol, const ProgressFactory& make_sink, const std::atomic<bool>& interrupted,
+                  const OnReport& on_report);
 
 }  // namespace resumable::cli

@@ -13,7 +13,8 @@ import {
   writeMarkedSparseFile, writeRandomFile,
 } from './lib/common.mjs';
 import {
-  startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToTus,
+  startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToTus, uploadWithCli,
+  uploadWithCurl,
 } from './lib/ingest.mjs';
 import { hashBench, launchBrowser, resumeAfterCut, uploadInBrowser, widgetHashBench } from './lib/browser.mjs';
 import { widgetSizes } from './lib/size.mjs';
@@ -120,7 +121,9 @@ async function main() {
   const want = (part) => !opts.only || opts.only.has(part);
   const serverBin = process.env.RESUMABLE_TEST_SERVER_BIN;
   if (!serverBin || !existsSync(serverBin)) throw new Error('RESUMABLE_TEST_SERVER_BIN must name the built resumable_test_server');
-  for (const tool of ['nginx', 'b2sum', 'dd']) {
+  const cliBin = process.env.RESUMABLE_CLI_BIN;
+  if (want('ingest') && (!cliBin || !existsSync(cliBin))) throw new Error('RESUMABLE_CLI_BIN must name the built resumable command');
+  for (const tool of ['nginx', 'b2sum', 'dd', 'curl']) {
     if (spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is missing: run tests/bench/run.sh, which installs the peers`);
   }
   const work = opts.workDir ?? mkdtempSync(join(tmpdir(), 'resumable-bench-'));
@@ -129,7 +132,7 @@ async function main() {
   const started = performance.now();
   try {
     header(cfg, smoke, serverBin);
-    if (want('ingest')) results.ingest = await benchIngest(cfg, work, serverBin);
+    if (want('ingest')) results.ingest = await benchIngest(cfg, work, serverBin, cliBin);
     if (want('memory')) results.memory = await benchMemory(cfg, work, serverBin);
     if (want('finalize')) results.finalize = await benchFinalize(cfg, work, serverBin);
     if (want('hash') || want('browser') || want('resume') || want('size')) {
@@ -220,16 +223,16 @@ function header(cfg, smoke, serverBin) {
 
 // ---- (1) server ingest ------------------------------------------------------------------------------
 
-async function benchIngest(cfg, work, serverBin) {
+async function benchIngest(cfg, work, serverBin, cliBin) {
   const source = join(work, 'ingest-source.bin');
   await writeRandomFile(source, cfg.size);
   warmFile(source);
   const size = cfg.size;
   const variants = [];
   for (const streams of [1, 4]) {
-    variants.push(`ours-nosync:${streams}`, `ours-durable:${streams}`, `nginx:${streams}`, `tus:${streams}`);
+    variants.push(`ours-nosync:${streams}`, `ours-durable:${streams}`, `nginx:${streams}`, `tus:${streams}`, `cli:${streams}`);
   }
-  variants.push('b2sum', 'dd', 'dd-direct');
+  variants.push('curl:1', 'b2sum', 'dd', 'dd-direct');
   const verified = new Set();
   const measure = async (variant) => {
     const [kind, s] = variant.split(':');
@@ -246,9 +249,19 @@ async function benchIngest(cfg, work, serverBin) {
         rmSync(join(work, 'ours'), { recursive: true, force: true });
       }
     }
-    if (kind === 'nginx') {
+    if (kind === 'cli') {
+      const server = await startOurServer(serverBin, join(work, 'ours'), { durable: false });
+      try {
+        return await uploadWithCli(server, { cli: cliBin, path: source, size, chunkSize: cfg.chunk, parallel: streams, verifyStored });
+      } finally {
+        await server.stop();
+        rmSync(join(work, 'ours'), { recursive: true, force: true });
+      }
+    }
+    if (kind === 'nginx' || kind === 'curl') {
       const nginx = await startNginx(join(work, 'nginx'));
       try {
+        if (kind === 'curl') return await uploadWithCurl(nginx, { path: source, size, chunkSize: cfg.chunk, run: `r${Date.now()}` });
         return await uploadToNginx(nginx, { path: source, size, chunkSize: cfg.chunk, parallel: streams, run: `r${Date.now()}` });
       } finally {
         await nginx.stop();
@@ -286,17 +299,19 @@ async function benchIngest(cfg, work, serverBin) {
   const names = {
     'ours-nosync': 'our server, per-chunk fsync off', 'ours-durable': 'our server, durable (default: fdatasync per chunk)',
     nginx: 'nginx WebDAV PUT (no hashing)', tus: '@tus/server + file-store (tus-js-client; no checksum)',
+    cli: '`resumable upload` (native client) into our server, fsync off', curl: '`curl -T` of the whole file into nginx WebDAV',
   };
   out(`### 1. Server ingest: ${formatSize(size)} random file, ${formatSize(cfg.chunk)} chunks, from node on 127.0.0.1`);
   out();
   out('Ours: raw POSTs with `chunkDigest` and `fileDigest`, every chunk and the file verified by the server; the stored file is also checked with `b2sum` (first run, outside the timing). ' +
     'nginx: each chunk PUT to its own file; tus: one upload with 8 MiB PATCHes per stream (4 streams = 4 concurrent uploads of a quarter each: @tus/file-store has no concatenation). ' +
+    'The native clients run as their own processes: `resumable upload --parallel N` (reads, hashes and sends every byte, checks the final digest) into our server, and `curl -T` (one PUT, no hashing) into nginx; their client CPU is the command\'s own user+system time (bash `times`). ' +
     'Peak RSS: the server process\'s VmHWM after the run (nginx: master + workers, summed). CPU: server (and client) user+system CPU seconds per GiB.');
   out();
   const rows = [];
   for (const streams of [1, 4]) {
     const base = summary[`nginx:${streams}`]?.rate;
-    for (const kind of ['ours-nosync', 'ours-durable', 'nginx', 'tus']) {
+    for (const kind of ['ours-nosync', 'ours-durable', 'nginx', 'tus', 'cli', ...(streams === 1 ? ['curl'] : [])]) {
       const s = summary[`${kind}:${streams}`];
       rows.push([names[kind], streams, f0(s.rate), ratio(s.rate, base), mib(s.hwm), f2(s.cpu), f2(s.clientCpu), s.rates.join(', ')]);
     }
@@ -319,6 +334,10 @@ async function benchIngest(cfg, work, serverBin) {
   target('server CPU per verified GiB ≤ 1.1 × (b2sum + nginx), 4 streams', `${f2(summary['ours-nosync:4'].cpu)} vs ${f2(1.1 * (summary.b2sum.cpu + summary['nginx:4'].cpu))} s/GiB`,
     summary['ours-nosync:4'].cpu <= 1.1 * (summary.b2sum.cpu + summary['nginx:4'].cpu));
   target('ingest, 1 stream, digests verified ≥ 0.9× b2sum\'s rate', `${f0(ours1)} vs ${f0(summary.b2sum.rate)} MiB/s = ${ratio(ours1, summary.b2sum.rate)}`, ours1 >= 0.9 * summary.b2sum.rate);
+  const cli1 = summary['cli:1'].clientCpu;
+  const curl = summary['curl:1'].clientCpu;
+  target('CLI client CPU per GiB ≤ curl\'s', `${f2(cli1)} vs ${f2(curl)} s/GiB (1 stream; 4 streams ${f2(summary['cli:4'].clientCpu)}; ` +
+    `hashing each byte once, b2sum: ${f2(summary.b2sum.cpu)})`, cli1 <= curl);
   target('ingest ≥ 0.9× a plain `dd` copy', `best of ours ${f0(Math.max(ours1, ours4))} vs dd ${f0(summary.dd.rate)} MiB/s = ${ratio(Math.max(ours1, ours4), summary.dd.rate)}`,
     Math.max(ours1, ours4) >= 0.9 * summary.dd.rate);
   return summary;

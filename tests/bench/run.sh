@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The benchmark harness (docs/BENCHMARKS.md): installs its peers when missing, then runs bench.mjs.
 #   tests/bench/run.sh [--smoke] [--size 1GiB] [--runs 5] [--only ...] [--help]
-# Peers: Debian's nginx (WebDAV PUT is compiled into it), b2sum and dd (coreutils), Chromium; npm's
+# Peers: Debian's nginx (WebDAV PUT is compiled into it), b2sum and dd (coreutils), curl, Chromium; npm's
 # @tus/server, @tus/file-store, tus-js-client, hash-wasm, uppy (pinned in package.json). A peer that
 # cannot be installed fails the run: nothing is skipped.
 # The test server: $RESUMABLE_TEST_SERVER_BIN, else $BUILD_DIR/tests/resumable_test_server (BUILD_DIR
-# defaults to build/); build it first (scripts/build.sh).
+# defaults to build/); the command: $RESUMABLE_CLI_BIN, else $BUILD_DIR/cli/resumable; build them
+# first (scripts/build.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../../scripts/env.sh
 source "$root/scripts/env.sh"
 
-apt_packages=(nginx coreutils chromium)
+apt_packages=(nginx coreutils chromium curl)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -42,6 +43,9 @@ if [ -z "${RESUMABLE_TEST_SERVER_BIN:-}" ]; then
   export RESUMABLE_TEST_SERVER_BIN=${BUILD_DIR:-$root/build}/tests/resumable_test_server
 fi
 [ -x "$RESUMABLE_TEST_SERVER_BIN" ] || { echo "bench: no test server at $RESUMABLE_TEST_SERVER_BIN (run scripts/build.sh, or set RESUMABLE_TEST_SERVER_BIN)" >&2; exit 1; }
+if [ -z "${RESUMABLE_CLI_BIN:-}" ]; then
+  export RESUMABLE_CLI_BIN=${BUILD_DIR:-$root/build}/cli/resumable
+fi
 # The wasm core computes the tree digests the ingest benchmark sends (tests/reliability/support.mjs).
 export RESUMABLE_WASM_DIR=${RESUMABLE_WASM_DIR:-${BUILD_DIR:-$root/build}/wasm-build}
 exec node "$root/tests/bench/bench.mjs" "$@"

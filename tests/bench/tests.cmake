@@ -4,4 +4,4 @@
 # (docs/BENCHMARKS.md); it is not part of the test command.
 add_test(NAME bench.smoke COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench/run.sh --smoke)
 set_tests_properties(bench.smoke PROPERTIES LABELS bench-smoke TIMEOUT 300 RUN_SERIAL TRUE
-  ENVIRONMENT "RESUMABLE_TEST_SERVER_BIN=$<TARGET_FILE:resumable_test_server>;RESUMABLE_ARTIFACTS_DIR=${CMAKE_BINARY_DIR}/test-artifacts;RESUMABLE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  ENVIRONMENT "RESUMABLE_TEST_SERVER_BIN=$<TARGET_FILE:resumable_test_server>;RESUMABLE_CLI_BIN=$<TARGET_FILE:resumable_command>;RESUMABLE_ARTIFACTS_DIR=${CMAKE_BINARY_DIR}/test-artifacts;RESUMABLE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")

@@ -11,7 +11,8 @@ catch_discover_tests(resumable_cli_tests TEST_PREFIX "cli." PROPERTIES LABELS un
 
 #   cli.test.mjs           resume after SIGINT, a changed file, refusals, progress on a pty, verbs (~10 s)
 #   cli_faults.test.mjs    512 MiB through drops, stalls and flipped bytes (~25 s)
-foreach(test_name cli cli_faults)
+#   cli_tus.test.mjs       --protocol tus: faults and checksums, SIGINT and resume, files at once, 413 (~17 s)
+foreach(test_name cli cli_faults cli_tus)
   add_test(NAME cli.${test_name} COMMAND ${NODE} --test ${CMAKE_CURRENT_LIST_DIR}/${test_name}.test.mjs)
   set_tests_properties(cli.${test_name} PROPERTIES LABELS cli TIMEOUT 300
     ENVIRONMENT "RESUMABLE_CLI_BIN=$<TARGET_FILE:resumable_command>;RESUMABLE_RELIABILITY_SERVER_BIN=$<TARGET_FILE:resumable_test_server>;RESUMABLE_ARTIFACTS_DIR=${CMAKE_BINARY_DIR}/test-artifacts")

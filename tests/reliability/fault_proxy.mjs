@@ -149,6 +149,7 @@ export class FaultProxy {
     const replyCut = fault === 'truncate-response' ? 1 + Math.floor(random() * 120) : Infinity;
     let relayed = 0;
     upstream.on('data', (d) => {
+      record.answered = true;  // set before the client can see the reply (so before its next request)
       if (replyBytes < 65536) { reply.push(d); replyBytes += d.length; }
       if (relayed < replyCut) {
         const piece = d.subarray(0, Math.min(d.length, replyCut - relayed));

@@ -5,7 +5,9 @@
 //   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON): the
 //                          X-Test-User, or on an anonymous mount the client's scope cookie
 //   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests received for ID or for all (JSON);
-//                          counted before the endpoint sees them, so tests count on the server side
+//                          counted before the endpoint sees them, so tests count on the server side;
+//                          also tus PATCH requests and their Content-Length bytes for the upload
+//                          ID (the last segment of its URL) or for all: patchRequests, patchBytes
 //   /test/collect          POST: runs the collection of stale and unclaimed uploads now (JSON report)
 //   /test/uploads          GET: the uploads the endpoint holds (JSON)
 //   everything else        static files from --document-root (default: the source tree)
@@ -103,6 +105,12 @@ int handle_uploads(mg_connection* connection, void* endpoint_pointer) {
 
 std::mutex chunk_posts_mutex;
 std::map<std::string, std::uint64_t> chunk_posts;  // by identifier
+struct PatchCount {
+  std::uint64_t requests = 0;
+  std::uint64_t bytes = 0;  // announced by Content-Length, whatever then arrived
+};
+std::map<std::string, PatchCount> tus_patches;  // by tus upload id
+std::string tus_prefix;                         // "<tus-path>/", empty without tus
 
 int count_chunk_posts(mg_connection* connection) {
   const mg_request_info* info = mg_get_request_info(connection);
@@ -116,6 +124,13 @@ int count_chunk_posts(mg_connection* connection) {
       ++chunk_posts[identifier];
     }
   }
+  if (!tus_prefix.empty() && std::strcmp(info->request_method, "PATCH") == 0 && info->local_uri != nullptr &&
+      std::strncmp(info->local_uri, tus_prefix.c_str(), tus_prefix.size()) == 0) {
+    std::lock_guard lock(chunk_posts_mutex);
+    auto& count = tus_patches[info->local_uri + tus_prefix.size()];
+    ++count.requests;
+    count.bytes += info->content_length > 0 ? static_cast<std::uint64_t>(info->content_length) : 0;
+  }
   return 0;  // let CivetWeb go on with the request
 }
 
@@ -125,13 +140,20 @@ int handle_stats(mg_connection* connection, void*) {
   const char* query = info->query_string != nullptr ? info->query_string : "";
   const bool one = mg_get_var(query, std::strlen(query), "identifier", identifier, sizeof(identifier)) >= 0;
   std::uint64_t count = 0;
+  PatchCount patches;
   {
     std::lock_guard lock(chunk_posts_mutex);
     for (const auto& [id, posts] : chunk_posts) {
       if (!one || id == identifier) count += posts;
     }
+    for (const auto& [id, patch] : tus_patches) {
+      if (one && id != identifier) continue;
+      patches.requests += patch.requests;
+      patches.bytes += patch.bytes;
+    }
   }
-  const std::string text = nlohmann::json{{"identifier", identifier}, {"chunkPosts", count}}.dump();
+  const std::string text = nlohmann::json{{"identifier", identifier}, {"chunkPosts", count},
+                                          {"patchRequests", patches.requests}, {"patchBytes", patches.bytes}}.dump();
   send(connection, 200, nlohmann::json::parse(text));
   return 200;
 }
@@ -233,6 +255,7 @@ int main(int argc, char** argv) {
   }
   options.cross_origin.allow_credentials = get("cors-credentials", "0") == "1";
   options.tus_path = get("tus-path", "");
+  if (!options.tus_path.empty()) tus_prefix = options.tus_path + "/";
   options.collect_interval = std::chrono::seconds(0);  // collection only when a test asks
   auto& limits = options.limits;
   limits.max_file_size = number("max-file-size", limits.max_file_size);

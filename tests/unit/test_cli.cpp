@@ -1,5 +1,6 @@
 // The `resumable` command's parts that need no server: how replies are classified (against the
-// error table and the widget's list), the retry policy, Retry-After, and option values.
+// error table and the widget's list), the retry policy, Retry-After, option values, and the state
+// file that keeps tus upload URLs between runs.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,10 @@
 #include "resumable_protocol.h"
 #include "retry.h"
 #include "status_map.h"
+#include "upload_state.h"
+
+#include <filesystem>
+#include <unistd.h>
 
 using namespace resumable::cli;
 using namespace std::chrono_literals;
@@ -109,4 +114,36 @@ TEST_CASE("sizes and times on the command line", "[cli]") {
   CHECK((parse_duration("2m", &duration) && duration == 120000ms));
   CHECK((parse_duration("1.5", &duration) && duration == 1500ms));
   CHECK_FALSE(parse_duration("soon", &duration));
+}
+
+TEST_CASE("the state file keeps upload URLs between runs and across commands running at once", "[cli]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("resumable-cli-state-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string path = (dir / "nested" / "uploads.json").string();
+  std::string error;
+  UploadUrlStore first(path);
+  UploadUrlStore second(path);  // another command on the same file
+  CHECK_FALSE(first.find("http://h/files 10-aa").has_value());
+  REQUIRE(first.remember("http://h/files 10-aa", "http://h/files/1", &error));  // creates the folders
+  REQUIRE(second.remember("http://h/files 20-bb", "http://h/files/2", &error));
+  CHECK(first.find("http://h/files 20-bb") == std::optional<std::string>("http://h/files/2"));
+  CHECK(UploadUrlStore(path).find("http://h/files 10-aa") == std::optional<std::string>("http://h/files/1"));
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_read) == std::filesystem::perms::none);
+  REQUIRE(second.forget("http://h/files 10-aa", &error));
+  CHECK_FALSE(first.find("http://h/files 10-aa").has_value());
+  CHECK(first.find("http://h/files 20-bb").has_value());
+
+  // Entries older than 30 days go at the next change; a damaged file counts as empty.
+  std::ofstream(path) << R"({"version": 1, "uploads": {"old": {"url": "u", "saved": 1}, "k": {"url": "v", "saved": 99999999999}}})";
+  CHECK(first.find("old").has_value());
+  REQUIRE(first.remember("new", "w", &error));
+  CHECK_FALSE(first.find("old").has_value());
+  CHECK(first.find("k").has_value());
+  std::ofstream(path) << "not json";
+  CHECK_FALSE(first.find("k").has_value());
+  REQUIRE(first.remember("k", "v2", &error));
+  CHECK(first.find("k") == std::optional<std::string>("v2"));
+  CHECK(UploadUrlStore("").remember("k", "v", &error));  // no file: nothing kept, no error
+  CHECK_FALSE(UploadUrlStore("").find("k").has_value());
+  std::filesystem::remove_all(dir);
 }

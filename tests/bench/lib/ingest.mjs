@@ -1,7 +1,8 @@
 // Server-side measures: ingest rate and peak RSS of our server and its peers (nginx WebDAV PUT,
 // @tus/server + @tus/file-store driven by tus-js-client), the b2sum and dd ceilings, memory flatness
-// across file sizes, and finalize latency. Clients run in this node process; servers in their own.
-import { execFileSync, spawnSync } from 'node:child_process';
+// across file sizes, and finalize latency. Clients run in this node process; servers in their own;
+// the native clients (our `resumable` command, `curl -T`) in theirs, with their own CPU measured.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createReadStream, mkdirSync, openSync, readSync, closeSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
@@ -156,6 +157,66 @@ export async function uploadToOurs(server, { path, size, chunkSize, parallel, id
   if (verifyStored && b2sum256(claimed.body.path) !== plainDigest) throw new Error('the stored file differs from the source');
   rmSync(claimed.body.path, { force: true });
   return { seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss, replies, final };
+}
+
+// ---- native clients: our command into our server, curl -T into nginx ------------------------------
+
+// Runs `command args` under bash and resolves {code, stdout, stderr, seconds, cpu}: cpu is the
+// command's own user + system seconds (bash's `times` line for its children, which counts every
+// thread and child the command waited for). Not spawnSync: the servers' output pipes keep draining.
+function runTimed(command, args) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('bash', ['-c', '"$@"; code=$?; times; exit $code', 'bash', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const lines = stdout.trimEnd().split('\n');
+      const [user, system] = lines.pop().split(/\s+/).map((t) => {
+        const m = /^(\d+)m([\d.]+)s$/.exec(t);
+        return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
+      });
+      lines.pop();  // the shell's own times
+      resolve({ code, stdout: lines.join('\n'), stderr, seconds, cpu: user + system });
+    });
+  });
+}
+
+// `resumable upload` of the whole file into our server (one file: --parallel chunk requests at
+// once); the command checks the server's file digest itself, and the stored file is checked here
+// as for uploadToOurs (outside the timing).
+export async function uploadWithCli(server, { cli, path, size, chunkSize, parallel, verifyStored = true }) {
+  const { fileDigest, plainDigest } = await chunkDigests(path, size, chunkSize);
+  const cpu0 = cpuSecondsOf(server.pid);
+  const run = await runTimed(cli, ['upload', '--json', '--quiet', '--chunk-size', String(chunkSize), '--parallel', String(parallel),
+    '--header', `X-Test-User: ${USER}`, path, new URL('upload', server.url).href]);
+  const cpu = cpuSecondsOf(server.pid) - cpu0;
+  const memory = memoryOf(server.pid);
+  if (run.code !== 0) throw new Error(`resumable upload exited with ${run.code}: ${run.stderr}`);
+  const line = JSON.parse(run.stdout.split('\n').find((l) => l.startsWith('{')));
+  if (line.fileDigest !== fileDigest) throw new Error(`resumable upload printed another digest: ${JSON.stringify(line)}`);
+  const claimed = await claim(server, line.token);
+  if (claimed.status !== 200) throw new Error(`claim failed: ${JSON.stringify(claimed.body)}`);
+  if (verifyStored && b2sum256(claimed.body.path) !== plainDigest) throw new Error('the stored file differs from the source');
+  rmSync(claimed.body.path, { force: true });
+  return { seconds: run.seconds, cpu, clientCpu: run.cpu, hwm: memory.hwm, rss: memory.rss };
+}
+
+// `curl -T FILE` into nginx: the whole file as one PUT, the plain command-line upload the CLI replaces.
+export async function uploadWithCurl(nginx, { path, size, chunkSize, run }) {
+  const { plainDigest } = await chunkDigests(path, size, chunkSize);
+  const before = nginxMemory(nginx);
+  const result = await runTimed('curl', ['-sS', '--fail', '-T', path, new URL(`dav/${run}/bench.bin`, nginx.url).href]);
+  const memory = nginxMemory(nginx);
+  if (result.code !== 0) throw new Error(`curl -T exited with ${result.code}: ${result.stderr}`);
+  const stored = join(nginx.root, 'dav', run, 'bench.bin');
+  if (b2sum256(stored) !== plainDigest) throw new Error('nginx stored different bytes (curl -T)');
+  rmSync(join(nginx.root, 'dav', run), { recursive: true, force: true });
+  return { seconds: result.seconds, cpu: memory.cpu - before.cpu, clientCpu: result.cpu, hwm: memory.hwm, rss: memory.rss };
 }
 
 // ---- nginx (Debian) with WebDAV PUT -------------------------------------------------------------
