@@ -12,13 +12,13 @@ source "$root/scripts/env.sh"
 jobs=$(nproc)
 
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-BUILD_DIR="$root/build-sanitize" bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=address,undefined \
+BUILD_DIR="$root/build-sanitize" BUILD_TARGETS=unit_test_programs bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=address,undefined \
   -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-sanitize" -L unit --output-on-failure -j "$jobs"
 
 echo "== unit tests with every optional part switched off (no writer, collector or watchdog threads, no mmap pool, no widget files)"
-BUILD_DIR="$root/build-minimal" bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=address,undefined \
+BUILD_DIR="$root/build-minimal" BUILD_TARGETS=unit_test_programs bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=address,undefined \
   -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF -DRESUMABLE_WRITE_BEHIND=OFF -DRESUMABLE_BUFFER_POOL=OFF \
   -DRESUMABLE_COLLECTOR_THREAD=OFF -DRESUMABLE_BODY_WATCHDOG=OFF -DRESUMABLE_WIDGET_ASSETS=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -27,7 +27,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== concurrency tests under ThreadSanitizer"
 # CivetWeb is built from source with the same instrumentation; tests/reliability/tsan.supp suppresses
 # only the descriptor scans it explains.
-BUILD_DIR="$root/build-tsan" bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=thread \
+BUILD_DIR="$root/build-tsan" BUILD_TARGETS=concurrency_test_programs bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=thread \
   -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
 TSAN_OPTIONS="suppressions=$root/tests/reliability/tsan.supp:halt_on_error=1:second_deadlock_stack=1:history_size=4" \
   ctest --test-dir "$root/build-tsan" -L concurrency --output-on-failure -j "$jobs"
