@@ -13,9 +13,16 @@
 #   filesystems  any file access by CivetWeb itself: error_log_file, access_log_file, password
 #                files; without it errors go to the log_message callback (cmake/civetweb/*.inl)
 #   websocket    WebSockets (nothing in this project uses them)
-# The host default is what the server, the demo and the tests use. The smallest build is "" (or
-# "tls"): NO_SSL/NO_FILES/NO_FILESYSTEMS/NO_CACHING.
-set(RESUMABLE_CIVETWEB_FEATURES "tls;ipv6;files" CACHE STRING
+# The host profile's default is what the server, the demo and the tests use. The device profile's
+# (RESUMABLE_PROFILE=device) is "tls;ipv6": the library serves the widget from memory and needs no
+# file access by CivetWeb; its tests are the unit label, whose servers have no document_root (the
+# test server's pages, for the system and browser tests, need "files"). The smallest build is ""
+# (or "tls"): NO_SSL/NO_FILES/NO_FILESYSTEMS/NO_CACHING.
+set(_civetweb_default_features "tls;ipv6;files")
+if(RESUMABLE_PROFILE STREQUAL "device")
+  set(_civetweb_default_features "tls;ipv6")
+endif()
+set(RESUMABLE_CIVETWEB_FEATURES "${_civetweb_default_features}" CACHE STRING
     "CivetWeb's compiled-in features, a list of: tls ipv6 files filesystems websocket")
 set(_civetweb_known_features tls ipv6 files filesystems websocket)
 set(_civetweb_features ${RESUMABLE_CIVETWEB_FEATURES})

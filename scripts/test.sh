@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything, builds, and runs every test: first the Catch2 unit tests under ASan+UBSan
-# (build-sanitize/), then the same in a build with every optional part switched off, so that the
-# synchronous paths are tested (build-minimal/, also under ASan+UBSan), then the concurrency tests
+# (build-sanitize/), then the same in the device profile (build-device/, -DRESUMABLE_PROFILE=device,
+# also under ASan+UBSan), whose switches are off so that the synchronous paths and the device's
+# buffer defaults are tested, then the concurrency tests
 # under ThreadSanitizer (build-tsan/), then the whole suite (build/): unit, golden vectors, wasm in
 # node, and the browser tests in Chromium. Exits non-zero on any failure; the last lines are
 # ctest's summary.
@@ -17,12 +18,11 @@ BUILD_DIR="$root/build-sanitize" BUILD_TARGETS=unit_test_programs bash "$root/sc
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-sanitize" -L unit --output-on-failure -j "$jobs"
 
-echo "== unit tests with every optional part switched off (no writer, collector or watchdog threads, no mmap pool, no widget files)"
-BUILD_DIR="$root/build-minimal" BUILD_TARGETS=unit_test_programs bash "$root/scripts/build.sh" -DRESUMABLE_SANITIZE=address,undefined \
-  -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF -DRESUMABLE_WRITE_BEHIND=OFF -DRESUMABLE_BUFFER_POOL=OFF \
-  -DRESUMABLE_COLLECTOR_THREAD=OFF -DRESUMABLE_BODY_WATCHDOG=OFF -DRESUMABLE_WIDGET_ASSETS=OFF
+echo "== unit tests in the device profile (no writer, collector or watchdog threads, no mmap pool, 16 KiB buffers, CivetWeb tls;ipv6)"
+BUILD_DIR="$root/build-device" BUILD_TARGETS=unit_test_programs bash "$root/scripts/build.sh" -DRESUMABLE_PROFILE=device \
+  -DRESUMABLE_SANITIZE=address,undefined -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir "$root/build-minimal" -L unit --output-on-failure -j "$jobs"
+  ctest --test-dir "$root/build-device" -L unit --output-on-failure -j "$jobs"
 
 echo "== concurrency tests under ThreadSanitizer"
 # CivetWeb is built from source with the same instrumentation; tests/reliability/tsan.supp suppresses

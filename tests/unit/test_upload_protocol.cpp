@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "resumable/memory_store.h"
 #include "resumable/widget_assets.h"
 #include "server_fixture.h"
 
@@ -337,6 +338,49 @@ TEST_CASE("Expect: 100-continue is answered before the body is sent", "[endpoint
   const auto reply = connection.receive_until("}");
   CHECK(reply.find("HTTP/1.1 200") != std::string::npos);
   CHECK(reply.find("\"complete\"") != std::string::npos);
+}
+
+namespace {
+
+// Threads of this process now (each ctest runs one test case in a process of its own).
+std::size_t thread_count() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("the endpoint starts exactly the threads its build switches promise", "[endpoint][profile]") {
+  // The device profile (RESUMABLE_PROFILE=device) promises none beside CivetWeb's workers; the
+  // host's are the writer threads, the collector and the body watchdog, each behind its switch.
+  CHECK(device_profile == static_cast<bool>(RESUMABLE_EXPECT_DEVICE_PROFILE));
+  const UploadLimits defaults;
+  const std::size_t promised = (RESUMABLE_EXPECT_WRITE_BEHIND ? defaults.write_threads : 0) +
+                               (RESUMABLE_EXPECT_COLLECTOR_THREAD ? 1 : 0) + (RESUMABLE_EXPECT_BODY_WATCHDOG ? 1 : 0);
+#if RESUMABLE_EXPECT_DEVICE_PROFILE
+  CHECK(promised == 0);
+  // One body buffer per receiving request, within the 64 KiB per upload connection the device aims at.
+  CHECK(defaults.io_buffer_bytes * defaults.io_buffers <= 64 * 1024);
+  CHECK(defaults.idle_io_buffers == 0);
+  CHECK_FALSE(FilesystemStoreOptions{}.direct_io);
+#endif
+  {
+    const std::size_t before = thread_count();
+    EndpointOptions options;  // every default but the store: collection every 10 min, a minimum body rate
+    options.store = std::make_shared<MemoryStore>();
+    options.log = [](const std::string&) {};
+    std::string error;
+    const auto endpoint = UploadEndpoint::create(std::move(options), &error);
+    REQUIRE(endpoint);
+    CHECK(thread_count() - before == promised);
+  }
+  // Nor does receiving and releasing a file start one later (CivetWeb's workers are all started).
+  TestServer server([](EndpointOptions& o) { o.collect_interval = std::chrono::minutes(10); });
+  const std::size_t serving = thread_count();
+  auto file = make_file("no-late-threads", 3 * 65536 + 5);
+  REQUIRE(upload_all(server, file).json()["status"] == "complete");
+  CHECK(thread_count() == serving);
 }
 
 TEST_CASE("the widget's files are served from memory below the mount", "[endpoint]") {

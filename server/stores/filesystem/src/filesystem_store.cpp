@@ -50,8 +50,15 @@ bool direct_aligned(const void* data, std::size_t length, std::uint64_t offset) 
 // A second descriptor of the partial file that bypasses the page cache, or none where the
 // filesystem refuses O_DIRECT (e.g. some FUSE and network filesystems).
 UniqueFd open_direct(const fs::path& path, bool wanted) {
+#ifdef O_DIRECT
   if (!wanted) return UniqueFd();
   return UniqueFd(::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC));
+#else
+  // Not Linux: always buffered, as where the filesystem refuses it.
+  (void)path;
+  (void)wanted;
+  return UniqueFd();
+#endif
 }
 
 // The records of pieces.log in order, up to the first torn or damaged one, and the length of

@@ -10,6 +10,17 @@
 
 namespace resumable {
 
+// The build profile (RESUMABLE_PROFILE in CMake; docs/architecture.md). The device profile defines
+// RESUMABLE_PROFILE_DEVICE for the library and everything that links it, and changes only the
+// per-request buffer defaults below: 16 KiB, one per request, no writer threads and none kept
+// between requests, so that an upload connection costs the endpoint 16 KiB of body buffer beyond
+// CivetWeb's own. Every other limit is the same in both profiles.
+#if defined(RESUMABLE_PROFILE_DEVICE) && RESUMABLE_PROFILE_DEVICE
+inline constexpr bool device_profile = true;
+#else
+inline constexpr bool device_profile = false;
+#endif
+
 struct UploadLimits {
   // Largest accepted file (total size S).
   std::uint64_t max_file_size = std::uint64_t{64} << 30;  // 64 GiB
@@ -41,24 +52,26 @@ struct UploadLimits {
   // Longest identifier, file name and relative path (bytes).
   std::size_t max_name_bytes = 255;
   std::size_t max_relative_path_bytes = 4096;
-  // Body streaming buffers per request: `io_buffers` of `io_buffer_bytes` (4 x 1 MiB by default),
+  // Body streaming buffers per request: `io_buffers` of `io_buffer_bytes` (4 x 1 MiB by default;
+  // 1 x 16 KiB in the device profile, whose build has no writer threads: see device_profile),
   // the endpoint's only per-request allocation that scales. While one buffer receives, the others
   // are being hashed into leaf digests and written by `write_threads` background threads shared by
   // all requests (0: hash and write on the request thread). Writers mostly wait for the device, so
   // there may be more of them than cores. A buffer is one leaf of the tree digest: each handoff
   // costs thread wake-ups and each direct write a device request, so 1 MiB buffers spend 40 % less
   // kernel CPU per GiB than 256 KiB ones (docs/BENCHMARKS.md); lower it where memory is scarce.
-  std::size_t io_buffer_bytes = 1024 * 1024;
-  std::size_t io_buffers = 4;
+  std::size_t io_buffer_bytes = device_profile ? 16 * 1024 : 1024 * 1024;
+  std::size_t io_buffers = device_profile ? 1 : 4;
   // Buffers the receiving requests share before their rings shrink: a request starting a piece
   // gets an even share of them and no more than is left (at least 1, at most io_buffers), so the
   // rings together hold about this many: one stream keeps 4 MiB of writes in flight, four streams
   // 1 MiB each, and the endpoint's peak memory does not grow with the number of streams.
-  std::size_t io_buffer_budget = 4;
-  std::size_t write_threads = 4;
+  std::size_t io_buffer_budget = device_profile ? 1 : 4;
+  std::size_t write_threads = device_profile ? 0 : 4;
   // Buffers the endpoint keeps for reuse between requests (the rest are unmapped): peak memory
-  // follows the requests receiving at once, never the number of server threads.
-  std::size_t idle_io_buffers = 16;
+  // follows the requests receiving at once, never the number of server threads. The device
+  // profile keeps none (a build without RESUMABLE_BUFFER_POOL keeps none anyway).
+  std::size_t idle_io_buffers = device_profile ? 0 : 16;
   // A request body must keep arriving: within `body_grace` plus the time its bytes take at
   // `body_min_rate` bytes per second (0: no limit). Slower bodies are ended with 408 body_too_slow,
   // so a client dripping bytes cannot hold a server thread. With the defaults an 8 MiB chunk may

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "resumable/limits.h"
 #include "resumable/upload_store.h"
 
 namespace resumable {
@@ -31,8 +32,11 @@ struct FilesystemStoreOptions {
   bool check_free_space = true;
   // Write whole 4 KiB-aligned blocks with O_DIRECT, bypassing the page cache (falls back to
   // buffered writes where the filesystem refuses it): pieces go to the device as they arrive
-  // instead of piling up as dirty pages; reading back then comes from the device.
-  bool direct_io = true;
+  // instead of piling up as dirty pages; reading back then comes from the device. Off by default
+  // in the device profile (resumable::device_profile, limits.h): flash filesystems such as UBIFS
+  // and JFFS2 refuse it, and a system without O_DIRECT always writes buffered. The store needs
+  // nothing else beyond POSIX (no fallocate: space is taken as pieces arrive).
+  bool direct_io = !device_profile;
   // Uploads whose files are kept open at once (three descriptors each); the least recently used
   // are closed beyond this, so an idle upload holds no descriptor however many are on disk.
   std::size_t max_open_uploads = 64;
