@@ -407,3 +407,99 @@ TEST_CASE("the mount's policy: file size and type are checked before an upload e
   CHECK(error_of(h.send(exe, file)) == ErrorCode::type_not_allowed);
   CHECK(h.store->upload_count() == 0);
 }
+
+namespace {
+
+// Sends `file` as partial uploads (UploadDeclaration::partial) of `sizes` bytes each, in pieces of
+// at most 1 MiB, as `principal`; their identifiers. `unfinished`: the last one lacks its last piece.
+std::vector<std::string> send_partials(Harness& h, const std::vector<std::uint8_t>& file, const std::vector<std::uint64_t>& sizes,
+                                       const std::string& principal = "alice", bool unfinished = false) {
+  std::vector<std::string> ids;
+  std::uint64_t at = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const std::vector<std::uint8_t> part(file.begin() + static_cast<std::ptrdiff_t>(at),
+                                         file.begin() + static_cast<std::ptrdiff_t>(at + sizes[i]));
+    static int serial = 0;  // every partial of a test has its own identifier
+    ids.push_back(principal + "-part-" + std::to_string(++serial));
+    for (std::uint64_t offset = 0; offset < part.size(); offset += core::leaf_bytes) {
+      const std::uint64_t size = std::min<std::uint64_t>(core::leaf_bytes, part.size() - offset);
+      if (unfinished && i + 1 == sizes.size() && offset + size == part.size()) break;
+      auto request = h.piece(ids.back(), part, offset, size);
+      request.upload.partial = true;
+      const auto outcome = h.send(request, part, principal);
+      REQUIRE(std::holds_alternative<PieceStored>(outcome));  // a partial is never released on its own
+    }
+    at += sizes[i];
+  }
+  return ids;
+}
+
+UploadDeclaration joined_upload(const std::string& identifier) {
+  UploadDeclaration upload;
+  upload.identifier = identifier;
+  upload.file_name = "joined.bin";
+  return upload;
+}
+
+}  // namespace
+
+TEST_CASE("concatenation: the digest from the partials' leaves where they start on a leaf, bytes read back only where one spans two",
+          "[core]") {
+  constexpr std::uint64_t MiB = core::leaf_bytes;
+  struct Case {
+    std::vector<std::uint64_t> sizes;
+    std::uint64_t hashed_again;  // bytes read back for the digest (the memory store has no splice: all are read once to copy)
+  };
+  // Whole MiB: every leaf comes from the records. 1 MiB + 3, 2 MiB - 3, 1 MiB + 2: the first's 3
+  // trailing bytes and all of the second (it starts inside a leaf) are hashed again; the third
+  // starts on a boundary again and gives its leaves, its shorter last one included.
+  const std::vector<Case> cases = {{{2 * MiB, MiB, MiB + 5}, 0}, {{MiB + 3, 2 * MiB - 3, MiB + 2}, 2 * MiB}};
+  for (const auto& c : cases) {
+    Harness h;
+    const std::uint64_t total = std::accumulate(c.sizes.begin(), c.sizes.end(), std::uint64_t{0});
+    const auto file = bytes_of(total, 7);
+    const auto ids = send_partials(h, file, c.sizes);
+    CHECK(h.completed.empty());
+    const auto read_before = h.store->bytes_read_back();
+    const auto joined = h.core->concatenate("alice", joined_upload("joined"), ids);
+    REQUIRE(std::holds_alternative<FinalResult>(joined));
+    const auto& final = std::get<FinalResult>(joined);
+    CHECK(final.digest == core::file_digest(file));
+    CHECK(final.size == total);
+    REQUIRE(h.completed.size() == 1);
+    CHECK(h.store->released(h.completed[0].location) == file);
+    CHECK(h.store->bytes_read_back() - read_before == total + c.hashed_again);
+    for (const auto& id : ids) CHECK(std::get<ErrorCode>(h.core->status("alice", id)) == ErrorCode::upload_not_found);
+    CHECK(std::holds_alternative<FinalResult>(h.core->status("alice", "joined")));
+  }
+}
+
+TEST_CASE("concatenation refuses foreign, unfinished, whole and repeated uploads and changes nothing", "[core]") {
+  constexpr std::uint64_t MiB = core::leaf_bytes;
+  Harness h;
+  const auto file = bytes_of(3 * MiB, 8);
+  const auto ids = send_partials(h, file, {MiB, MiB});
+  const auto bobs = send_partials(h, file, {MiB}, "bob");
+  const auto unfinished = send_partials(h, file, {MiB, 2 * MiB}, "alice", true);
+  const auto whole = bytes_of(100, 9);
+  REQUIRE(std::holds_alternative<FinalResult>(h.send(h.piece("whole", whole, 0, whole.size()), whole)));
+  const auto refused = [&](const std::vector<std::string>& parts) {
+    auto outcome = h.core->concatenate("alice", joined_upload("refused"), parts);
+    REQUIRE(std::holds_alternative<ErrorCode>(outcome));
+    return std::get<ErrorCode>(outcome);
+  };
+  CHECK(refused({ids[0], bobs[0]}) == ErrorCode::upload_not_found);
+  CHECK(refused({ids[0], "never-created"}) == ErrorCode::upload_not_found);
+  CHECK(refused({ids[0], unfinished[1]}) == ErrorCode::partial_upload_unfinished);
+  CHECK(refused({ids[0], "whole"}) == ErrorCode::not_a_partial_upload);
+  CHECK(refused({ids[0], ids[0]}) == ErrorCode::invalid_parameter);
+  CHECK(refused({}) == ErrorCode::invalid_parameter);
+  CHECK(std::get<ErrorCode>(h.core->status("alice", "refused")) == ErrorCode::upload_not_found);
+  CHECK(h.completed.size() == 1);  // "whole" only
+  // The partials are as they were, and join after a restart (their leaves come back from the records).
+  h.restart();
+  const auto joined = h.core->concatenate("alice", joined_upload("joined"), ids);
+  REQUIRE(std::holds_alternative<FinalResult>(joined));
+  CHECK(std::get<FinalResult>(joined).digest == core::file_digest(std::span(file.data(), 2 * MiB)));
+  CHECK(std::holds_alternative<UploadState>(h.core->status("bob", bobs[0])));
+}

@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto again = decode_manifest(encode_manifest(*manifest), &version);
     if (!again || version != manifest_version || again->upload_id != manifest->upload_id || again->total_size != manifest->total_size ||
         again->protocol_fields != manifest->protocol_fields ||
-        again->declared_file_digest != manifest->declared_file_digest || again->principal != manifest->principal) {
+        again->declared_file_digest != manifest->declared_file_digest || again->principal != manifest->principal ||
+        again->partial != manifest->partial) {
       __builtin_trap();
     }
   }

@@ -2,11 +2,14 @@
 // lengths, Base64, Upload-Checksum and Upload-Metadata. Invariants: nothing crashes; an accepted
 // offset is exactly its decimal digits and below 2^63; Base64 that decodes re-encodes to the same
 // text; an accepted checksum has its algorithm's digest length; accepted metadata keys are printable
-// ASCII without spaces or commas, and re-encoding the pairs parses back to the same pairs.
+// ASCII without spaces or commas, and re-encoding the pairs parses back to the same pairs; an
+// accepted Upload-Concat is "partial" exactly, or names at least one upload id of 32 lower-case hex
+// digits, and the final's ids written back as paths parse to the same ids.
 #include <cstdint>
 #include <string>
 
 #include "append_headers.h"
+#include "append_upload.h"
 #include "tus_front_end.h"
 
 using namespace resumable;
@@ -46,6 +49,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     if (tus::parse_metadata(again) != pairs) __builtin_trap();
+  }
+  if (const auto concat = tus::parse_concat(input, "/files")) {
+    if (concat->partial != (input == "partial")) __builtin_trap();
+    if (!concat->partial) {
+      if (concat->parts.empty() || input.rfind("final;", 0) != 0) __builtin_trap();
+      std::string again = "final;";
+      for (const auto& id : concat->parts) {
+        if (!append::is_upload_id(id)) __builtin_trap();
+        again += (again.size() > 6 ? " /files/" : "/files/") + id;
+      }
+      const auto reparsed = tus::parse_concat(again, "/files");
+      if (!reparsed || reparsed->partial || reparsed->parts != concat->parts) __builtin_trap();
+    }
   }
   return 0;
 }

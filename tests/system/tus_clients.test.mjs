@@ -1,6 +1,7 @@
 // tus-js-client 4.3.1 (npm, unmodified) in node against the tus front-end (issue 13): a 256 MiB file
-// with chunkSize set, in one PATCH, and cut mid-body by the fault proxy, then resumed from its stored
-// URL by a new client (a restart). Each stored file must be byte-identical to the original (b2sum),
+// with chunkSize set, in one PATCH, with parallelUploads: 3 (three partial uploads joined by a final
+// one: the concatenation extension), and cut mid-body by the fault proxy, then resumed from its
+// stored URL by a new client (a restart). Each stored file must be byte-identical to the original (b2sum),
 // its digest (Upload-File-Digest) the reference's, and claimed with the Upload-Token the client got.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ after(async () => {
 // Upload-Offset of every HEAD it sent.
 function upload(options) {
   return new Promise((resolve, reject) => {
-    const seen = { heads: [], patches: 0, last: null };
+    const seen = { heads: [], patches: 0, last: null, concat: [], locations: [] };
     const u = new tus.Upload(createReadStream(file), {
       endpoint: `${options.base ?? server.url.replace(/\/$/, '')}/files`,
       headers: { 'X-Test-User': 'alice' },
@@ -42,6 +43,10 @@ function upload(options) {
       onAfterResponse(req, res) {
         if (req.getMethod() === 'HEAD') seen.heads.push(Number(res.getHeader('Upload-Offset')));
         if (req.getMethod() === 'PATCH') seen.patches++;
+        if (req.getMethod() === 'POST') {
+          seen.concat.push(req.getHeader('Upload-Concat'));
+          seen.locations.push(new URL(res.getHeader('Location'), req.getURL()).href);
+        }
         if (res.getHeader('Upload-Token')) seen.last = res;
       },
       onSuccess: () => resolve({ upload: u, seen }),
@@ -73,6 +78,29 @@ test('256 MiB with chunkSize 8 MiB: 32 PATCHes, stored byte-identical', async ()
 test('256 MiB in one PATCH, stored byte-identical', async () => {
   const { seen } = await upload({ tus: { uploadSize: SIZE } });
   assert.equal(seen.patches, 1);
+  await checkStored(seen);
+});
+
+test('256 MiB with parallelUploads: 3: three partials joined into the final upload, stored byte-identical', async () => {
+  const before = (await http(`${server.url.replace(/\/$/, '')}/test/uploads`)).json.length;
+  const { seen } = await upload({ tus: { parallelUploads: 3 } });
+  // Three partial uploads, then the final one naming them in order.
+  assert.deepEqual(seen.concat.slice(0, 3), ['partial', 'partial', 'partial']);
+  assert.equal(seen.concat.length, 4);
+  const partials = seen.locations.slice(0, 3);
+  assert.ok(seen.concat[3].startsWith('final;'), seen.concat[3]);
+  assert.deepEqual(new Set(seen.concat[3].slice(6).split(' ')), new Set(partials));
+  // Their boundaries (256 MiB / 3) are not on 1 MiB leaves: the digest is still the reference's.
+  const final = await http(new URL(seen.locations[3]).href, { method: 'HEAD', headers: { ...TUS, 'X-Test-User': 'alice' } });
+  assert.equal(final.status, 200);
+  assert.equal(final.headers['upload-length'], String(SIZE));
+  assert.equal(final.headers['upload-offset'], String(SIZE));
+  assert.match(final.headers['upload-concat'], /^final;\/files\/[0-9a-f]{32} \/files\/[0-9a-f]{32} \/files\/[0-9a-f]{32}$/);
+  // The partials were consumed by the final upload: gone, and nothing else left behind.
+  for (const url of partials) {
+    assert.equal((await http(url, { method: 'HEAD', headers: { ...TUS, 'X-Test-User': 'alice' } })).status, 404);
+  }
+  assert.equal((await http(`${server.url.replace(/\/$/, '')}/test/uploads`)).json.length, before + 1, 'only the final upload is held');
   await checkStored(seen);
 });
 

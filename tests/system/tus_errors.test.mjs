@@ -1,15 +1,17 @@
 // The tus front-end's error paths and checksums over real HTTP (issue 13): every refusal has the
 // tus spec's status and our JSON error code, and writes nothing (no upload appears, the offset does
 // not move); Upload-Checksum sha1, sha256 and rsm-tree-v1 are each accepted when right and get 460
-// when wrong.
+// when wrong; concatenation (Upload-Concat) joins finished partials of the same principal only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { MiB, TUS, claim, http, rmSync, scratchDir, startTusServer, treeChunkDigest } from './tus_support.mjs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  MiB, TUS, claim, http, referenceDigest, rmSync, scratchDir, startTusServer, treeChunkDigest,
+} from './tus_support.mjs';
 
 let dir, server, base;
 const alice = { ...TUS, 'X-Test-User': 'alice' };
@@ -64,10 +66,11 @@ test('OPTIONS lists version, extensions, maximum size and checksum algorithms', 
   assert.equal(r.headers['tus-version'], '1.0.0');
   assert.equal(r.headers['tus-max-size'], String(8 * MiB));
   assert.equal(r.headers['tus-checksum-algorithm'], 'sha1,sha256,rsm-tree-v1');
-  for (const e of ['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration', 'checksum']) {
+  for (const e of ['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration', 'checksum',
+    'concatenation']) {
     assert.ok(r.headers['tus-extension'].split(',').includes(e), e);
   }
-  assert.ok(!r.headers['tus-extension'].includes('concatenation'), 'not offered until it works');
+  assert.ok(!r.headers['tus-extension'].includes('concatenation-unfinished'), 'finals name finished partials only');
 });
 
 test('creation refusals: version, lengths, metadata, limits; none creates an upload', async () => {
@@ -240,4 +243,83 @@ test('a page on an allowed origin gets its preflight answered and may read the t
   for (const h of ['location', 'upload-offset', 'upload-expires', 'upload-token', 'upload-file-digest', 'tus-resumable']) {
     assert.ok(exposed.includes(h), h);
   }
+});
+
+test('concatenation: refusals create nothing and leave the partials; the final joins them, HEAD and PATCH per spec', async () => {
+  const partial = async (bytes, user = alice, sent = bytes.length) => {
+    const r = await http(`${base}/files`, {
+      method: 'POST', headers: { ...user, 'Upload-Concat': 'partial', 'Upload-Length': String(bytes.length) },
+    });
+    assert.equal(r.status, 201, r.text);
+    const url = `${base}${r.headers.location}`;
+    const stored = await patch(url, 0, bytes.subarray(0, sent), user);
+    assert.equal(stored.status, 204, stored.text);
+    assert.equal(stored.headers['upload-token'], undefined, 'a partial is never released as a file');
+    return url;
+  };
+  const final = (list, headers = {}) => http(`${base}/files`, {
+    method: 'POST', headers: { ...alice, 'Upload-Concat': `final;${list}`, 'Upload-Metadata': `filename ${b64('j.bin')}`, ...headers },
+  });
+  const path = (url) => new URL(url).pathname;
+  // Partials of 1 MiB + 3, 2 MiB - 3 and 1 MiB + 2 bytes: the final's digest takes the first's and
+  // the third's leaves (they start on 1 MiB boundaries) and hashes the leaf that spans the first two,
+  // and all of the second (whose leaves are not the final's), again from their bytes.
+  const data = randomBytes(4 * MiB + 2);
+  const a = await partial(data.subarray(0, MiB + 3));
+  const b = await partial(data.subarray(MiB + 3, 3 * MiB), alice, MiB);  // unfinished for now
+  const c = await partial(data.subarray(3 * MiB));
+  const whole = await create(3);
+  assert.equal((await patch(whole, 0, 'xyz')).status, 204);
+  const mallory = { ...TUS, 'X-Test-User': 'mallory' };
+  const foreign = await partial(Buffer.from('mine'), mallory);
+  const headA = await http(a, { method: 'HEAD', headers: alice });
+  assert.equal(headA.headers['upload-concat'], 'partial');
+  assert.equal(headA.headers['upload-offset'], String(MiB + 3));
+
+  const held = await uploads();
+  const files = () => readdirSync(join(dir, 'data', 'files')).length;
+  const filesBefore = files();
+  const refusals = [
+    [`${a} ${b}`, {}, 400, 'partial_upload_unfinished'],
+    [`${path(a)} ${path(whole)}`, {}, 400, 'not_a_partial_upload'],
+    [`${a} ${foreign}`, {}, 404, 'upload_not_found'],  // another principal's: as if unknown
+    [`${a} ${base}/files/${'0'.repeat(32)}`, {}, 404, 'upload_not_found'],
+    [`${a} ${a}`, {}, 400, 'invalid_parameter'],
+    [path(a), { 'Upload-Length': String(MiB + 3) }, 400, 'invalid_parameter'],
+    [path(a), { 'Upload-Defer-Length': '1' }, 400, 'invalid_parameter'],
+  ];
+  for (const [list, headers, status, code] of refusals) expectError(await final(list, headers), status, code);
+  for (const malformed of ['final;', 'final', 'partial;', 'Partial', `final ${path(a)}`, `final;${path(a)}x`,
+    `final;/other/${path(a).slice(7)}`, `final;${path(a)}/`, `final;http://${path(a)}`, `final;ftp://h${path(a)}`,
+    `final;${path(a)},${path(b)}`, `final;${path(a)}?x=1`]) {
+    const r = await http(`${base}/files`, { method: 'POST', headers: { ...alice, 'Upload-Concat': malformed } });
+    expectError(r, 400, 'invalid_parameter');
+  }
+  assert.equal(await uploads(), held, 'no refused concatenation created an upload');
+  assert.equal(files(), filesBefore, 'nor released a file');
+  assert.equal(await offsetOf(a), MiB + 3, 'the partial is as it was');
+  assert.equal(await offsetOf(foreign, mallory), 4, "mallory's partial is as it was");
+
+  assert.equal((await patch(b, MiB, data.subarray(2 * MiB + 3, 3 * MiB))).status, 204);
+  const joined = await final(`${a} ${path(b)}  ${c}`);  // absolute (as tus-js-client sends) and paths alike
+  assert.equal(joined.status, 201, joined.text);
+  const url = `${base}${joined.headers.location}`;
+  const reference = join(dir, 'joined.bin');
+  writeFileSync(reference, data);
+  assert.equal(joined.headers['upload-file-digest'], `rsm-tree-v1 ${referenceDigest(reference)}`);
+  const head = await http(url, { method: 'HEAD', headers: alice });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['upload-concat'], `final;${path(a)} ${path(b)} ${path(c)}`);
+  assert.equal(head.headers['upload-offset'], String(data.length));
+  assert.equal(head.headers['upload-length'], String(data.length));
+  assert.equal(head.headers['upload-token'], joined.headers['upload-token']);
+  expectError(await patch(url, data.length, 'more'), 403, 'final_upload_immutable');
+  expectError(await patch(url, 0, 'more'), 403, 'final_upload_immutable');
+  assert.equal(await offsetOf(a), 404, 'the partials were consumed');
+  assert.equal(await offsetOf(b), 404);
+  assert.equal(await offsetOf(c), 404);
+  assert.equal(await uploads(), held - 2, 'three partials went, the final came');
+  const claimed = await claim(base, joined.headers['upload-token']);
+  assert.equal(claimed.status, 200, claimed.text);
+  assert.ok(readFileSync(claimed.json.path).equals(data), 'stored byte-identical');
 });

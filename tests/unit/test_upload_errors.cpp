@@ -92,7 +92,8 @@ HttpResponse post(TestServer& server, const TestFile& file, std::uint64_t number
 // Codes only the tus front-end gives (their provokers use a tus mount, with tus statuses).
 bool tus_only(ErrorCode code) {
   return code == ErrorCode::unsupported_version || code == ErrorCode::offset_mismatch ||
-         code == ErrorCode::unsupported_content_type;
+         code == ErrorCode::unsupported_content_type || code == ErrorCode::not_a_partial_upload ||
+         code == ErrorCode::partial_upload_unfinished || code == ErrorCode::final_upload_immutable;
 }
 
 void expect_error(const HttpResponse& reply, ErrorCode code,
@@ -433,6 +434,27 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
                                 "Content-Type: application/offset+octet-stream"}, "abcd");
     return url;
   };
+  // A tus partial upload (Upload-Concat: partial) of 4 bytes, with all of them or 2; its URL.
+  const std::vector<std::string> tus_alice = {"X-Test-User: alice", "Tus-Resumable: 1.0.0"};
+  const auto with = [&](std::vector<std::string> headers) {
+    headers.insert(headers.begin(), tus_alice.begin(), tus_alice.end());
+    return headers;
+  };
+  const auto location_of = [&](const HttpResponse& created) {
+    const auto at = created.headers.find("Location: ");
+    REQUIRE(at != std::string::npos);
+    return tus_mount.url(created.headers.substr(at + 10, created.headers.find('\r', at) - at - 10));
+  };
+  const auto tus_partial = [&](bool finished) {
+    const std::string url =
+        location_of(http.request("POST", tus_mount.url("/files"), with({"Upload-Concat: partial", "Upload-Length: 4"})));
+    http.request("PATCH", url, with({"Upload-Offset: 0", "Content-Type: application/offset+octet-stream"}),
+                 finished ? "abcd" : "ab");
+    return url;
+  };
+  const auto concatenate = [&](const std::string& urls) {
+    return http.request("POST", tus_mount.url("/files"), with({"Upload-Concat: final;" + urls}));
+  };
   TestServer slow([](EndpointOptions& o) {
     o.limits.body_grace = std::chrono::milliseconds(200);
     o.limits.body_min_rate = 16 * 1024;
@@ -463,6 +485,15 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
        [&] {
          return http.request("PATCH", tus_upload(), {"X-Test-User: alice", "Tus-Resumable: 1.0.0", "Upload-Offset: 4",
                                                      "Content-Type: text/plain"}, "efgh");
+       }},
+      {ErrorCode::not_a_partial_upload, [&] { return concatenate(tus_partial(true) + " " + tus_upload()); }},
+      {ErrorCode::partial_upload_unfinished, [&] { return concatenate(tus_partial(true) + " " + tus_partial(false)); }},
+      {ErrorCode::final_upload_immutable,
+       [&] {
+         const auto created = concatenate(tus_partial(true));
+         REQUIRE(created.status == 201);
+         return http.request("PATCH", location_of(created),
+                             with({"Upload-Offset: 4", "Content-Type: application/offset+octet-stream"}), "efgh");
        }},
       {ErrorCode::malformed_request,
        [&] {

@@ -39,7 +39,9 @@ std::variant<ErrorCode, OffsetState> offset_state(UploadCore& core, const std::s
   state.stored_pieces = upload.stored_pieces;
   state.protocol_fields = std::move(upload.protocol_fields);
   state.file_name = std::move(upload.file_name);
-  state.expires = upload.last_activity + core.limits().stale_after;
+  state.partial = upload.partial;
+  state.expires = upload.last_activity +
+                  (upload.awaiting_concatenation ? core.limits().unclaimed_after : core.limits().stale_after);
   return state;
 }
 
@@ -49,6 +51,7 @@ UploadDeclaration declaration_of(const OffsetState& state, const std::string& id
   upload.file_name = state.file_name;
   upload.total_size = state.length;
   upload.protocol_fields = state.protocol_fields;
+  upload.partial = state.partial;
   if (const auto it = state.protocol_fields.find("filetype"); it != state.protocol_fields.end()) upload.mime_type = it->second;
   return upload;
 }

@@ -44,6 +44,7 @@ struct OffsetState {
   std::string file_name;
   std::chrono::system_clock::time_point expires;  // collected then if nothing more arrives
   std::optional<FinalResult> final;        // every byte is in and released
+  bool partial = false;                    // a part of a later concatenation (UploadDeclaration::partial)
 };
 
 // The upload `id` of `principal`, if it exists and carries `protocol` in its "protocol" field (an

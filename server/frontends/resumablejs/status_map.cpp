@@ -27,6 +27,9 @@ int http_status(ErrorCode code) {
     case ErrorCode::body_too_slow: return 408;
     case ErrorCode::too_many_uploads: return 429;
     case ErrorCode::upload_not_found: return 404;
+    case ErrorCode::not_a_partial_upload: return 400;
+    case ErrorCode::partial_upload_unfinished: return 409;
+    case ErrorCode::final_upload_immutable: return 403;
     case ErrorCode::chunk_busy: return 503;
     case ErrorCode::out_of_order: return 503;
     case ErrorCode::server_busy: return 503;

@@ -15,8 +15,9 @@ namespace {
 
 constexpr const char* version = "1.0.0";
 constexpr const char* resumable_header = "Tus-Resumable: 1.0.0";
-// Concatenation is not offered yet: it is listed only once parallelUploads works end to end.
-constexpr const char* extensions = "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum";
+// Not concatenation-unfinished: a final upload names finished partials only.
+constexpr const char* extensions =
+    "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,concatenation";
 constexpr const char* octet_stream = "application/offset+octet-stream";
 
 bool is_octet_stream(std::optional<std::string_view> type) {
@@ -62,10 +63,24 @@ http::Reply empty(int status) {
   return with_tus(std::move(reply));
 }
 
+// The upload's Upload-Concat value, if it is a partial or a final upload.
+std::optional<std::string> concat_of(const std::map<std::string, std::string>& fields) {
+  const auto it = fields.find("concat");
+  if (it == fields.end()) return std::nullopt;
+  return it->second;
+}
+
+bool is_final_upload(const append::OffsetState& state) {
+  const auto concat = concat_of(state.protocol_fields);
+  return concat && concat->starts_with("final;");
+}
+
 // Where an upload stands, in tus headers (HEAD, and the replies that move the offset).
 void add_state(http::Reply& reply, const append::OffsetState& state, bool describe) {
-  reply.headers.push_back("Upload-Offset: " + std::to_string(state.offset));
+  // A final upload has no offset until its concatenation is done (then it is its length).
+  if (!is_final_upload(state) || state.final) reply.headers.push_back("Upload-Offset: " + std::to_string(state.offset));
   if (describe) {
+    if (const auto concat = concat_of(state.protocol_fields)) reply.headers.push_back("Upload-Concat: " + *concat);
     if (state.length) {
       reply.headers.push_back("Upload-Length: " + std::to_string(*state.length));
     } else {
@@ -119,6 +134,9 @@ int tus_status(ErrorCode code) {
     case ErrorCode::body_too_slow: return 408;
     case ErrorCode::too_many_uploads: return 429;
     case ErrorCode::upload_not_found: return 404;
+    case ErrorCode::not_a_partial_upload: return 400;
+    case ErrorCode::partial_upload_unfinished: return 400;  // tusd's ERR_UPLOAD_NOT_FINISHED
+    case ErrorCode::final_upload_immutable: return 403;  // the concatenation extension: PATCH to a final upload
     case ErrorCode::chunk_busy: return 423;  // tus clients retry 423 Locked
     case ErrorCode::out_of_order: return 503;
     case ErrorCode::server_busy: return 503;
@@ -154,6 +172,34 @@ std::optional<std::map<std::string, std::string>> parse_metadata(std::string_vie
   return pairs;
 }
 
+std::optional<Concat> parse_concat(std::string_view header, std::string_view base) {
+  if (header == "partial") return Concat{true, {}};
+  constexpr std::string_view final_prefix = "final;";
+  if (!header.starts_with(final_prefix)) return std::nullopt;
+  header.remove_prefix(final_prefix.size());
+  Concat concat;
+  while (!header.empty()) {
+    const auto space = header.find(' ');
+    std::string_view url = header.substr(0, space);
+    header = space == std::string_view::npos ? std::string_view() : header.substr(space + 1);
+    if (url.empty()) continue;  // runs of spaces
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (!url.starts_with(scheme)) continue;
+      url.remove_prefix(scheme.size());
+      const auto slash = url.find('/');
+      if (slash == 0 || slash == std::string_view::npos) return std::nullopt;  // no authority, or no path
+      url.remove_prefix(slash);
+      break;
+    }
+    if (!url.starts_with(base) || url.size() != base.size() + 33 || url[base.size()] != '/') return std::nullopt;
+    const std::string_view id = url.substr(base.size() + 1);
+    if (!append::is_upload_id(id)) return std::nullopt;
+    concat.parts.emplace_back(id);
+  }
+  if (concat.parts.empty()) return std::nullopt;
+  return concat;
+}
+
 std::optional<std::string> TusFrontEnd::allowed_methods(std::string_view path) const {
   if (path.empty()) return "POST, OPTIONS";
   if (path.size() > 1 && path.front() == '/' && append::is_upload_id(path.substr(1))) return "HEAD, PATCH, DELETE, OPTIONS";
@@ -163,7 +209,7 @@ std::optional<std::string> TusFrontEnd::allowed_methods(std::string_view path) c
 std::string TusFrontEnd::exposed_headers() const {
   // Everything a browser client (tus-js-client, Uppy) reads from our replies.
   return "Retry-After, Location, Upload-Offset, Upload-Length, Upload-Defer-Length, Upload-Metadata, Upload-Expires, "
-         "Upload-Token, Upload-File-Digest, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, "
+         "Upload-Concat, Upload-Token, Upload-File-Digest, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, "
          "Tus-Checksum-Algorithm";
 }
 
@@ -198,14 +244,13 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
   const auto content_length = request.content_length();
 
   if (method == "POST") {
-    if (request.header("Upload-Concat")) return refuse(ErrorCode::invalid_parameter);  // not offered (see extensions)
-    if (upload_length.has_value() == defer.has_value()) return refuse(ErrorCode::invalid_parameter);
-    const std::uint64_t body = content_length.value_or(0);
-    if (body > 0 && !is_octet_stream(request.header("Content-Type"))) return refuse(ErrorCode::unsupported_content_type);
-    if (!content_length && request.header("Transfer-Encoding")) return refuse(ErrorCode::invalid_body);  // length required
+    std::optional<Concat> concat;
+    if (const auto header = request.header("Upload-Concat")) {
+      concat = parse_concat(*header, request.base());
+      if (!concat) return refuse(ErrorCode::invalid_parameter);
+    }
     UploadDeclaration upload;
     upload.identifier = append::new_upload_id();
-    upload.total_size = upload_length;
     upload.protocol_fields["protocol"] = protocol_name;
     if (const auto metadata = request.header("Upload-Metadata")) {
       if (metadata->size() > limits.max_metadata_bytes) return refuse(ErrorCode::invalid_parameter);
@@ -226,6 +271,16 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
       }
       upload.protocol_fields["metadata"] = std::string(*metadata);
     }
+    if (concat && !concat->partial) return concatenate(request, principal, std::move(upload), concat->parts, checksum.has_value());
+    if (concat) {
+      upload.partial = true;
+      upload.protocol_fields["concat"] = "partial";
+    }
+    if (upload_length.has_value() == defer.has_value()) return refuse(ErrorCode::invalid_parameter);
+    const std::uint64_t body = content_length.value_or(0);
+    if (body > 0 && !is_octet_stream(request.header("Content-Type"))) return refuse(ErrorCode::unsupported_content_type);
+    if (!content_length && request.header("Transfer-Encoding")) return refuse(ErrorCode::invalid_body);  // length required
+    upload.total_size = upload_length;
     if (upload_length && body > *upload_length) return refuse(ErrorCode::invalid_geometry);
     // The mount's limits (size, type) before anything is created or written.
     if (auto error = core_.check_declaration(upload)) return refuse(*error);
@@ -273,6 +328,7 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
     return http::immediate(empty(204));
   }
   // PATCH
+  if (is_final_upload(state)) return refuse(ErrorCode::final_upload_immutable);  // its bytes are its partials'
   if (!is_octet_stream(request.header("Content-Type"))) return refuse(ErrorCode::unsupported_content_type);
   if (!upload_offset) return refuse(ErrorCode::invalid_parameter);
   if (!content_length) return refuse(ErrorCode::invalid_body);  // chunked bodies: the length is needed up front
@@ -308,6 +364,34 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
     add_state(reply, std::get<append::OffsetState>(now), false);
     return reply;
   });
+}
+
+std::unique_ptr<http::Exchange> TusFrontEnd::concatenate(const http::RequestView& request, const std::string& principal,
+                                                         UploadDeclaration upload, const std::vector<std::string>& parts,
+                                                         bool has_checksum) {
+  const auto refuse = [](ErrorCode code) { return http::immediate(tus_error(code, true)); };
+  // Its length is its partials' summed, and it takes no bytes of its own.
+  if (request.header("Upload-Length") || request.header("Upload-Defer-Length") || has_checksum ||
+      request.content_length().value_or(0) > 0 || request.header("Transfer-Encoding")) {
+    return refuse(ErrorCode::invalid_parameter);
+  }
+  // Echoed by HEAD as the spec asks, with the URLs as this mount names them.
+  std::string concat = "final;";
+  for (const auto& part : parts) concat += (concat.size() > 6 ? " " : "") + std::string(request.base()) + "/" + part;
+  upload.protocol_fields["concat"] = std::move(concat);
+  const std::string id = upload.identifier;
+  auto joined = core_.concatenate(principal, std::move(upload), parts);
+  if (auto* error = std::get_if<ErrorCode>(&joined)) return refuse(*error);
+  auto& final = std::get<FinalResult>(joined);
+  append::OffsetState state;
+  state.offset = final.size;
+  state.length = final.size;
+  state.protocol_fields = final.protocol_fields;
+  state.final = std::move(final);
+  auto reply = empty(201);
+  reply.headers.push_back("Location: " + std::string(request.base()) + "/" + id);
+  add_state(reply, state, false);
+  return http::immediate(std::move(reply));
 }
 
 }  // namespace resumable::tus

@@ -107,6 +107,13 @@ std::optional<PieceOutcome> UploadCore::Impl::advance_frontier(const std::shared
   DigestFrontier& frontier = upload->frontier;
   for (;;) {
     if (upload->fully_received() && upload->all_leaves_folded()) {
+      if (upload->manifest.partial) {
+        // A partial upload is never released on its own: passed, with its leaves kept, it waits
+        // for concatenate().
+        upload->advancing = false;
+        upload->changed.notify_all();
+        return PieceStored{0, *upload->manifest.total_size, upload->stored_pieces, upload->stored_bytes, false};
+      }
       const auto digest = frontier.file_digest(*upload->manifest.total_size);
       lock.unlock();
       if (!digest) return give_up_advancing(upload, ErrorCode::internal_error);  // a bug: leaves do not add up
@@ -182,6 +189,8 @@ std::optional<PieceOutcome> UploadCore::Impl::advance_frontier(const std::shared
       drop_damaged_piece(*upload, offset, status, nullptr);
       return std::nullopt;
     }
+    upload->kept_leaves.insert(upload->kept_leaves.end(), passed.recent.begin(), passed.recent.end());
+    passed.recent.clear();
     frontier = std::move(passed);
   }
 }

@@ -43,10 +43,15 @@ struct DigestFrontier {
   std::uint64_t folded_leaves = 0;
   std::optional<core::LeafHasher> partial;  // the leaf `offset` lies inside of, when it does
   core::FileDigestHasher root;
+  // A partial upload's leaves are kept for its concatenation (Upload::kept_leaves): fold() also
+  // collects them here, and the frontier's holder moves them on once a pass succeeded.
+  bool keep_leaves = false;
+  std::vector<core::Digest> recent;
 
   void fold(const core::Digest& leaf) {
     root.add_leaf(leaf);
     ++folded_leaves;
+    if (keep_leaves) recent.push_back(leaf);
   }
   // The file digest once every leaf of a file of `size` bytes is folded (nullopt otherwise).
   std::optional<core::Digest> file_digest(std::uint64_t size) const {

@@ -60,6 +60,9 @@ struct Upload {
   // `advancing`.
   bool advancing = false;
   DigestFrontier frontier;
+  // A partial upload (manifest.partial): every leaf the frontier folded, in order (32 bytes a MiB),
+  // from which concatenate() computes the final upload's digest. Touched by the `advancing` holder.
+  std::vector<core::Digest> kept_leaves;
 
   std::optional<FinalRecord> final;
   bool removed = false;  // cancelled, collected or claimed: writers and waiters give up
@@ -85,6 +88,11 @@ struct Upload {
   // Every byte is stored (and at least one piece: an empty file is one empty piece).
   bool fully_received() const {
     return manifest.total_size && stored_pieces > 0 && stored_bytes == *manifest.total_size;
+  }
+
+  // A partial upload with every byte in and passed: it waits for concatenate().
+  bool joinable() const {
+    return manifest.partial && fully_received() && all_leaves_folded() && kept_leaves.size() == frontier.folded_leaves;
   }
 
   // Every leaf of the file is folded: the file digest is root's.

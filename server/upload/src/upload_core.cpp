@@ -30,9 +30,11 @@ bool piece_fits(std::optional<std::uint64_t> total, std::uint64_t max_file_size,
   return true;
 }
 
-// A new upload's record, created in the store; null (with `status` saying why) when it cannot be.
-std::shared_ptr<Upload> new_upload(UploadCore::Impl& core, const std::string& principal, const UploadDeclaration& declared,
-                                   StorageStatus& status) {
+}  // namespace
+
+std::shared_ptr<Upload> UploadCore::Impl::new_upload(const std::string& principal, const UploadDeclaration& declared,
+                                                     StorageStatus& status) {
+  Impl& core = *this;
   auto fresh = std::make_shared<Upload>();
   UploadManifest& m = fresh->manifest;
   m.upload_id = core::random_hex(16);
@@ -44,14 +46,14 @@ std::shared_ptr<Upload> new_upload(UploadCore::Impl& core, const std::string& pr
   m.total_size = declared.total_size;
   m.declared_file_digest = declared.file_digest;
   m.protocol_fields = declared.protocol_fields;
+  m.partial = declared.partial;
   m.created_unix = unix_seconds(std::chrono::system_clock::now());
   status = core.store->create(m, fresh->data);
   if (!status) return nullptr;
+  fresh->frontier.keep_leaves = m.partial;
   fresh->last_activity = std::chrono::system_clock::now();
   return fresh;
 }
-
-}  // namespace
 
 UploadCore::Impl::Impl(std::shared_ptr<UploadStore> store_, UploadLimits limits_, Hooks hooks_)
     : store(std::move(store_)),
@@ -90,7 +92,7 @@ std::unique_ptr<WriteBehind> UploadCore::Impl::make_ring() {
 std::optional<ErrorCode> UploadCore::Impl::check_matches(const Upload& upload, const UploadDeclaration& declared) const {
   const UploadManifest& m = upload.manifest;
   if ((m.total_size && declared.total_size && *m.total_size != *declared.total_size) || m.file_name != declared.file_name ||
-      m.protocol_fields != declared.protocol_fields) {
+      m.protocol_fields != declared.protocol_fields || m.partial != declared.partial) {
     return ErrorCode::upload_conflict;
   }
   if (declared.file_digest && m.declared_file_digest &&
@@ -199,6 +201,7 @@ void UploadCore::load() {
     }
     auto upload = std::make_shared<Upload>();
     upload->manifest = std::move(recorded.manifest);
+    upload->frontier.keep_leaves = upload->manifest.partial;
     const auto& total = upload->manifest.total_size;
     for (auto& piece : recorded.pieces) {
       if (!piece_fits(total, core.limits.max_file_size, piece.offset, piece.size)) continue;
@@ -259,25 +262,35 @@ std::optional<ErrorCode> UploadCore::check_type(const std::string& file_name, co
 
 std::optional<ErrorCode> UploadCore::check_declaration(const UploadDeclaration& upload) const {
   if (auto error = check_size(upload.total_size)) return error;
+  if (upload.partial) return std::nullopt;  // its type is its final upload's, checked by concatenate()
   return check_type(upload.file_name, upload.mime_type);
 }
 
-std::optional<ErrorCode> UploadCore::create_upload(const std::string& principal, const UploadDeclaration& declared) {
-  Impl& core = *impl_;
-  if (auto error = check_declaration(declared)) return *error;
+std::variant<ErrorCode, std::shared_ptr<Upload>> UploadCore::Impl::create_indexed(const std::string& principal,
+                                                                                 const UploadDeclaration& declared,
+                                                                                 bool hold) {
   bool created = false;
   bool over_limit = false;
   StorageStatus create_status;
-  const UploadIndex::Limits counts{core.limits.max_uploads_per_principal, core.limits.max_unclaimed_per_principal,
-                                   core.limits.max_uploads};
-  auto upload = core.index.find_or_create({principal, declared.identifier}, counts, created, over_limit,
-                                          [&] { return new_upload(core, principal, declared, create_status); });
+  const UploadIndex::Limits counts{limits.max_uploads_per_principal, limits.max_unclaimed_per_principal, limits.max_uploads};
+  auto upload = index.find_or_create({principal, declared.identifier}, counts, created, over_limit, [&] {
+    auto fresh = new_upload(principal, declared, create_status);
+    if (fresh) fresh->advancing = hold;
+    return fresh;
+  });
   if (over_limit) return ErrorCode::too_many_uploads;
   if (!upload) {
-    core.log("creating upload failed: " + create_status.detail);
+    log("creating upload failed: " + create_status.detail);
     return storage_error(create_status);
   }
   if (!created) return ErrorCode::upload_conflict;
+  return upload;
+}
+
+std::optional<ErrorCode> UploadCore::create_upload(const std::string& principal, const UploadDeclaration& declared) {
+  if (auto error = check_declaration(declared)) return *error;
+  auto created = impl_->create_indexed(principal, declared, false);
+  if (auto* error = std::get_if<ErrorCode>(&created)) return *error;
   return std::nullopt;
 }
 
@@ -298,7 +311,7 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
                                      core.limits.max_uploads};
     auto upload = core.index.find_or_create(key, counts, created, over_limit,
                                             [&]() -> std::shared_ptr<Upload> {
-      auto fresh = new_upload(core, principal, declared, create_status);
+      auto fresh = core.new_upload(principal, declared, create_status);
       if (fresh) fresh->provisional = core.cancelled_recently(key);  // a late request of a cancelled upload?
       return fresh;
     });
@@ -468,7 +481,10 @@ CollectionReport UploadCore::collect_stale(Clock::time_point now) {
         const auto completed = Clock::time_point(std::chrono::seconds(upload->final->completed_unix));
         remove = released = completed + core.limits.unclaimed_after <= now;
       } else {
-        const auto idle_limit = upload->provisional ? core.limits.cancelled_grace : core.limits.stale_after;
+        // A finished partial waits for its concatenation as a finished file waits for its claim.
+        const auto idle_limit = upload->provisional ? core.limits.cancelled_grace
+                                : upload->manifest.partial && upload->fully_received() ? core.limits.unclaimed_after
+                                                                                       : core.limits.stale_after;
         remove = upload->last_activity + idle_limit <= now;
       }
       if (remove) {

@@ -3,6 +3,7 @@
 //   piece_writer.cpp   one piece's bytes: digests, write-behind, commit
 //   file_digest.cpp    the digest frontier over stored pieces, and the release
 //   upload_queries.cpp status, find_piece, list_uploads
+//   concatenation.cpp  finished partial uploads joined into a new one
 #pragma once
 
 #include <atomic>
@@ -63,6 +64,15 @@ struct UploadCore::Impl {
   std::unique_ptr<WriteBehind> make_ring();
 
   // ---- upload_core.cpp
+  // A new upload's record, created in the store (not indexed); null, with `status` saying why, when
+  // it cannot be.
+  std::shared_ptr<Upload> new_upload(const std::string& principal, const UploadDeclaration& declared,
+                                     StorageStatus& status);
+  // A new upload, created and indexed within the per-principal and mount counts (too_many_uploads);
+  // upload_conflict when the identifier is taken; storage errors. `hold`: it starts with
+  // `advancing` set, for a creator that fills and releases it itself (concatenation).
+  std::variant<ErrorCode, std::shared_ptr<Upload>> create_indexed(const std::string& principal,
+                                                                  const UploadDeclaration& declared, bool hold);
   std::optional<ErrorCode> check_matches(const Upload& upload, const UploadDeclaration& declared) const;
   FinalResult final_result(const Upload& upload) const;
   // Records a change of the manifest in the store, then in memory (upload locked); the error if

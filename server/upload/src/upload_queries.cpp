@@ -52,6 +52,8 @@ StatusOutcome UploadCore::status(const std::string& principal, const std::string
   state.stored_bytes = upload->stored_bytes;
   state.stored_pieces = upload->stored_pieces;
   state.last_activity = upload->last_activity;
+  state.partial = upload->manifest.partial;
+  state.awaiting_concatenation = upload->manifest.partial && upload->fully_received();
   // Stored pieces tile [0, frontier.offset); walk on from there. Only for the first window: under
   // the upload's lock, once per page, the walk over 50,000 small pieces made every page of a
   // streamed status document cost the whole upload's length (reliability.attacks' status test).

@@ -112,6 +112,7 @@ std::string encode_manifest(const UploadManifest& m) {
             {"declaredFileDigest", m.declared_file_digest ? json(core::to_hex(*m.declared_file_digest)) : json()},
             {"protocolFields", std::move(fields)},
             {"createdUnix", m.created_unix}};
+  if (m.partial) j["partial"] = true;  // only then: manifests of other uploads read as before
   return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -132,6 +133,10 @@ std::optional<UploadManifest> decode_manifest(const std::string& text, int* vers
     if (version == 1 || !j.at("totalSize").is_null()) m.total_size = unsigned_field(j, "totalSize");
     m.created_unix = integer_field(j, "createdUnix");
     if (!plausible_unix_seconds(m.created_unix)) return std::nullopt;
+    if (const auto partial = j.find("partial"); partial != j.end()) {
+      if (!partial->is_boolean()) return std::nullopt;
+      m.partial = partial->get<bool>();
+    }
     const json& declared = j.at("declaredFileDigest");
     if (!declared.is_null() && version == manifest_version) {
       m.declared_file_digest = optional_digest(declared);

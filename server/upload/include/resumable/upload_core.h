@@ -41,6 +41,9 @@ struct UploadDeclaration {
   std::optional<std::uint64_t> total_size;  // nullopt: not known yet
   std::optional<core::Digest> file_digest;  // may be declared late; then pinned
   std::map<std::string, std::string> protocol_fields;  // pinned by the first piece, compared after
+  // A part of a later concatenation (UploadManifest::partial): when every byte is in, it waits for
+  // concatenate() instead of being released.
+  bool partial = false;
 };
 
 struct PieceRequest {
@@ -91,6 +94,10 @@ struct UploadState {
   std::uint64_t contiguous_bytes = 0;
   std::chrono::system_clock::time_point last_activity;  // collected stale_after later
   bool more = false;  // stored pieces follow the window
+  bool partial = false;
+  // A partial upload with every byte: it waits for its concatenation, collected unclaimed_after
+  // after its last activity (like a finished file waiting for its claim), not stale_after.
+  bool awaiting_concatenation = false;
 };
 using StatusOutcome = std::variant<ErrorCode, UploadState, FinalResult>;
 
@@ -149,7 +156,8 @@ class UploadCore {
   void load();
 
   // The mount's policy for a new upload: check_size (file_too_large), then check_type
-  // (type_not_allowed). The error, or nullopt when acceptable.
+  // (type_not_allowed; not for a partial upload, whose type is its final upload's). The error, or
+  // nullopt when acceptable.
   std::optional<ErrorCode> check_declaration(const UploadDeclaration& upload) const;
   std::optional<ErrorCode> check_size(std::optional<std::uint64_t> total_size) const;
   std::optional<ErrorCode> check_type(const std::string& file_name, const std::string& mime_type) const;
@@ -174,6 +182,18 @@ class UploadCore {
   // large upload's status is read a page at a time instead of copied whole.
   StatusOutcome status(const std::string& principal, const std::string& identifier, std::uint64_t from_offset = 0,
                        std::size_t max_pieces = static_cast<std::size_t>(-1));
+  // Joins finished partial uploads of `principal` (`partials`: their identifiers, in file order)
+  // into the new upload `final` (its total size is theirs summed; it is given none) and releases it
+  // as any finished upload, its digest from the partials' recorded leaves where they start on leaf
+  // boundaries (their bytes are read back only where a leaf spans two of them). Their bytes move
+  // through the store's Splice where it has one, else are copied through read-back. The partials
+  // are held meanwhile (not collected, not cancelled under it) and removed once the final is
+  // released; a failure leaves them as they were. Errors: invalid_parameter (no partials, or one
+  // named twice), upload_not_found (unknown or another principal's), not_a_partial_upload,
+  // partial_upload_unfinished, chunk_busy (a partial still held after chunk_wait), then
+  // create_upload's errors and storage errors.
+  std::variant<ErrorCode, FinalResult> concatenate(const std::string& principal, UploadDeclaration final,
+                                                   const std::vector<std::string>& partials);
   // Idempotent; an unclaimed finished file goes too.
   void cancel(const std::string& principal, const std::string& identifier);
   // Errors: upload_not_found for an unknown, foreign or already claimed token.

@@ -2,7 +2,8 @@
 // implements a small core (create, open, list, remove; write at an offset, commit a piece, update
 // the manifest, release) and may offer an optional capability (read-back); where it is missing
 // the core takes another path, so a store that cannot read back (S3 during a multipart upload, a
-// flash slot) still works.
+// flash slot) still works. A second optional capability (splice) lets a store join uploads' bytes
+// itself, for concatenation (tus Upload-Concat); without it the core copies them through read-back.
 //
 // Threads: a store is used by many request threads at once. For one StoredUpload, write_at and
 // ReadBack::read_at run concurrently on disjoint ranges, and commit_piece concurrently with both
@@ -59,6 +60,9 @@ struct UploadManifest {
   // the store; a later request must name the same ones.
   std::map<std::string, std::string> protocol_fields;
   std::int64_t created_unix = 0;
+  // A part of a later concatenation (tus Upload-Concat: partial): never released as a file of its
+  // own; UploadCore::concatenate joins finished ones into a new upload, which takes their bytes.
+  bool partial = false;
 };
 
 // One verified piece of an upload: the bytes [offset, offset + size), their chunk digest and the
@@ -90,6 +94,19 @@ class ReadBack {
   virtual StorageStatus read_at(std::uint64_t offset, void* data, std::size_t length) = 0;
 };
 
+class StoredUpload;
+
+// Optional capability: bytes of another upload of the same store are placed into this one without
+// passing through the core (the filesystem store: copy_file_range, which shares the blocks instead
+// of copying them where the filesystem can). The source is only read; what is placed is durable
+// (for durable stores) when splice_from returns. Runs while nothing else writes either upload.
+class Splice {
+ public:
+  virtual ~Splice() = default;
+  // Bytes [0, length) of `source` become bytes [at, at + length) of this upload.
+  virtual StorageStatus splice_from(StoredUpload& source, std::uint64_t length, std::uint64_t at) = 0;
+};
+
 // One upload's bytes and records.
 class StoredUpload {
  public:
@@ -106,8 +123,9 @@ class StoredUpload {
   // record after a crash, it completes the hand-over.
   virtual StorageStatus release(FinalRecord& final) = 0;
 
-  // Optional capability: nullptr when the store lacks it. Owned by this object.
+  // Optional capabilities: nullptr when the store lacks them. Owned by this object.
   virtual ReadBack* read_back() { return nullptr; }
+  virtual Splice* splice() { return nullptr; }
 };
 
 // What open() finds of an upload left by an earlier run.

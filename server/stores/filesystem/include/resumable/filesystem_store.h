@@ -1,6 +1,7 @@
 // The local filesystem store (django2-resumable's chunks_upload_to and upload_to): every upload is
 // a directory of records beside one partial file whose pieces are written at their offsets;
-// release is a rename into `upload_to`. It offers read-back. Descriptors are opened on use and kept
+// release is a rename into `upload_to`. It offers read-back, and splice for concatenation
+// (copy_file_range: the kernel clones blocks where the filesystem can, else copies them itself). Descriptors are opened on use and kept
 // for the most recently used uploads only. Layout, all names chosen by the server:
 //   <chunk_dir>/<upload_id>/manifest.json   written atomically (again when a digest is declared late)
 //   <chunk_dir>/<upload_id>/data            the partial file
