@@ -34,4 +34,7 @@ TSAN_OPTIONS="suppressions=$root/tests/reliability/tsan.supp:halt_on_error=1:sec
 
 echo "== all tests"
 bash "$root/scripts/build.sh"
-ctest --test-dir "$root/build" --output-on-failure
+# Two at a time: most tests wait on sockets, timers and Chromium rather than compute; the ones that
+# take both cores (fuzz.short_runs, bench.smoke) are RUN_SERIAL. Every test picks free ports and
+# scratch directories of its own, so none depends on running alone.
+ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
