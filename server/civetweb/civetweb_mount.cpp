@@ -246,6 +246,7 @@ int CivetWebMount::serve(mg_connection* connection) {
 }
 
 int CivetWebMount::pump_raw(mg_connection* connection, http::Exchange& exchange, const std::vector<std::string>& reply_headers) {
+  if (const auto interim = exchange.interim()) write_interim(connection, *interim);
   continue_if_expected(connection);
   BodyWatch watch(watchdog_, connection);
   http::BodySink& sink = exchange.sink();

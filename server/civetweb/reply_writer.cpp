@@ -8,6 +8,16 @@ const char* connection_header(mg_connection* connection, bool close) {
   return kept ? "" : "Connection: close\r\n";
 }
 
+void write_interim(mg_connection* connection, const http::Reply& reply) {
+  std::string head = "HTTP/1.1 " + std::to_string(reply.status) + " ";
+  // CivetWeb does not know 104 (draft-ietf-httpbis-resumable-upload's suggested value).
+  head += reply.status == 104 ? "Upload Resumption Supported" : mg_get_response_code_text(connection, reply.status);
+  head += "\r\n";
+  for (const auto& header : reply.headers) head += header + "\r\n";
+  head += "\r\n";
+  mg_write(connection, head.data(), head.size());
+}
+
 void write_reply(mg_connection* connection, const http::Reply& reply) {
   std::string extra;
   for (const auto& header : reply.headers) extra += header + "\r\n";

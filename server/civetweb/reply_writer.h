@@ -11,6 +11,9 @@
 namespace resumable::civetweb {
 
 void write_reply(mg_connection* connection, const http::Reply& reply);
+// An informational reply (status 1xx, headers only) ahead of the final one; CivetWeb 1.15 has no
+// call for these, so it is written raw, as the adapter writes `100 Continue`.
+void write_interim(mg_connection* connection, const http::Reply& reply);
 // "Connection: close\r\n" or "", as described above.
 const char* connection_header(mg_connection* connection, bool close);
 

@@ -94,6 +94,9 @@ class Exchange {
   virtual ~Exchange() = default;
   // After authorization: the reply, or which kind of body to read into sink().
   virtual std::variant<Reply, BodyKind> start() = 0;
+  // An informational (1xx) reply to send once start() chose to read a body, before the first byte
+  // of it is read (the IETF draft's 104 Upload Resumption Supported); asked once. Headers only.
+  virtual std::optional<Reply> interim() { return std::nullopt; }
   // Multipart: the file part begins, after the form `fields` that came before it. False when the
   // exchange refuses the request (finish() then says why).
   virtual bool file_part(const ParamLookup& fields) = 0;

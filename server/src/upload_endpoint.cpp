@@ -1,5 +1,5 @@
-// The composition root: an UploadCore over the options' store, the resumable.js front-end and a
-// CivetWeb mount per mount() call, the body watchdog and the collection schedule.
+// The composition root: an UploadCore over the options' store, the resumable.js, tus and IETF draft
+// front-ends and a CivetWeb mount per mount() call, the body watchdog and the collection schedule.
 #include "resumable/upload_endpoint.h"
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 
 #include "anonymous_scopes.h"
 #include "civetweb_mount.h"
+#include "ietf_front_end.h"
 #include "resumable/asset_handler.h"
 #include "resumable/upload_core.h"
 #include "resumable/widget_assets.h"
@@ -24,6 +25,7 @@ struct UploadEndpoint::Impl {
   std::unique_ptr<UploadCore> core;
   std::unique_ptr<resumablejs::ResumableFrontEnd> front_end;
   std::unique_ptr<tus::TusFrontEnd> tus_front_end;
+  std::unique_ptr<ietf::IetfFrontEnd> ietf_front_end;
   std::unique_ptr<civetweb::AnonymousScopes> anonymous;  // on mounts that allow anonymous uploads
 #if RESUMABLE_WITH_BODY_WATCHDOG
   std::unique_ptr<civetweb::BodyWatchdog> body_watchdog;  // null when limits.body_min_rate is 0
@@ -72,10 +74,13 @@ std::unique_ptr<UploadEndpoint> UploadEndpoint::create(EndpointOptions options, 
     impl->core = std::make_unique<UploadCore>(impl->options.store, impl->options.limits, std::move(hooks));
     impl->front_end = std::make_unique<resumablejs::ResumableFrontEnd>(*impl->core);
     impl->tus_front_end = std::make_unique<tus::TusFrontEnd>(*impl->core);
-    if (!impl->options.tus_path.empty() &&
-        (impl->options.tus_path.front() != '/' || impl->options.tus_path.back() == '/')) {
-      if (error != nullptr) *error = "options.tus_path must start with '/' and not end with one (e.g. \"/files\")";
-      return nullptr;
+    impl->ietf_front_end = std::make_unique<ietf::IetfFrontEnd>(*impl->core);
+    for (const auto& [name, path] : {std::pair{"tus_path", &impl->options.tus_path},
+                                     std::pair{"ietf_path", &impl->options.ietf_path}}) {
+      if (!path->empty() && (path->front() != '/' || path->back() == '/')) {
+        if (error != nullptr) *error = std::string("options.") + name + " must start with '/' and not end with one (e.g. \"/files\")";
+        return nullptr;
+      }
     }
     if (impl->options.access == Access::anonymous_allowed) {
       civetweb::AnonymousScopeOptions scopes;
@@ -117,13 +122,16 @@ void UploadEndpoint::mount(mg_context* context, const std::string& base) {
                  .get();
   }
   mount->mount(context, base, assets);
-  if (!options.tus_path.empty()) {
+  const std::pair<http::FrontEnd*, const std::string*> appending[] = {{impl_->tus_front_end.get(), &options.tus_path},
+                                                                      {impl_->ietf_front_end.get(), &options.ietf_path}};
+  for (const auto& [front_end, path] : appending) {
+    if (path->empty()) continue;
     impl_->mounts
         .emplace_back(std::make_unique<civetweb::CivetWebMount>(
-            *impl_->tus_front_end, AccessPolicy{options.access, options.authenticate, options.verify_request},
+            *front_end, AccessPolicy{options.access, options.authenticate, options.verify_request},
             options.cross_origin, impl_->anonymous.get(), impl_->watchdog(),
             [raw](const std::string& message) { raw->log(message); }))
-        ->mount(context, options.tus_path, nullptr);
+        ->mount(context, *path, nullptr);
   }
 }
 

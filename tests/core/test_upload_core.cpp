@@ -286,6 +286,27 @@ TEST_CASE("a size declared later completes the upload, a size too small for what
   CHECK(final.digest == core::file_digest(file));
 }
 
+TEST_CASE("a size declared without a piece releases an upload whose bytes are all in", "[core]") {
+  Harness h;
+  const auto file = bytes_of((1 << 20) + 3 * 4096 + 10, 8);  // a partial last leaf, as a stream leaves it
+  for (const std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{1} << 20}) {
+    auto piece = h.piece("streamed", file, offset, offset == 0 ? 1 << 20 : file.size() - offset, false);
+    piece.upload.total_size.reset();
+    REQUIRE(std::holds_alternative<PieceStored>(h.send(piece, file)));
+  }
+  CHECK(h.core->declare_size("alice", "nobody", file.size()) == ErrorCode::upload_not_found);
+  CHECK(h.core->declare_size("bob", "streamed", file.size()) == ErrorCode::upload_not_found);
+  CHECK(h.core->declare_size("alice", "streamed", file.size() - 1) == ErrorCode::upload_conflict);  // bytes past it
+  CHECK(h.core->declare_size("alice", "streamed", file.size()) == std::nullopt);
+  CHECK(h.core->declare_size("alice", "streamed", file.size() + 1) == ErrorCode::upload_conflict);  // pinned
+  const auto released = h.core->resume_finalization("alice", "streamed");
+  REQUIRE(released.has_value());
+  const auto final = final_of(*released);
+  CHECK(final.size == file.size());
+  CHECK(final.digest == core::file_digest(file));
+  CHECK(h.completed.size() == 1);
+}
+
 TEST_CASE("duplicates, conflicts, overlaps and bad digests", "[core]") {
   Harness h;
   const auto file = bytes_of(4 * 4096, 8);

@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$root/build-fuzz
 seconds=20
 jobs=$(nproc)
-targets="fuzz_request_params fuzz_storage_codec fuzz_upload_state fuzz_http_endpoint fuzz_tus_headers"
+targets="fuzz_request_params fuzz_storage_codec fuzz_upload_state fuzz_http_endpoint fuzz_tus_headers fuzz_ietf_fields"
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build=$2; shift 2 ;;

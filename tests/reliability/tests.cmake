@@ -80,7 +80,8 @@ endif()
 # libFuzzer targets. In a clang build configured with -DRESUMABLE_FUZZ=ON (tests/fuzz/run.sh does
 # that in its own build dir) they are built; in the normal build one ctest builds and runs them briefly.
 option(RESUMABLE_FUZZ "Build the libFuzzer targets (clang only)" OFF)
-set(RESUMABLE_FUZZ_TARGETS fuzz_request_params fuzz_storage_codec fuzz_upload_state fuzz_http_endpoint fuzz_tus_headers)
+set(RESUMABLE_FUZZ_TARGETS fuzz_request_params fuzz_storage_codec fuzz_upload_state fuzz_http_endpoint fuzz_tus_headers
+  fuzz_ietf_fields)
 if(RESUMABLE_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "RESUMABLE_FUZZ needs clang (CC=clang-14 CXX=clang++-14)")

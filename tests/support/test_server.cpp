@@ -2,6 +2,7 @@
 // reliability tests, with every limit and timeout they need to set from the command line.
 //   /upload                the endpoint (docs/protocol.md); /upload/widget/ the widget from memory
 //   --tus-path P           also the tus 1.0.0 front-end at P (e.g. /files)
+//   --ietf-path P          also the IETF draft's Resumable Uploads front-end at P (e.g. /resumable)
 //   /test/claim?token=T    POST: claims a finished upload for the requesting principal (JSON): the
 //                          X-Test-User, or on an anonymous mount the client's scope cookie
 //   /test/stats[?identifier=ID]  GET: chunk POST/PUT requests received for ID or for all (JSON);
@@ -173,7 +174,7 @@ void usage() {
                "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
                "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n"
                "  [--direct-io 0|1] [--io-buffer-bytes N] [--io-buffers N] [--io-buffer-budget N] [--write-threads N]   (the store's and the mount's I/O settings)\n"
-               "  [--tus-path /files] [--append-piece-bytes N] [--max-metadata-bytes N]\n");
+               "  [--tus-path /files] [--ietf-path /resumable] [--append-piece-bytes N] [--max-metadata-bytes N]\n");
 }
 
 }  // namespace
@@ -199,7 +200,7 @@ int main(int argc, char** argv) {
                                 "unclaimed-after-s", "chunk-wait-ms", "allowed-extensions", "queue", "body-grace-ms",
                                 "body-min-rate", "allowed-origins",
                                 "cors-credentials", "max-connections-per-address", "direct-io", "io-buffer-bytes",
-                                "io-buffers", "io-buffer-budget", "write-threads", "tus-path", "append-piece-bytes",
+                                "io-buffers", "io-buffer-budget", "write-threads", "tus-path", "ietf-path", "append-piece-bytes",
                                 "max-metadata-bytes"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
@@ -256,6 +257,7 @@ int main(int argc, char** argv) {
   options.cross_origin.allow_credentials = get("cors-credentials", "0") == "1";
   options.tus_path = get("tus-path", "");
   if (!options.tus_path.empty()) tus_prefix = options.tus_path + "/";
+  options.ietf_path = get("ietf-path", "");
   options.collect_interval = std::chrono::seconds(0);  // collection only when a test asks
   auto& limits = options.limits;
   limits.max_file_size = number("max-file-size", limits.max_file_size);

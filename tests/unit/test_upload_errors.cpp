@@ -11,6 +11,7 @@
 #include "record_codec.h"
 #include "server_fixture.h"
 #include "status_map.h"
+#include "ietf_status.h"
 #include "tus_status.h"
 
 using namespace resumable;
@@ -117,9 +118,9 @@ TEST_CASE("docs/protocol.md holds exactly the code's error table", "[errors]") {
   const auto end = doc.find("<!-- error-table:end -->");
   REQUIRE(begin != std::string::npos);
   REQUIRE(end != std::string::npos);
-  // Rows look like: | `code` | 400 | 400 | meaning | what to do | (statuses: resumable.js, tus)
+  // Rows look like: | `code` | 400 | 400 | 400 | meaning | what to do | (statuses: resumable.js, tus, IETF draft)
   std::istringstream table(doc.substr(begin, end - begin));
-  std::vector<std::tuple<std::string, int, int, std::string, std::string>> documented;
+  std::vector<std::tuple<std::string, int, int, int, std::string, std::string>> documented;
   for (std::string line; std::getline(table, line);) {
     if (line.rfind("| `", 0) != 0) continue;
     std::vector<std::string> cells;
@@ -129,9 +130,9 @@ TEST_CASE("docs/protocol.md holds exactly the code's error table", "[errors]") {
       const auto last = cell.find_last_not_of(' ');
       cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
     }
-    REQUIRE(cells.size() >= 5);
-    documented.emplace_back(cells[0].substr(1, cells[0].size() - 2), std::stoi(cells[1]), std::stoi(cells[2]), cells[3],
-                            cells[4]);
+    REQUIRE(cells.size() >= 6);
+    documented.emplace_back(cells[0].substr(1, cells[0].size() - 2), std::stoi(cells[1]), std::stoi(cells[2]),
+                            std::stoi(cells[3]), cells[4], cells[5]);
   }
   const auto code_table = error_table();
   REQUIRE(documented.size() == code_table.size());
@@ -140,8 +141,9 @@ TEST_CASE("docs/protocol.md holds exactly the code's error table", "[errors]") {
     CHECK(std::get<0>(documented[i]) == code_table[i].id);
     CHECK(std::get<1>(documented[i]) == resumablejs::http_status(code_table[i].code));
     CHECK(std::get<2>(documented[i]) == tus::tus_status(code_table[i].code));
-    CHECK(std::get<3>(documented[i]) == code_table[i].meaning);
-    CHECK(std::get<4>(documented[i]) == code_table[i].client_action);
+    CHECK(std::get<3>(documented[i]) == ietf::ietf_status(code_table[i].code));
+    CHECK(std::get<4>(documented[i]) == code_table[i].meaning);
+    CHECK(std::get<5>(documented[i]) == code_table[i].client_action);
   }
   std::set<std::string_view> ids;
   for (const auto& e : code_table) ids.insert(e.id);

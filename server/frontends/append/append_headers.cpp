@@ -84,7 +84,10 @@ struct BodyHasher::Context {
 BodyHasher::BodyHasher(ChecksumAlgorithm algorithm) : context_(std::make_unique<Context>()) {
   context_->md = EVP_MD_CTX_new();
   if (context_->md == nullptr) throw std::bad_alloc();
-  EVP_DigestInit_ex(context_->md, algorithm == ChecksumAlgorithm::sha1 ? EVP_sha1() : EVP_sha256(), nullptr);
+  const EVP_MD* md = algorithm == ChecksumAlgorithm::sha1     ? EVP_sha1()
+                    : algorithm == ChecksumAlgorithm::sha512 ? EVP_sha512()
+                                                             : EVP_sha256();
+  EVP_DigestInit_ex(context_->md, md, nullptr);
 }
 
 BodyHasher::~BodyHasher() = default;

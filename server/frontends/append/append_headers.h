@@ -22,7 +22,7 @@ std::optional<std::uint64_t> parse_offset(std::string_view text);
 std::optional<std::string> base64_decode(std::string_view text);
 std::string base64_encode(std::span<const std::uint8_t> bytes);
 
-enum class ChecksumAlgorithm : std::uint8_t { sha1, sha256, tree };
+enum class ChecksumAlgorithm : std::uint8_t { sha1, sha256, sha512, tree };  // sha512: RFC 9530 digests only
 
 // The algorithms a body checksum may name, as listed to clients ("sha1,sha256,rsm-tree-v1"). `tree`
 // is our tree digest's chunk digest of the body's byte range (docs/digest.md), checked by the upload
@@ -38,10 +38,10 @@ enum class ChecksumParse : std::uint8_t { ok, unknown_algorithm, malformed };
 // "<algorithm> <Base64 of the raw digest>" (tus Upload-Checksum).
 ChecksumParse parse_checksum(std::string_view text, BodyChecksum& out);
 
-// Hashes a body for sha1 / sha256 while it streams (OpenSSL EVP). One per request, one thread.
+// Hashes a body for sha1 / sha256 / sha512 while it streams (OpenSSL EVP). One per request, one thread.
 class BodyHasher {
  public:
-  explicit BodyHasher(ChecksumAlgorithm algorithm);  // sha1 or sha256
+  explicit BodyHasher(ChecksumAlgorithm algorithm);  // sha1, sha256 or sha512
   ~BodyHasher();
   BodyHasher(const BodyHasher&) = delete;
   BodyHasher& operator=(const BodyHasher&) = delete;

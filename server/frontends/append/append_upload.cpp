@@ -1,6 +1,7 @@
 #include "append_upload.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "resumable/secure_random.h"
 #include "resumable/tree_digest.h"
@@ -43,6 +44,19 @@ std::variant<ErrorCode, OffsetState> offset_state(UploadCore& core, const std::s
   state.expires = upload.last_activity +
                   (upload.awaiting_concatenation ? core.limits().unclaimed_after : core.limits().stale_after);
   return state;
+}
+
+std::optional<ErrorCode> create_upload(UploadCore& core, const std::string& principal, const UploadDeclaration& upload) {
+  // The mount's limits (size, type) before anything is created or written.
+  if (auto error = core.check_declaration(upload)) return error;
+  if (auto error = core.create_upload(principal, upload)) return error;
+  if (upload.total_size == std::uint64_t{0}) {
+    PieceRequest piece;
+    piece.upload = upload;
+    auto start = core.begin_piece(principal, piece);
+    if (auto* writer = std::get_if<PieceWriter>(&start)) writer->finish();
+  }
+  return std::nullopt;
 }
 
 UploadDeclaration declaration_of(const OffsetState& state, const std::string& id) {
@@ -99,6 +113,7 @@ class AppendExchange final : public http::Exchange, public http::BodySink {
     return http::BodyKind::raw;
   }
 
+  std::optional<http::Reply> interim() override { return std::exchange(request_.interim, std::nullopt); }
   bool file_part(const http::ParamLookup&) override { return false; }
   http::BodySink& sink() override { return *this; }
   void fail(ErrorCode code) override {

@@ -52,6 +52,10 @@ struct OffsetState {
 std::variant<ErrorCode, OffsetState> offset_state(UploadCore& core, const std::string& principal, const std::string& id,
                                                   std::string_view protocol);
 
+// Creates the upload an appending client asked for, after the mount's limits (size, type, counts);
+// an empty file (total size 0) is complete at once: its one, empty piece. The refusal, if any.
+std::optional<ErrorCode> create_upload(UploadCore& core, const std::string& principal, const UploadDeclaration& upload);
+
 // The declaration every piece of an existing upload repeats (the core compares it).
 UploadDeclaration declaration_of(const OffsetState& state, const std::string& id);
 
@@ -82,6 +86,7 @@ struct AppendRequest {
   std::uint64_t length = 0;  // the body's, from Content-Length
   std::optional<BodyChecksum> checksum;
   std::shared_ptr<void> hold;  // from AppendLocks: kept until the exchange ends
+  std::optional<http::Reply> interim;  // sent before the body is read (Exchange::interim)
 };
 
 struct AppendResult {

@@ -282,19 +282,10 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
     if (!content_length && request.header("Transfer-Encoding")) return refuse(ErrorCode::invalid_body);  // length required
     upload.total_size = upload_length;
     if (upload_length && body > *upload_length) return refuse(ErrorCode::invalid_geometry);
-    // The mount's limits (size, type) before anything is created or written.
-    if (auto error = core_.check_declaration(upload)) return refuse(*error);
-    if (auto error = core_.create_upload(principal, upload)) return refuse(*error);
+    if (auto error = append::create_upload(core_, principal, upload)) return refuse(*error);
     const std::string location = "Location: " + std::string(request.base()) + "/" + upload.identifier;
-    if (upload_length == std::uint64_t{0}) {
-      // The empty file is complete on creation: its one, empty piece.
-      PieceRequest piece;
-      piece.upload = upload;
-      auto start = core_.begin_piece(principal, piece);
-      if (auto* writer = std::get_if<PieceWriter>(&start)) writer->finish();
-    }
     const std::string id = upload.identifier;
-    append::AppendRequest append{principal, std::move(upload), 0, body, std::move(checksum), nullptr};
+    append::AppendRequest append{principal, std::move(upload), 0, body, std::move(checksum), nullptr, {}};
     return append::make_append_exchange(core_, std::move(append), [this, principal, id, location](const append::AppendResult& result) {
       auto state = append::offset_state(core_, principal, id, protocol_name);
       if (auto* error = std::get_if<ErrorCode>(&state)) return tus_error(*error, true);
@@ -355,7 +346,7 @@ std::unique_ptr<http::Exchange> TusFrontEnd::exchange(const http::RequestView& r
   const std::uint64_t pieces = checksum ? 1 : (state.offset + *content_length - 1) / step - state.offset / step + 1;
   if (state.stored_pieces + pieces > limits.max_chunks) return refuse(ErrorCode::too_many_chunks);
   append::AppendRequest append{principal, append::declaration_of(state, id), state.offset, *content_length,
-                               std::move(checksum), std::move(hold)};
+                               std::move(checksum), std::move(hold), {}};
   return append::make_append_exchange(core_, std::move(append), [this, principal, id](const append::AppendResult& result) {
     if (result.error) return tus_error(*result.error, true);
     auto now = append::offset_state(core_, principal, id, protocol_name);

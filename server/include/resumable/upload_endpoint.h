@@ -68,6 +68,10 @@ struct EndpointOptions {
   // at this path on every context mount() is called for, e.g. "/files"; empty: not mounted. Its
   // uploads share this endpoint's access hook, limits, scoping, store, claims and collection.
   std::string tus_path;
+  // Also mount the IETF draft's Resumable Uploads for HTTP (draft-ietf-httpbis-resumable-upload,
+  // interop versions 3 to 8: URLSession, tus-js-client's ietf-draft-03/-05; docs/protocol.md "IETF
+  // draft") at this path, e.g. "/resumable"; empty: not mounted. Shares everything as tus_path does.
+  std::string ietf_path;
 
   // Serve the widget's files from memory at <base>/widget/ (see widget_assets.h).
   bool serve_widget = true;
@@ -87,7 +91,7 @@ class UploadEndpoint {
   UploadEndpoint& operator=(const UploadEndpoint&) = delete;
 
   // Registers handlers for `base` ("/upload"), everything below it and, if enabled, `base`/widget/
-  // on `context`, and the tus front-end at options.tus_path when set. May be called for several contexts or bases; all share this endpoint's uploads.
+  // on `context`, and the tus and IETF draft front-ends at options.tus_path and options.ietf_path when set. May be called for several contexts or bases; all share this endpoint's uploads.
   void mount(mg_context* context, const std::string& base);
 
   // One-time, owner-checked hand-over of a finished upload by its token (the form field's value).

@@ -19,7 +19,7 @@ constexpr ErrorInfo table[] = {
      "The method is not one the path accepts.",
      "Stop; use the documented method.", false},
     {ErrorCode::unsupported_version, "unsupported_version",
-     "The request names a protocol version this endpoint does not speak (tus: Tus-Resumable other than 1.0.0).",
+     "The request names a protocol version this endpoint does not speak (tus: Tus-Resumable other than 1.0.0; IETF draft: an Upload-Draft-Interop-Version other than 3 to 8).",
      "Stop; use a version the endpoint lists (tus: Tus-Version).", false},
     {ErrorCode::malformed_request, "malformed_request",
      "The request line and headers were refused before any handler: not valid HTTP, larger than the server's limit (e.g. a very long query string), or not complete within the request timeout.",

@@ -106,6 +106,12 @@ std::optional<PieceOutcome> UploadCore::Impl::advance_frontier(const std::shared
   ReadBack* source = upload->data->read_back();
   DigestFrontier& frontier = upload->frontier;
   for (;;) {
+    // A size pinned after the last piece was passed (declare_size): the leaf the frontier ended
+    // inside of is the file's last one.
+    if (upload->manifest.total_size && frontier.offset == *upload->manifest.total_size && frontier.partial) {
+      frontier.partial->finish([&frontier](const core::Leaf& leaf) { frontier.fold(leaf.digest); });
+      frontier.partial.reset();
+    }
     if (upload->fully_received() && upload->all_leaves_folded()) {
       if (upload->manifest.partial) {
         // A partial upload is never released on its own: passed, with its leaves kept, it waits

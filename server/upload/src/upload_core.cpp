@@ -410,6 +410,23 @@ std::optional<PieceOutcome> UploadCore::resume_finalization(const std::string& p
   return impl_->finish_received(upload);
 }
 
+std::optional<ErrorCode> UploadCore::declare_size(const std::string& principal, const std::string& identifier,
+                                                  std::uint64_t size) {
+  Impl& core = *impl_;
+  if (auto error = check_size(size)) return error;
+  const auto upload = core.index.find({principal, identifier});
+  if (!upload) return ErrorCode::upload_not_found;
+  std::unique_lock lock(upload->mutex);
+  if (upload->removed) return ErrorCode::upload_not_found;
+  if (upload->manifest.total_size) {
+    if (*upload->manifest.total_size != size) return ErrorCode::upload_conflict;
+    return std::nullopt;
+  }
+  const auto last = upload->pieces.empty() ? 0 : upload->pieces.rbegin()->first + upload->pieces.rbegin()->second.size;
+  if (last > size) return ErrorCode::upload_conflict;
+  return core.update_manifest(*upload, [&](UploadManifest& m) { m.total_size = size; }, "the declared size");
+}
+
 void UploadCore::cancel(const std::string& principal, const std::string& identifier) {
   Impl& core = *impl_;
   const auto upload = core.index.find({principal, identifier});

@@ -175,6 +175,11 @@ class UploadCore {
   // finished, else nullopt. find_piece and status do the same for a fully received upload, so a
   // client that finds every piece held gets the final result instead of waiting for it forever.
   std::optional<PieceOutcome> resume_finalization(const std::string& principal, const std::string& identifier);
+  // Pins the size of an upload whose size was not known, without a piece (a client that says "that
+  // was all" in a request without bytes: the IETF draft's empty completing append); then
+  // resume_finalization releases it. Errors: upload_not_found, file_too_large, upload_conflict (another
+  // size was pinned, or bytes are stored past this one), storage errors.
+  std::optional<ErrorCode> declare_size(const std::string& principal, const std::string& identifier, std::uint64_t size);
 
   PieceQuery find_piece(const std::string& principal, const PieceRequest& request);
   // What is stored of an upload. `from_offset` and `max_pieces` take a window of its pieces (those
