@@ -13,7 +13,7 @@ import {
   writeMarkedSparseFile, writeRandomFile,
 } from './lib/common.mjs';
 import {
-  startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToTus, uploadWithCli,
+  startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToOursTus, uploadToTus, uploadWithCli,
   uploadWithCurl,
 } from './lib/ingest.mjs';
 import { hashBench, launchBrowser, resumeAfterCut, uploadInBrowser, widgetHashBench } from './lib/browser.mjs';
@@ -230,7 +230,7 @@ async function benchIngest(cfg, work, serverBin, cliBin) {
   const size = cfg.size;
   const variants = [];
   for (const streams of [1, 4]) {
-    variants.push(`ours-nosync:${streams}`, `ours-durable:${streams}`, `nginx:${streams}`, `tus:${streams}`, `cli:${streams}`);
+    variants.push(`ours-nosync:${streams}`, `ours-durable:${streams}`, `nginx:${streams}`, `tus:${streams}`, `tus-ours:${streams}`, `cli:${streams}`);
   }
   variants.push('curl:1', 'b2sum', 'dd', 'dd-direct');
   const verified = new Set();
@@ -244,6 +244,15 @@ async function benchIngest(cfg, work, serverBin, cliBin) {
       const server = await startOurServer(serverBin, join(work, 'ours'), { durable: kind === 'ours-durable' });
       try {
         return await uploadToOurs(server, { path: source, size, chunkSize: cfg.chunk, parallel: streams, identifier: `ingest-${variant}`, verifyStored });
+      } finally {
+        await server.stop();
+        rmSync(join(work, 'ours'), { recursive: true, force: true });
+      }
+    }
+    if (kind === 'tus-ours') {
+      const server = await startOurServer(serverBin, join(work, 'ours'), { durable: false, extra: ['--tus-path', '/files'] });
+      try {
+        return await uploadToOursTus(server, { path: source, size, chunkSize: cfg.chunk, parallel: streams, verifyStored });
       } finally {
         await server.stop();
         rmSync(join(work, 'ours'), { recursive: true, force: true });
@@ -299,19 +308,20 @@ async function benchIngest(cfg, work, serverBin, cliBin) {
   const names = {
     'ours-nosync': 'our server, per-chunk fsync off', 'ours-durable': 'our server, durable (default: fdatasync per chunk)',
     nginx: 'nginx WebDAV PUT (no hashing)', tus: '@tus/server + file-store (tus-js-client; no checksum)',
+    'tus-ours': 'our server\'s tus front-end (tus-js-client; final digest checked), fsync off',
     cli: '`resumable upload` (native client) into our server, fsync off', curl: '`curl -T` of the whole file into nginx WebDAV',
   };
   out(`### 1. Server ingest: ${formatSize(size)} random file, ${formatSize(cfg.chunk)} chunks, from node on 127.0.0.1`);
   out();
   out('Ours: raw POSTs with `chunkDigest` and `fileDigest`, every chunk and the file verified by the server; the stored file is also checked with `b2sum` (first run, outside the timing). ' +
-    'nginx: each chunk PUT to its own file; tus: one upload with 8 MiB PATCHes per stream (4 streams = 4 concurrent uploads of a quarter each: @tus/file-store has no concatenation). ' +
+    'nginx: each chunk PUT to its own file; tus: one upload with 8 MiB PATCHes per stream (4 streams = 4 concurrent uploads of a quarter each: @tus/file-store has no concatenation); the same client into our tus front-end, 4 streams by `parallelUploads: 4` (concatenation), the final `Upload-File-Digest` checked against the file\'s. ' +
     'The native clients run as their own processes: `resumable upload --parallel N` (reads, hashes and sends every byte, checks the final digest) into our server, and `curl -T` (one PUT, no hashing) into nginx; their client CPU is the command\'s own user+system time (bash `times`). ' +
     'Peak RSS: the server process\'s VmHWM after the run (nginx: master + workers, summed). CPU: server (and client) user+system CPU seconds per GiB.');
   out();
   const rows = [];
   for (const streams of [1, 4]) {
     const base = summary[`nginx:${streams}`]?.rate;
-    for (const kind of ['ours-nosync', 'ours-durable', 'nginx', 'tus', 'cli', ...(streams === 1 ? ['curl'] : [])]) {
+    for (const kind of ['ours-nosync', 'ours-durable', 'nginx', 'tus', 'tus-ours', 'cli', ...(streams === 1 ? ['curl'] : [])]) {
       const s = summary[`${kind}:${streams}`];
       rows.push([names[kind], streams, f0(s.rate), ratio(s.rate, base), mib(s.hwm), f2(s.cpu), f2(s.clientCpu), s.rates.join(', ')]);
     }
@@ -334,6 +344,12 @@ async function benchIngest(cfg, work, serverBin, cliBin) {
   target('server CPU per verified GiB ≤ 1.1 × (b2sum + nginx), 4 streams', `${f2(summary['ours-nosync:4'].cpu)} vs ${f2(1.1 * (summary.b2sum.cpu + summary['nginx:4'].cpu))} s/GiB`,
     summary['ours-nosync:4'].cpu <= 1.1 * (summary.b2sum.cpu + summary['nginx:4'].cpu));
   target('ingest, 1 stream, digests verified ≥ 0.9× b2sum\'s rate', `${f0(ours1)} vs ${f0(summary.b2sum.rate)} MiB/s = ${ratio(ours1, summary.b2sum.rate)}`, ours1 >= 0.9 * summary.b2sum.rate);
+  for (const streams of [1, 4]) {
+    const ourTus = summary[`tus-ours:${streams}`].rate;
+    const theirs = summary[`tus:${streams}`].rate;
+    target(`tus-js-client, ${streams} stream${streams > 1 ? 's' : ''}: our tus front-end (digest verified) ≥ 1.3× @tus/server`,
+      `${f0(ourTus)} vs ${f0(theirs)} MiB/s = ${ratio(ourTus, theirs)}`, ourTus >= 1.3 * theirs);
+  }
   const cli1 = summary['cli:1'].clientCpu;
   const curl = summary['curl:1'].clientCpu;
   target('CLI client CPU per GiB ≤ curl\'s', `${f2(cli1)} vs ${f2(curl)} s/GiB (1 stream; 4 streams ${f2(summary['cli:4'].clientCpu)}; ` +

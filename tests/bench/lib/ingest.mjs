@@ -9,7 +9,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashFile } from '../../reliability/support.mjs';
 import * as tus from 'tus-js-client';
-import { MiB, b2sum256, childPids, cpuSecondsOf, freePort, memoryOf, ownCpuSeconds, settle, sleep, startProcess } from './common.mjs';
+import { MiB, b2sum256, childPids, cpuSecondsOf, freePort, memoryOf, ownCpuSeconds, settle, sleep, startProcess, treeDigest } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USER = 'bench';
@@ -366,6 +366,48 @@ export async function uploadToTus(tusServer, { path, size, chunkSize, parallel, 
     rmSync(p, { force: true });
     rmSync(`${p}.json`, { force: true });
   }
+  return { seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss };
+}
+
+// tus-js-client into our server's tus front-end (started with --tus-path /files): one upload in
+// `chunkSize` PATCHes, or with `parallelUploads` (concatenation) for several streams. tus-js-client
+// sends no Upload-Checksum; the server verifies what it can (every piece hashed into the tree
+// digest) and the final digest in Upload-File-Digest must equal the file's, so the bytes are
+// verified end to end as for our own protocol.
+export async function uploadToOursTus(server, { path, size, chunkSize, parallel, verifyStored = true }) {
+  const { plainDigest } = await chunkDigests(path, size, chunkSize);
+  const expected = treeDigest(path);
+  const cpu0 = cpuSecondsOf(server.pid);
+  const client0 = ownCpuSeconds();
+  const started = performance.now();
+  const last = await new Promise((resolve, reject) => {
+    let final = null;
+    const upload = new tus.Upload(createReadStream(path), {
+      endpoint: new URL('files', server.url).href,
+      headers: { 'X-Test-User': USER },
+      chunkSize,
+      retryDelays: null,
+      metadata: { filename: 'bench.bin' },
+      storeFingerprintForResuming: false,
+      ...(parallel > 1 ? { parallelUploads: parallel } : {}),
+      onAfterResponse(_req, res) {
+        if (res.getHeader('Upload-Token')) final = { token: res.getHeader('Upload-Token'), digest: res.getHeader('Upload-File-Digest') };
+      },
+      onError: reject,
+      onSuccess: () => resolve(final),
+    });
+    upload.start();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSecondsOf(server.pid) - cpu0;
+  const clientCpu = ownCpuSeconds() - client0;
+  const memory = memoryOf(server.pid);
+  if (!last) throw new Error('no tus reply carried Upload-Token');
+  if (last.digest !== `rsm-tree-v1 ${expected}`) throw new Error(`tus final digest ${last.digest}, expected ${expected}`);
+  const claimed = await claim(server, last.token);
+  if (claimed.status !== 200) throw new Error(`claim failed: ${JSON.stringify(claimed.body)}`);
+  if (verifyStored && b2sum256(claimed.body.path) !== plainDigest) throw new Error('the stored file differs from the source');
+  rmSync(claimed.body.path, { force: true });
   return { seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss };
 }
 
