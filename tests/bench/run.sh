@@ -13,18 +13,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/env.sh"
 
 apt_packages=(nginx coreutils chromium curl)
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "bench: installing Debian packages: ${missing[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -q
-  # nginx's package would start a system nginx on port 80 where a service manager runs; the benchmark
-  # starts its own on a free loopback port, so only the binary matters.
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
-fi
+# nginx's package would start a system nginx on port 80 where a service manager runs; the benchmark
+# starts its own on a free loopback port, so only the binary matters.
+bash "$root/scripts/apt-install-missing.sh" bench -- "${apt_packages[@]}"
 command -v nginx >/dev/null || { echo "bench: nginx is not installed and could not be installed" >&2; exit 1; }
 
 npm_packages=(@tus/server @tus/file-store tus-js-client hash-wasm uppy playwright-core resumablejs)

@@ -3,7 +3,7 @@
 # Catch2 tests of its parts that need no server (label unit, so also under ASan+UBSan; names cli.*).
 add_executable(resumable_cli_tests ${PROJECT_SOURCE_DIR}/tests/unit/test_cli.cpp)
 target_include_directories(resumable_cli_tests PRIVATE ${PROJECT_SOURCE_DIR}/server/frontends/resumablejs)
-target_link_libraries(resumable_cli_tests PRIVATE resumable_cli resumable_server Catch2::Catch2WithMain)
+target_link_libraries(resumable_cli_tests PRIVATE resumable_cli resumable_server ${RESUMABLE_CATCH2_MAIN})
 target_compile_definitions(resumable_cli_tests PRIVATE
   RESUMABLE_WIDGET_PROTOCOL_JS="${PROJECT_SOURCE_DIR}/widget/src/protocol.js")
 target_compile_options(resumable_cli_tests PRIVATE ${RESUMABLE_WARNINGS})

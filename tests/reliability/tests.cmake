@@ -13,7 +13,7 @@ set(RESUMABLE_RELIABILITY_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_executable(resumable_concurrency_tests ${RESUMABLE_RELIABILITY_DIR}/test_concurrency.cpp)
 target_include_directories(resumable_concurrency_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 target_link_libraries(resumable_concurrency_tests PRIVATE resumable_server nlohmann_json::nlohmann_json CURL::libcurl
-  Catch2::Catch2WithMain)
+  ${RESUMABLE_CATCH2_MAIN})
 target_compile_definitions(resumable_concurrency_tests PRIVATE
   RESUMABLE_VECTORS_PATH="${CMAKE_CURRENT_SOURCE_DIR}/vectors/vectors.json")
 target_compile_options(resumable_concurrency_tests PRIVATE ${RESUMABLE_WARNINGS})
@@ -31,7 +31,7 @@ endif()
 add_executable(resumable_findings_tests ${RESUMABLE_RELIABILITY_DIR}/test_findings.cpp)
 target_include_directories(resumable_findings_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 target_link_libraries(resumable_findings_tests PRIVATE resumable_server nlohmann_json::nlohmann_json CURL::libcurl
-  Catch2::Catch2WithMain)
+  ${RESUMABLE_CATCH2_MAIN})
 target_compile_definitions(resumable_findings_tests PRIVATE
   RESUMABLE_VECTORS_PATH="${CMAKE_CURRENT_SOURCE_DIR}/vectors/vectors.json")
 target_compile_options(resumable_findings_tests PRIVATE ${RESUMABLE_WARNINGS})
@@ -43,7 +43,7 @@ resumable_catch_labels(resumable_findings_tests reliability unit)
 add_executable(resumable_attack_tests ${RESUMABLE_RELIABILITY_DIR}/test_attacks.cpp)
 target_include_directories(resumable_attack_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit ${RESUMABLE_SERVER_INTERNAL_INCLUDES})
 target_link_libraries(resumable_attack_tests PRIVATE resumable_server nlohmann_json::nlohmann_json CURL::libcurl
-  Catch2::Catch2WithMain)
+  ${RESUMABLE_CATCH2_MAIN})
 target_compile_definitions(resumable_attack_tests PRIVATE
   RESUMABLE_VECTORS_PATH="${CMAKE_CURRENT_SOURCE_DIR}/vectors/vectors.json")
 target_compile_options(resumable_attack_tests PRIVATE ${RESUMABLE_WARNINGS})
