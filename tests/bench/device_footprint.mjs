@@ -26,27 +26,36 @@ const GUEST_BASE = 0x100000000000n;
 const emulated = Boolean(process.env.RESUMABLE_EMULATOR);
 const dir = mkdtempSync(join(tmpdir(), 'resumable-footprint-'));
 
+// {rss, anon}: resident bytes, and of them the anonymous ones (heap, stacks, buffers: what a
+// connection can add; the rest are pages of the binary and the libraries).
 function residentBytes(pid) {
-  if (!emulated) return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-  let total = 0;
-  let inside = false;
+  let rss = 0;
+  let anon = 0;
+  let inside = !emulated;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
     if (range) {
       const start = BigInt(`0x${range[1]}`);
-      inside = start >= GUEST_BASE && BigInt(`0x${range[2]}`) <= GUEST_BASE + 0x100000000n;
+      inside = !emulated || (start >= GUEST_BASE && BigInt(`0x${range[2]}`) <= GUEST_BASE + 0x100000000n);
     } else if (inside && line.startsWith('Rss:')) {
-      total += Number(/(\d+) kB/.exec(line)[1]) * 1024;
+      rss += Number(/(\d+) kB/.exec(line)[1]) * 1024;
+    } else if (inside && line.startsWith('Anonymous:')) {
+      anon += Number(/(\d+) kB/.exec(line)[1]) * 1024;
     }
   }
-  return total;
+  return { rss, anon };
 }
 
 // Samples until stop() is called; resolves with the peak.
 function sampler(pid) {
-  let peak = residentBytes(pid);
-  const timer = setInterval(() => { try { peak = Math.max(peak, residentBytes(pid)); } catch { /* exited */ } }, 20);
-  return { stop() { clearInterval(timer); peak = Math.max(peak, residentBytes(pid)); return peak; } };
+  const peak = residentBytes(pid);
+  const take = () => {
+    const now = residentBytes(pid);
+    peak.rss = Math.max(peak.rss, now.rss);
+    peak.anon = Math.max(peak.anon, now.anon);
+  };
+  const timer = setInterval(() => { try { take(); } catch { /* exited */ } }, 20);
+  return { stop() { clearInterval(timer); take(); return peak; } };
 }
 
 // A file with 4 KiB of random bytes at every MiB, sparse elsewhere: quick to make, every chunk differs.
@@ -83,6 +92,13 @@ async function measure({ threads, uploads, size }) {
       // eslint-disable-next-line no-await-in-loop
       await Promise.all(Array.from({ length: threads * 2 }, () => getPage(server.url)));
     }
+    // Then one small upload per worker at once: each worker has received a chunk, so its glibc
+    // arena and the code of the store, the front-end and libsodium are resident before the
+    // measurement, which then sees what concurrent uploads add and nothing that happens once.
+    const warmups = Array.from({ length: threads }, (_, i) => markedFile(`warm-${i}.bin`, MiB + 4097 * (i + 1)));
+    await Promise.all(warmups.map((file) => upload(file, server.url)));
+    await server.stored(threads);
+    warmups.forEach((file) => rmSync(file));
     const warm = residentBytes(server.pid);
     const files = Array.from({ length: uploads }, (_, i) => markedFile(`file-${i}.bin`, size));
     const sampling = sampler(server.pid);
@@ -90,10 +106,11 @@ async function measure({ threads, uploads, size }) {
     await Promise.all(files.map((file) => upload(file, server.url)));
     const seconds = (performance.now() - started) / 1000;
     const peak = sampling.stop();
-    await server.stored(uploads);
+    await server.stored(threads + uploads);
     files.forEach((file) => rmSync(file));
     const atOnce = Math.min(uploads, threads);
-    return { threads, uploads, size, idle, warm, peak, perConnection: Math.round((peak - warm) / atOnce), seconds };
+    return { threads, uploads, size, idle, warm, peak, seconds,
+      perConnection: Math.round((peak.rss - warm.rss) / atOnce), anonPerConnection: Math.round((peak.anon - warm.anon) / atOnce) };
   } finally {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -111,7 +128,8 @@ try {
 }
 const kib = (n) => (n / 1024).toFixed(0);
 for (const r of results) {
-  console.error(`${r.threads} workers, ${r.uploads} x ${r.size / MiB} MiB: idle ${kib(r.idle)} KiB, warm ${kib(r.warm)} KiB, ` +
-    `peak ${kib(r.peak)} KiB, per connection ${kib(r.perConnection)} KiB, ${r.seconds.toFixed(1)} s`);
+  console.error(`${r.threads} workers, ${r.uploads} x ${r.size / MiB} MiB: idle ${kib(r.idle.rss)} KiB, warm ${kib(r.warm.rss)} KiB ` +
+    `(anonymous ${kib(r.warm.anon)}), peak ${kib(r.peak.rss)} KiB (anonymous ${kib(r.peak.anon)}), per connection ` +
+    `${kib(r.perConnection)} KiB (anonymous ${kib(r.anonPerConnection)}), ${r.seconds.toFixed(1)} s`);
 }
 console.log(JSON.stringify({ emulator: process.env.RESUMABLE_EMULATOR || null, results }));
