@@ -231,6 +231,16 @@ TEST_CASE("a chunked body the server cannot parse gets a JSON 400, not a silent 
 
 namespace {
 
+// AddressSanitizer keeps freed memory in quarantine (256 MiB by default) and adds shadow memory,
+// so resident memory says nothing about the server there: the bound is checked in the build
+// without sanitizers (scripts/test.sh's last stage runs this test too); under ASan the test still
+// checks that the stalled readers are bounded in time and that others are served.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool resident_memory_is_meaningful = false;
+#else
+constexpr bool resident_memory_is_meaningful = true;
+#endif
+
 // Resident memory of this process (the server runs in it), in MiB.
 double resident_mib() {
   std::ifstream status("/proc/self/status");
@@ -290,7 +300,7 @@ TEST_CASE("status of an upload with 50,000 chunks is streamed: bounded memory, o
   const double grown = resident_mib() - before;
   INFO("resident memory grew by " << grown << " MiB; the other client took " << seconds << " s");
   CHECK(seconds < 2.0);
-  CHECK(grown < 32.0);
+  if (resident_memory_is_meaningful) CHECK(grown < 32.0);
   stalled.clear();
 }
 
