@@ -3,12 +3,11 @@
 # (build-sanitize/), then the same in the device profile (build-device/, -DRESUMABLE_PROFILE=device,
 # also under ASan+UBSan), whose switches are off so that the synchronous paths and the device's
 # buffer defaults are tested, with the minimal device server's uploads (label device); then the
-# device profile cross-built for 32-bit ARM (build-armhf/, cmake/toolchains/armhf.cmake; the cross
-# toolchain and qemu-user installed by scripts/setup-armhf.sh), its tests under qemu-arm, the host
-# uploading into the emulated server; then the concurrency tests
-# under ThreadSanitizer (build-tsan/), then the whole suite (build/): unit, golden vectors, wasm in
-# node, and the browser tests in Chromium. Exits non-zero on any failure; the last lines are
-# ctest's summary.
+# concurrency tests under ThreadSanitizer (build-tsan/); then the whole suite (build/): unit, golden
+# vectors, wasm in node, and the browser tests in Chromium; last the device profile cross-built for
+# 32-bit ARM (build-armhf/, cmake/toolchains/armhf.cmake; the cross toolchain and qemu-user
+# installed by scripts/setup-armhf.sh), its tests under qemu-arm, the host uploading into the
+# emulated server. Exits non-zero on any failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup.sh"
@@ -27,20 +26,6 @@ BUILD_DIR="$root/build-device" BUILD_TARGETS="unit_test_programs device_minimal 
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-device" -L 'unit|device' --output-on-failure -j "$jobs"
 
-echo "== device profile on armhf under qemu-arm"
-# Built for what runs here: the core against the golden vectors, the upload core, the server over
-# real HTTP (all under qemu-arm, ~3 min on 2 cores) and the minimal example taking uploads from the
-# host's command (label device, ~15 s). The command's own parts and the reliability suites are
-# host-side code or already run natively above.
-bash "$root/scripts/setup-armhf.sh"
-cmake -S "$root" -B "$root/build-armhf" --toolchain "$root/cmake/toolchains/armhf.cmake" \
-  -DRESUMABLE_PROFILE=device -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF \
-  -DRESUMABLE_HOST_CLI="$root/build-device/cli/resumable"
-cmake --build "$root/build-armhf" --parallel "$jobs" \
-  --target resumable_unit_tests resumable_upload_core_tests resumable_server_tests device_minimal
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-  ctest --test-dir "$root/build-armhf" -L 'unit|device' -E '^(cli|reliability)[.]|_NOT_BUILT$' --output-on-failure -j "$jobs"
-
 echo "== concurrency tests under ThreadSanitizer"
 # CivetWeb is built from source with the same instrumentation; tests/reliability/tsan.supp suppresses
 # only the descriptor scans it explains.
@@ -55,3 +40,18 @@ bash "$root/scripts/build.sh"
 # take both cores (fuzz.short_runs, bench.smoke) are RUN_SERIAL. Every test picks free ports and
 # scratch directories of its own, so none depends on running alone.
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+
+echo "== device profile on armhf under qemu-arm"
+# Built for what runs here: the core against the golden vectors, the upload core, the server over
+# real HTTP (all under qemu-arm, ~3 min on 2 cores) and the minimal example taking uploads from the
+# host's command (label device, ~15 s) and serving the widget's files, the full build's (hence this
+# stage comes last). The command's own parts and the reliability suites are host-side code or
+# already run natively above.
+bash "$root/scripts/setup-armhf.sh"
+cmake -S "$root" -B "$root/build-armhf" --toolchain "$root/cmake/toolchains/armhf.cmake" \
+  -DRESUMABLE_PROFILE=device -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF \
+  -DRESUMABLE_HOST_CLI="$root/build-device/cli/resumable" -DRESUMABLE_WIDGET_PREBUILT_DIR="$root/build/widget"
+cmake --build "$root/build-armhf" --parallel "$jobs" \
+  --target resumable_unit_tests resumable_upload_core_tests resumable_server_tests device_minimal
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  ctest --test-dir "$root/build-armhf" -L 'unit|device' -E '^(cli|reliability)[.]|_NOT_BUILT$' --output-on-failure -j "$jobs"

@@ -68,3 +68,28 @@ test('8 MiB from the host over HTTPS are stored byte-identical', { timeout: 3000
   writeFileSync(pem, Buffer.concat([readFileSync(key), readFileSync(certificate)]));
   await uploadAndCompare({ size: 8 * MiB, pem, cliOptions: ['--cacert', certificate] });
 });
+
+// The widget is served from the library's memory (no file serving in the device profile's CivetWeb)
+// by a build that compiles it in; one without it answers 404, and the page falls back to a file input.
+test('the widget comes from the server\'s memory where the build compiles it in', { timeout: 120000 }, async () => {
+  const server = await startExample({ dataDir: join(dir, 'data-widget') });
+  try {
+    const reply = await fetch(new URL('/upload/widget/resumable-widget.js', server.url));
+    const body = Buffer.from(await reply.arrayBuffer());
+    if (process.env.RESUMABLE_EXPECT_WIDGET === '1') {
+      assert.equal(reply.status, 200);
+      const wasm = await fetch(new URL('/upload/widget/resumable_core.wasm', server.url));
+      assert.equal(wasm.status, 200);
+      assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+      const prebuilt = process.env.RESUMABLE_WIDGET_PREBUILT_DIR;
+      if (prebuilt) {
+        assert.ok(body.equals(readFileSync(join(prebuilt, 'resumable-widget.js'))), 'the served script is the built one');
+        assert.ok(Buffer.from(await wasm.arrayBuffer()).equals(readFileSync(join(prebuilt, 'resumable_core.wasm'))), 'the served core is the built one');
+      }
+    } else {
+      assert.equal(reply.status, 404);
+    }
+  } finally {
+    assert.equal(await server.stop(), 0, `device-minimal exits 0 on SIGTERM; ${server.output()}`);
+  }
+});

@@ -2,7 +2,9 @@
 # `resumable` command uploads into it over HTTP and HTTPS (example_upload.test.mjs, ~6 s natively,
 # ~13 s under qemu-arm). In a cross build (cmake/toolchains/armhf.cmake) the server runs under
 # CMAKE_CROSSCOMPILING_EMULATOR and the command is a native build's: RESUMABLE_HOST_CLI
-# (scripts/test.sh passes build-device's).
+# (scripts/test.sh passes build-device's). Where the build compiles the widget in
+# (RESUMABLE_HAS_WIDGET_ASSETS; the armhf build takes the full build's files through
+# RESUMABLE_WIDGET_PREBUILT_DIR) the test also fetches it from the server's memory.
 if(TARGET device_minimal)
   if(CMAKE_CROSSCOMPILING)
     set(RESUMABLE_HOST_CLI "" CACHE FILEPATH "A native build's resumable command, for the device tests of a cross build")
@@ -16,5 +18,5 @@ if(TARGET device_minimal)
   endif()
   add_test(NAME device.example_upload COMMAND ${NODE} --test ${CMAKE_CURRENT_LIST_DIR}/example_upload.test.mjs)
   set_tests_properties(device.example_upload PROPERTIES LABELS device TIMEOUT 600
-    ENVIRONMENT "RESUMABLE_EXAMPLE_BIN=$<TARGET_FILE:device_minimal>;RESUMABLE_EMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR};RESUMABLE_HOST_CLI=${device_cli}")
+    ENVIRONMENT "RESUMABLE_EXPECT_WIDGET=$<BOOL:${RESUMABLE_HAS_WIDGET_ASSETS}>;RESUMABLE_WIDGET_PREBUILT_DIR=${RESUMABLE_WIDGET_PREBUILT_DIR};RESUMABLE_EXAMPLE_BIN=$<TARGET_FILE:device_minimal>;RESUMABLE_EMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR};RESUMABLE_HOST_CLI=${device_cli}")
 endif()
