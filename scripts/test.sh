@@ -36,10 +36,10 @@ TSAN_OPTIONS="suppressions=$root/tests/reliability/tsan.supp:halt_on_error=1:sec
 
 echo "== all tests"
 bash "$root/scripts/build.sh"
-# Two at a time: most tests wait on sockets, timers and Chromium rather than compute; the ones that
-# take both cores (fuzz.short_runs, bench.smoke) are RUN_SERIAL. Every test picks free ports and
-# scratch directories of its own, so none depends on running alone.
-ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+# One at a time: run two at a time, the machine's load made two timing-sensitive tests fail
+# (browser.widget_timeouts' lower bound by 13 ms; compat_clients' flow.js status after fileSuccess,
+# 254 of 256 chunks); until their causes are fixed the suite runs serially.
+ctest --test-dir "$root/build" --output-on-failure
 
 echo "== device profile on armhf under qemu-arm"
 # Built for what runs here: the core against the golden vectors, the upload core, the server over
