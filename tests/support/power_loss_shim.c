@@ -312,8 +312,9 @@ static void journal_unsupported(const char* what, const char* path) {
   if (journal_fd < 0) return;
   struct record r;
   begin_record(&r, rec_unsupported);
+  // A note for the reader of the journal: a long path is cut, by design, at a bounded length.
   char text[512];
-  snprintf(text, sizeof text, "%s %s", what, path != NULL ? path : "");
+  snprintf(text, sizeof text, "%.63s %.440s", what, path != NULL ? path : "");
   put_name(&r, text);
   emit(&r, 0);
 }
