@@ -107,6 +107,9 @@ async function main() {
     small: opts.small ?? (smoke ? 8 * MiB : 64 * MiB),
     large: opts.large ?? (smoke ? 32 * MiB : 8 * GiB),
     chunk: opts.chunk ?? 8 * MiB,
+    // The resume measure cuts at the first chunk POST after half are acknowledged: with the smoke
+    // run's 4 chunks of 8 MiB the rest were often on the wire already and the upload finished first.
+    resumeChunk: smoke && !opts.chunk ? MiB : opts.chunk ?? 8 * MiB,
     runs: opts.runs ?? (smoke ? 1 : 5),
     largeRuns: smoke ? 1 : 3,
     finalizeRuns: smoke ? 1 : 3,
@@ -639,12 +642,12 @@ async function benchResume(cfg, work, server, browser) {
   const summary = {};
   for (const client of ['widget', 'resumable']) {
     await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: cfg.size } : null);
-    const r = await resumeAfterCut(browser, { client, server, file, chunkSize: cfg.chunk, parallel: cfg.browserParallel });
+    const r = await resumeAfterCut(browser, { client, server, file, chunkSize: cfg.resumeChunk, parallel: cfg.browserParallel });
     rmSync(r.storedPath, { force: true });
     summary[client] = r;
   }
   rmSync(path, { force: true });
-  out(`### 5. Resume after a cut at 50%: ${formatSize(cfg.size)}, ${formatSize(cfg.chunk)} chunks, ${cfg.browserParallel} parallel`);
+  out(`### 5. Resume after a cut at 50%: ${formatSize(cfg.size)}, ${formatSize(cfg.resumeChunk)} chunks, ${cfg.browserParallel} parallel`);
   out();
   out('Once half the chunks are acknowledged, the page is closed as it issues its next chunk POST (so that chunk, and any other still sending, is cut mid-body); a fresh page takes the same file. ' +
     'Counted on the second page: every request to the endpoint; re-sent bytes = body bytes of chunks the first page had already begun sending (stored or in flight at the cut).');
@@ -653,8 +656,8 @@ async function benchResume(cfg, work, server, browser) {
   table(['client', 'chunks', 'acknowledged at the cut', 'begun before the cut', 'requests to finish', 'of which status / test GETs', 'chunk POSTs', 're-sent MiB', 'bytes sent MiB'],
     Object.entries(summary).map(([c, r]) => [names[c], r.chunkCount, r.acknowledgedAtCut, r.begunBeforeCut, r.requests, r.probeRequests, r.chunkPosts, mib(r.resentBytes), mib(r.sentBytes)]));
   const w = summary.widget;
-  target('resume in one request; re-sent bytes ≤ parallel × chunk size', `${w.probeRequests} status request(s), ${mib(w.resentBytes)} MiB re-sent (budget ${mib(cfg.browserParallel * cfg.chunk)} MiB)`,
-    w.probeRequests === 1 && w.resentBytes <= cfg.browserParallel * cfg.chunk);
+  target('resume in one request; re-sent bytes ≤ parallel × chunk size', `${w.probeRequests} status request(s), ${mib(w.resentBytes)} MiB re-sent (budget ${mib(cfg.browserParallel * cfg.resumeChunk)} MiB)`,
+    w.probeRequests === 1 && w.resentBytes <= cfg.browserParallel * cfg.resumeChunk);
   return summary;
 }
 
