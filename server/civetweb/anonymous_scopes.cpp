@@ -54,12 +54,9 @@ std::string AnonymousScopes::set_cookie_header(const std::string& value, bool se
 AnonymousScopes::Scope AnonymousScopes::resolve(const mg_connection* connection) {
   const auto now = std::chrono::steady_clock::now();
   const std::string key = client_key(connection);
-  if (auto value = cookie_value(connection)) {
-    std::lock_guard lock(mutex_);
-    // The browser has it: later cookieless requests from this address start scopes of their own.
-    if (auto it = pending_.find(key); it != pending_.end() && it->second.value == *value) pending_.erase(it);
-    return {anonymous_principal_prefix + *value, std::nullopt};
-  }
+  // The pending scope outlives the first request that brings its cookie back: a request the browser
+  // sent before it had the cookie can arrive after that one (a busy server), and must still join.
+  if (auto value = cookie_value(connection)) return {anonymous_principal_prefix + *value, std::nullopt};
   std::string value;
   {
     std::lock_guard lock(mutex_);

@@ -6,8 +6,9 @@
 // other sites cannot send it (SameSite=Lax; None only for a mount that allows credentialed
 // cross-origin pages, then Secure), and it cannot be guessed. A browser's first requests race
 // before it has the cookie (resumable.js sends three chunks at once): requests without a cookie
-// from the same address and User-Agent within `join_window` of a scope being issued, before any
-// request has come back with it, join that scope. Another client behind the same address with the
+// from the same address and User-Agent within `join_window` of a scope being issued join that
+// scope, also after another request has come back with it (a request sent before the cookie
+// arrived may reach a busy server after one sent with it). Another client behind the same address with the
 // same User-Agent, sending an upload's identifier within that window, could join too: that is the
 // residual risk, and mounts with logins have none of it.
 //

@@ -188,3 +188,23 @@ TEST_CASE("a browser's concurrent first requests share one anonymous scope", "[i
   CHECK(odd.status == 404);
   CHECK_FALSE(scope_cookie(odd).empty());
 }
+
+TEST_CASE("a first request that arrives after the cookie came back still joins the browser's scope", "[isolation][anonymous]") {
+  // Under load, one of a browser's three first requests can reach the server after another one,
+  // sent later with the cookie, has already come back (seen as flow.js's 254 of 256 chunks in one
+  // upload and 2 in scopes of their own, its fileSuccess notwithstanding).
+  TestServer server([](EndpointOptions& o) { o.access = Access::anonymous_allowed; });
+  auto file = make_file("late-first-request", 3 * 4096, 63, 4096);
+  const std::vector<std::string> browser{"User-Agent: one slow browser"};
+  const auto first = http.request("POST", server.url("/upload" + file.query(1)), browser, file.chunk_bytes(1));
+  REQUIRE(first.status == 200);
+  const std::string cookie = scope_cookie(first);
+  REQUIRE_FALSE(cookie.empty());
+  auto with_cookie = browser;
+  with_cookie.push_back("Cookie: " + cookie);
+  REQUIRE(http.request("POST", server.url("/upload" + file.query(2)), with_cookie, file.chunk_bytes(2)).status == 200);
+  const auto late = http.request("POST", server.url("/upload" + file.query(3)), browser, file.chunk_bytes(3));
+  CHECK(late.status == 200);
+  CHECK(late.json()["status"] == "complete");  // the same upload: all three chunks are in
+  CHECK(scope_cookie(late) == cookie);
+}
