@@ -405,6 +405,36 @@ TEST_CASE("claims are one-time and owner-checked; cancel and collection remove u
   CHECK(h.store->upload_count() == 0);
 }
 
+TEST_CASE("a restart hands every released, unclaimed upload to on_complete again, and a claimed one never", "[core]") {
+  // A crash between the release and the end of the application's hook (a device marking its new
+  // image pending) must not leave a verified file nobody was told of.
+  Harness h;
+  const auto first = bytes_of(4096, 11);
+  const auto second = bytes_of(2 * 4096, 12);
+  const std::string kept = final_of(h.send_all("kept", first, 4096)).token;
+  const std::string taken = final_of(h.send_all("taken", second, 4096)).token;
+  REQUIRE(h.completed.size() == 2);
+  CHECK_FALSE(h.completed[0].redelivered);
+  REQUIRE(std::holds_alternative<ClaimedUpload>(h.core->claim(taken, "alice")));
+
+  h.completed.clear();
+  h.restart();
+  REQUIRE(h.completed.size() == 1);
+  const CompletedUpload& again = h.completed[0];
+  CHECK(again.redelivered);
+  CHECK(again.token == kept);
+  CHECK(again.identifier == "kept");
+  CHECK(again.principal == "alice");
+  CHECK(again.size == first.size());
+  CHECK(again.digest == core::file_digest(first));
+  CHECK(h.store->released(again.location) == first);
+  // Once claimed, the next restart is silent.
+  REQUIRE(std::holds_alternative<ClaimedUpload>(h.core->claim(kept, "alice")));
+  h.completed.clear();
+  h.restart();
+  CHECK(h.completed.empty());
+}
+
 TEST_CASE("uploads are scoped to their principal", "[core]") {
   Harness h;
   const auto file = bytes_of(2 * 4096, 11);

@@ -59,7 +59,9 @@ struct EndpointOptions {
 
   UploadLimits limits;
 
-  // Called once per finished upload, on the request thread that finished it, without locks held.
+  // Called once per finished upload, on the request thread that finished it, without locks held;
+  // and again from create() after a restart for every finished upload not yet claimed (a crash may
+  // have cut the first call short): key what it does by token, and claim what it takes over.
   std::function<void(const CompletedUpload&)> on_complete;
   // Diagnostics (storage failures, recovered uploads). Default: stderr.
   std::function<void(const std::string&)> log;

@@ -184,6 +184,7 @@ const UploadLimits& UploadCore::limits() const { return impl_->limits; }
 
 void UploadCore::load() {
   Impl& core = *impl_;
+  std::vector<std::shared_ptr<Upload>> redelivered;
   for (const auto& id : core.store->list()) {
     RecordedUpload recorded;
     const StorageStatus opened = core.store->open(id, recorded);
@@ -246,7 +247,17 @@ void UploadCore::load() {
         it = upload->pieces.erase(it);
       }
     }
-    core.index.insert_loaded(upload);
+    if (core.index.insert_loaded(upload) && upload->final) redelivered.push_back(upload);
+  }
+  // The crash may have come between the release and the hook's return: hand every released,
+  // unclaimed upload over again (at least once), after the index holds them all, so that the hook
+  // can claim it.
+  if (!core.hooks.on_complete) return;
+  for (const auto& upload : redelivered) {
+    const UploadManifest& m = upload->manifest;
+    core.hooks.on_complete(CompletedUpload{m.principal, m.identifier, m.file_name, m.total_size.value_or(0),
+                                           upload->final->file_digest, upload->final->token, upload->final->location,
+                                           true});
   }
 }
 

@@ -141,7 +141,8 @@ class UploadCore {
  public:
   using Clock = std::chrono::system_clock;
   struct Hooks {
-    // Once per released file, on the thread that released it, without locks held.
+    // Once per released file, on the thread that released it, without locks held; again from
+    // load() after a restart for each released file not yet claimed (CompletedUpload::redelivered).
     std::function<void(const CompletedUpload&)> on_complete;
     // Diagnostics; never null after construction (stderr by default).
     std::function<void(const std::string&)> log;
@@ -152,7 +153,8 @@ class UploadCore {
   UploadCore(const UploadCore&) = delete;
   UploadCore& operator=(const UploadCore&) = delete;
 
-  // Loads every upload the store holds (after a restart) and finishes interrupted releases.
+  // Loads every upload the store holds (after a restart), finishes interrupted releases, then
+  // hands every released, unclaimed upload to on_complete again.
   void load();
 
   // The mount's policy for a new upload: check_size (file_too_large), then check_type

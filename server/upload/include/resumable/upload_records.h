@@ -13,7 +13,9 @@
 
 namespace resumable {
 
-// Handed to the completion callback once per finished file, after it was verified and released.
+// Handed to the completion callback after a file was verified and released: once, and again after
+// each restart for as long as it is not claimed (a crash may have come before the callback did its
+// work), so the callback must be idempotent (key it by token) and should claim what it takes over.
 struct CompletedUpload {
   std::string principal;
   std::string identifier;
@@ -22,6 +24,7 @@ struct CompletedUpload {
   core::Digest digest{};
   std::string token;
   std::string location;  // where the store put the file (a path for the filesystem store)
+  bool redelivered = false;  // handed over again by a restart's load(), not by the release itself
 };
 
 // What claim_upload hands the application: the file is now the application's.
