@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "record_codec.h"
+#include "resumable/image_signature.h"
+#include "resumable/slot_store.h"
 #include "server_fixture.h"
 #include "status_map.h"
 #include "ietf_status.h"
@@ -418,6 +420,36 @@ HttpResponse parse_raw_reply(const std::string& raw) {
   return reply;
 }
 
+namespace {
+
+// A device's two firmware slots and record area as files, for a TestServer on the slot store
+// (server/stores/slot): opened again at every (re)start, as a device reboots.
+struct SlotDevice {
+  TempDir dir;
+  std::shared_ptr<FirmwareSlots> slots;
+  void configure(EndpointOptions& o) {
+    constexpr std::uint64_t slot_bytes = 1 << 20;
+    std::string error;
+    FirmwareSlots::Options flash;
+    flash.slot_a = open_file_flash(dir.path() / "slot-a.img", slot_bytes, 4096, &error);
+    flash.slot_b = open_file_flash(dir.path() / "slot-b.img", slot_bytes, 4096, &error);
+    flash.boot_state_file = dir.path() / "boot-state.json";
+    slots = FirmwareSlots::open(std::move(flash), &error);
+    if (!slots) throw std::runtime_error("slots: " + error);
+    SlotStoreOptions store;
+    store.slots = slots;
+    store.records = open_file_flash(dir.path() / "records.img", 16384, 4096, &error);
+    PublicKey key{};
+    SecretKey secret{};
+    make_signing_keys(key, secret);  // a key nobody signs with: every image is refused
+    store.public_key = key;
+    o.store = make_slot_store(std::move(store), &error);
+    if (!o.store) throw std::runtime_error("slot store: " + error);
+  }
+};
+
+}  // namespace
+
 TEST_CASE("every error code in the table is provoked by some test", "[errors]") {
   // One provoking request per row of the table, each checked like the tests above: a code without
   // a row here, or a row that no longer gets its code, fails.
@@ -471,6 +503,8 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
     user = {"X-Test-User: provoker-" + std::to_string(serial)};
     return make_file("provoke-" + std::to_string(serial), size, static_cast<std::uint32_t>(serial), chunk_size);
   };
+  SlotDevice slot_device;
+  TestServer slot_server([&](EndpointOptions& o) { slot_device.configure(o); });
   const std::map<ErrorCode, std::function<HttpResponse()>> provokers = {
       {ErrorCode::unauthenticated, [&] { return post(login, fresh(1000), 1, {}, {}); }},
       {ErrorCode::forbidden, [&] { return post(csrf, fresh(1000), 1); }},
@@ -579,6 +613,42 @@ TEST_CASE("every error code in the table is provoked by some test", "[errors]") 
        }},
       {ErrorCode::upload_not_found,
        [&] { return http.request("GET", server.url("/upload/status?identifier=never-uploaded"), alice); }},
+      {ErrorCode::update_pending,
+       [&] {
+         REQUIRE(slot_device.slots->mark_pending({Slot::b, 10, {}, "pending-token"}));
+         const auto response = post(slot_server, fresh(8192, 4096), 1, {}, user);
+         REQUIRE(slot_device.slots->rollback());
+         return response;
+       }},
+      {ErrorCode::slot_busy,
+       [&] {
+         const auto receiving = fresh(8192, 4096);
+         const auto receiver = user;
+         post(slot_server, receiving, 1, {}, receiver);  // an update being received
+         const auto response = post(slot_server, fresh(8192, 4096), 1, {}, user);
+         http.request("DELETE", slot_server.url("/upload?identifier=" + receiving.identifier), receiver);
+         return response;
+       }},
+      {ErrorCode::slot_active,
+       [&] {
+         const auto file = fresh(8192, 4096);
+         post(slot_server, file, 1, {}, user);
+         // Across a restart the boot state says B runs (a bootloader's fallback): the update's slot.
+         slot_server.restart([&] {
+           std::ofstream(slot_device.dir.path() / "boot-state.json") << R"({"running":"b","pending":null})" << '\n';
+         });
+         const auto response = post(slot_server, file, 2, {}, user);
+         http.request("DELETE", slot_server.url("/upload?identifier=" + file.identifier), user);
+         slot_server.restart([&] {
+           std::ofstream(slot_device.dir.path() / "boot-state.json") << R"({"running":"a","pending":null})" << '\n';
+         });
+         return response;
+       }},
+      {ErrorCode::image_rejected,
+       [&] {
+         const auto file = fresh(4096, 4096);  // all of it at once, and unsigned
+         return post(slot_server, file, 1, {}, user);
+       }},
       {ErrorCode::chunk_busy,
        [&] {
          const auto file = fresh(3 * 4096);

@@ -30,6 +30,10 @@ int http_status(ErrorCode code) {
     case ErrorCode::not_a_partial_upload: return 400;
     case ErrorCode::partial_upload_unfinished: return 409;
     case ErrorCode::final_upload_immutable: return 403;
+    case ErrorCode::update_pending: return 409;
+    case ErrorCode::slot_busy: return 409;
+    case ErrorCode::slot_active: return 409;
+    case ErrorCode::image_rejected: return 422;
     case ErrorCode::chunk_busy: return 503;
     case ErrorCode::out_of_order: return 503;
     case ErrorCode::server_busy: return 503;

@@ -292,6 +292,18 @@ std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Uplo
   }
   if (const StorageStatus status = upload->data->release(final); !status) {
     log("releasing upload " + m.upload_id + " failed: " + status.detail);
+    if (status.code == StorageCode::refused) {
+      // The store's policy refused the file itself (a firmware image whose signature fails):
+      // sending it again cannot help, so it goes, as a file that differs from its digest does.
+      {
+        std::lock_guard lock(upload->mutex);
+        upload->removed = true;
+        upload->advancing = false;
+        upload->changed.notify_all();
+      }
+      forget(upload, false);
+      return status.refusal;
+    }
     return give_up_advancing(upload, storage_error(status));
   }
   {

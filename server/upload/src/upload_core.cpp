@@ -291,7 +291,7 @@ std::variant<ErrorCode, std::shared_ptr<Upload>> UploadCore::Impl::create_indexe
   });
   if (over_limit) return ErrorCode::too_many_uploads;
   if (!upload) {
-    log("creating upload failed: " + create_status.detail);
+    if (create_status.code != StorageCode::refused) log("creating upload failed: " + create_status.detail);
     return storage_error(create_status);
   }
   if (!created) return ErrorCode::upload_conflict;
@@ -328,7 +328,7 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
     });
     if (over_limit) return ErrorCode::too_many_uploads;
     if (!upload) {
-      core.log("creating upload failed: " + create_status.detail);
+      if (create_status.code != StorageCode::refused) core.log("creating upload failed: " + create_status.detail);
       return storage_error(create_status);
     }
 
@@ -410,7 +410,15 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
     const bool next_in_line = starts_inside_leaf && !upload->advancing && upload->frontier.offset == request.offset;
     if (starts_inside_leaf && !next_in_line && upload->data->read_back() == nullptr) return refuse(ErrorCode::out_of_order);
 
-    return core.start_writer(upload, request, created, next_in_line);
+    PieceWriter writer = core.start_writer(upload, request, created, next_in_line);
+    lock.unlock();
+    // Outside the lock: erasing flash blocks may take a while, and the piece is marked as being
+    // written, so nothing else touches its bytes meanwhile.
+    if (const StorageStatus prepared = upload->data->prepare_piece(request.offset, request.size); !prepared) {
+      if (prepared.code != StorageCode::refused) core.log("preparing a piece failed: " + prepared.detail);
+      return storage_error(prepared);  // the writer gives the piece back
+    }
+    return writer;
   }
   return ErrorCode::chunk_busy;
 }

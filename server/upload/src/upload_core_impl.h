@@ -25,6 +25,7 @@ namespace resumable {
 
 // What a client is told of a store's failure.
 inline ErrorCode storage_error(const StorageStatus& status) {
+  if (status.code == StorageCode::refused) return status.refusal;
   return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
 }
 

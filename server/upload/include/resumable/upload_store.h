@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "resumable/digest.h"
+#include "resumable/errors.h"
 
 namespace resumable {
 
@@ -36,13 +37,17 @@ enum class StorageCode : std::uint8_t {
   io_error,   // the client sees internal_error (500)
   corrupt,    // open: records that cannot be trusted; the core never serves the upload and removes
               // it once limits.stale_after has passed
+  refused,    // the store's own policy says no (a slot too small, an update pending, an image whose
+              // signature fails): the client sees `refusal`. From release(): the upload is discarded.
 };
 
 struct StorageStatus {
   StorageCode code = StorageCode::ok;
   std::string detail;  // for logs, never for clients
+  ErrorCode refusal = ErrorCode::internal_error;  // what the client sees for StorageCode::refused
   explicit operator bool() const { return code == StorageCode::ok; }
   static StorageStatus success() { return {}; }
+  static StorageStatus refuse(ErrorCode code, std::string detail) { return {StorageCode::refused, std::move(detail), code}; }
 };
 
 // What is fixed when an upload starts (its first piece); rewritten by update_manifest when the
@@ -112,6 +117,9 @@ class StoredUpload {
  public:
   virtual ~StoredUpload() = default;
 
+  // Called before the first byte of a piece is written (also of a piece written again after a
+  // failed attempt), without the core's locks held: a flash store erases the piece's blocks here.
+  virtual StorageStatus prepare_piece(std::uint64_t /*offset*/, std::uint64_t /*size*/) { return StorageStatus::success(); }
   // Writes bytes of a piece at their offset (not yet committed: a crash may lose them).
   virtual StorageStatus write_at(std::uint64_t offset, const void* data, std::size_t length) = 0;
   // Makes the piece's bytes durable, then records the piece durably (for durable stores).
