@@ -4,6 +4,7 @@
 #include "exit_codes.h"
 #include "local_file.h"
 #include "resumable_protocol.h"
+#include "signing.h"
 #include "tus_protocol.h"
 #include "upload_state.h"
 #include "uploader.h"
@@ -472,9 +473,13 @@ int run_command(std::span<const std::string> args, const std::atomic<bool>& inte
   if (verb == "status") return status_command(rest, interrupted);
   if (verb == "cancel") return cancel_command(rest, interrupted);
   if (verb == "digest") return resumable::tools::run_digest_command("resumable digest", rest);
+  if (verb == "keygen") return keygen_command(rest);
+  if (verb == "sign") return sign_command(rest);
   if (verb == "help" || verb == "-h" || verb == "--help") {
     print_help(rest.empty() ? "" : rest[0]);
     if (!rest.empty() && rest[0] == "digest") return resumable::tools::run_digest_command("resumable digest", std::vector<std::string>{"--help"});
+    if (!rest.empty() && rest[0] == "keygen") return keygen_command(std::vector<std::string>{"--help"});
+    if (!rest.empty() && rest[0] == "sign") return sign_command(std::vector<std::string>{"--help"});
     return 0;
   }
   if (verb == "--version") {

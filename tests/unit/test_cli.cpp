@@ -12,6 +12,8 @@
 
 #include "commands.h"
 #include "resumable/errors.h"
+#include "resumable/image_signature.h"
+#include "resumable/tree_digest.h"
 #include "resumable_protocol.h"
 #include "retry.h"
 #include "status_map.h"
@@ -145,5 +147,40 @@ TEST_CASE("the state file keeps upload URLs between runs and across commands run
   CHECK(first.find("k") == std::optional<std::string>("v2"));
   CHECK(UploadUrlStore("").remember("k", "v", &error));  // no file: nothing kept, no error
   CHECK_FALSE(UploadUrlStore("").find("k").has_value());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("keygen and sign make a trailer the device's key verifies, over the payload's tree digest", "[cli]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("rsm-sign-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = [&](const char* name) { return (dir / name).string(); };
+  std::atomic<bool> interrupted{false};
+  REQUIRE(run_command(std::vector<std::string>{"keygen", "--secret", path("key.sec"), "--public", path("key.pub")}, interrupted) == 0);
+  CHECK((std::filesystem::status(path("key.sec")).permissions() & std::filesystem::perms::group_read) == std::filesystem::perms::none);
+  // Never overwritten.
+  CHECK(run_command(std::vector<std::string>{"keygen", "--secret", path("key.sec"), "--public", path("other.pub")}, interrupted) == 1);
+  std::vector<std::uint8_t> payload(2 * 1024 * 1024 + 333);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7 + (i >> 11));
+  std::ofstream(path("image.bin"), std::ios::binary).write(reinterpret_cast<const char*>(payload.data()),
+                                                          static_cast<std::streamsize>(payload.size()));
+  REQUIRE(run_command(std::vector<std::string>{"sign", "--key", path("key.sec"), path("image.bin")}, interrupted) == 0);
+  std::ifstream in(path("image.bin.signed"), std::ios::binary);
+  const std::vector<std::uint8_t> image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(image.size() == payload.size() + resumable::image_trailer_bytes);
+  CHECK(std::equal(payload.begin(), payload.end(), image.begin()));
+  const auto trailer = resumable::decode_trailer(std::span(image).last(resumable::image_trailer_bytes));
+  REQUIRE(trailer);
+  CHECK(trailer->payload_size == payload.size());
+  CHECK(trailer->payload_digest == resumable::core::file_digest(payload));
+  std::ifstream public_file(path("key.pub"));
+  std::string public_hex;
+  public_file >> public_hex;
+  const auto public_key = resumable::public_key_from_hex(public_hex);
+  REQUIRE(public_key);
+  CHECK(resumable::trailer_signature_valid(*trailer, *public_key));
+  // Signing a signed image again is refused; a bad key file is a local error.
+  CHECK(run_command(std::vector<std::string>{"sign", "--key", path("key.sec"), path("image.bin.signed")}, interrupted) == 1);
+  CHECK(run_command(std::vector<std::string>{"sign", "--key", path("key.pub"), path("image.bin")}, interrupted) == 1);
+  CHECK(run_command(std::vector<std::string>{"sign", path("image.bin")}, interrupted) == 2);
   std::filesystem::remove_all(dir);
 }
