@@ -55,16 +55,18 @@ std::unique_ptr<FirmwareSlots> FirmwareSlots::open(Options options, std::string*
     const auto running = json.is_object() && json.contains("running") ? slot_of(json["running"]) : std::nullopt;
     if (!running) return fail(options.boot_state_file.string() + ": not a boot state");
     state.running = *running;
-    if (json.contains("pending") && json["pending"].is_object()) {
-      const auto& p = json["pending"];
+    for (const char* field : {"pending", "running_image"}) {
+      if (!json.contains(field) || !json[field].is_object()) continue;
+      const auto& p = json[field];
       const auto slot = p.contains("slot") ? slot_of(p["slot"]) : std::nullopt;
       const auto digest = p.contains("digest") && p["digest"].is_string()
                               ? core::digest_from_hex(p["digest"].get<std::string>()) : std::nullopt;
       if (!slot || !digest || !p.contains("size") || !p["size"].is_number_unsigned() || !p.contains("token") ||
           !p["token"].is_string()) {
-        return fail(options.boot_state_file.string() + ": damaged pending image");
+        return fail(options.boot_state_file.string() + ": damaged " + field);
       }
-      state.pending = PendingImage{*slot, p["size"].get<std::uint64_t>(), *digest, p["token"].get<std::string>()};
+      (std::string(field) == "pending" ? state.pending : state.running_image) =
+          PendingImage{*slot, p["size"].get<std::uint64_t>(), *digest, p["token"].get<std::string>()};
     }
   }
   std::unique_ptr<FirmwareSlots> slots(new FirmwareSlots(std::move(options), std::move(state)));
@@ -75,11 +77,13 @@ std::unique_ptr<FirmwareSlots> FirmwareSlots::open(Options options, std::string*
 }
 
 StorageStatus FirmwareSlots::save(const State& state) {
-  nlohmann::json json = {{"running", std::string(1, slot_letter(state.running))}, {"pending", nullptr}};
-  if (state.pending) {
-    json["pending"] = {{"slot", std::string(1, slot_letter(state.pending->slot))}, {"size", state.pending->size},
-                       {"digest", core::to_hex(state.pending->digest)}, {"token", state.pending->token}};
-  }
+  const auto image_json = [](const std::optional<PendingImage>& image) -> nlohmann::json {
+    if (!image) return nullptr;
+    return {{"slot", std::string(1, slot_letter(image->slot))}, {"size", image->size},
+            {"digest", core::to_hex(image->digest)}, {"token", image->token}};
+  };
+  nlohmann::json json = {{"running", std::string(1, slot_letter(state.running))},
+                         {"running_image", image_json(state.running_image)}, {"pending", image_json(state.pending)}};
   const auto& path = options_.boot_state_file;
   const auto temporary = path.string() + ".new";
   {
@@ -95,6 +99,11 @@ StorageStatus FirmwareSlots::save(const State& state) {
 Slot FirmwareSlots::running() const {
   std::lock_guard lock(mutex_);
   return state_.running;
+}
+
+std::optional<PendingImage> FirmwareSlots::running_image() const {
+  std::lock_guard lock(mutex_);
+  return state_.running_image;
 }
 
 std::optional<PendingImage> FirmwareSlots::pending() const {
@@ -127,6 +136,7 @@ StorageStatus FirmwareSlots::confirm() {
   if (!state_.pending) return StorageStatus::refuse(ErrorCode::upload_not_found, "no image is pending");
   State next;
   next.running = state_.pending->slot;
+  next.running_image = state_.pending;
   if (auto status = save(next); !status) return status;
   state_ = std::move(next);
   return StorageStatus::success();
@@ -135,8 +145,8 @@ StorageStatus FirmwareSlots::confirm() {
 StorageStatus FirmwareSlots::rollback() {
   std::lock_guard lock(mutex_);
   if (!state_.pending) return StorageStatus::refuse(ErrorCode::upload_not_found, "no image is pending");
-  State next;
-  next.running = state_.running;
+  State next = state_;
+  next.pending.reset();
   if (auto status = save(next); !status) return status;
   state_ = std::move(next);
   return StorageStatus::success();

@@ -72,6 +72,8 @@ class FirmwareSlots {
   static std::unique_ptr<FirmwareSlots> open(Options options, std::string* error);
 
   Slot running() const;
+  // The image confirmed into the running slot, if it came by an update (not the factory image).
+  std::optional<PendingImage> running_image() const;
   std::optional<PendingImage> pending() const;
   // The slot's flash for writing an update: slot_active (refused) for the running slot.
   std::variant<ErrorCode, FlashArea*> writable(Slot slot);
@@ -89,6 +91,7 @@ class FirmwareSlots {
  private:
   struct State {
     Slot running = Slot::a;
+    std::optional<PendingImage> running_image;
     std::optional<PendingImage> pending;
   };
   FirmwareSlots(Options options, State state) : options_(std::move(options)), state_(std::move(state)) {}
