@@ -20,3 +20,12 @@ if(TARGET device_minimal)
   set_tests_properties(device.example_upload PROPERTIES LABELS device TIMEOUT 600
     ENVIRONMENT "RESUMABLE_EXPECT_WIDGET=$<BOOL:${RESUMABLE_HAS_WIDGET_ASSETS}>;RESUMABLE_WIDGET_PREBUILT_DIR=${RESUMABLE_WIDGET_PREBUILT_DIR};RESUMABLE_EXAMPLE_BIN=$<TARGET_FILE:device_minimal>;RESUMABLE_EMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR};RESUMABLE_HOST_CLI=${device_cli}")
 endif()
+
+# The device demo's firmware updates (demo/device, the slot store): refusals, a signed image
+# through the fault proxy, 12 SIGKILLs during an upload, a slot that became the running one
+# (firmware_update.test.mjs, ~40 s natively).
+if(TARGET resumable_device_demo)
+  add_test(NAME device.firmware_update COMMAND ${NODE} --test ${CMAKE_CURRENT_LIST_DIR}/firmware_update.test.mjs)
+  set_tests_properties(device.firmware_update PROPERTIES LABELS device TIMEOUT 900
+    ENVIRONMENT "RESUMABLE_DEVICE_DEMO_BIN=$<TARGET_FILE:resumable_device_demo>;RESUMABLE_EMULATOR=${CMAKE_CROSSCOMPILING_EMULATOR};RESUMABLE_CLI_BIN=${device_cli};RESUMABLE_ARTIFACTS_DIR=${CMAKE_BINARY_DIR}/test-artifacts")
+endif()
