@@ -21,7 +21,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir "$root/build-sanitize" -L unit --output-on-failure -j "$jobs"
 
 echo "== unit tests in the device profile (no writer, collector or watchdog threads, no mmap pool, 16 KiB buffers, CivetWeb tls;ipv6)"
-BUILD_DIR="$root/build-device" BUILD_TARGETS="unit_test_programs device_minimal resumable_command" bash "$root/scripts/build.sh" -DRESUMABLE_PROFILE=device \
+BUILD_DIR="$root/build-device" BUILD_TARGETS="unit_test_programs device_minimal resumable_device_demo resumable_command" bash "$root/scripts/build.sh" -DRESUMABLE_PROFILE=device \
   -DRESUMABLE_SANITIZE=address,undefined -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-device" -L 'unit|device' --output-on-failure -j "$jobs"
@@ -52,6 +52,7 @@ cmake -S "$root" -B "$root/build-armhf" --toolchain "$root/cmake/toolchains/armh
   -DRESUMABLE_PROFILE=device -DRESUMABLE_BUILD_WASM=OFF -DRESUMABLE_BUILD_DEMO=OFF \
   -DRESUMABLE_HOST_CLI="$root/build-device/cli/resumable" -DRESUMABLE_WIDGET_PREBUILT_DIR="$root/build/widget"
 cmake --build "$root/build-armhf" --parallel "$jobs" \
-  --target resumable_unit_tests resumable_upload_core_tests resumable_server_tests device_minimal
+  --target resumable_unit_tests resumable_upload_core_tests resumable_slot_store_tests resumable_server_tests device_minimal \
+  resumable_device_demo
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   ctest --test-dir "$root/build-armhf" -L 'unit|device' -E '^(cli|reliability)[.]|_NOT_BUILT$' --output-on-failure -j "$jobs"
