@@ -10,4 +10,9 @@ target_link_libraries(resumable_scaleout_tests PRIVATE resumable_registry_postgr
 target_compile_options(resumable_scaleout_tests PRIVATE ${RESUMABLE_WARNINGS})
 add_test(NAME scaleout.postgresql
   COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../support/postgres_fixture.sh -- $<TARGET_FILE:resumable_scaleout_tests>)
-set_tests_properties(scaleout.postgresql PROPERTIES LABELS scaleout TIMEOUT 600)
+if(RESUMABLE_SANITIZE MATCHES "thread")
+  # Under TSan (scripts/test.sh's concurrency stage) too: two cores race releases and claims.
+  set_tests_properties(scaleout.postgresql PROPERTIES LABELS "scaleout;concurrency" TIMEOUT 900)
+else()
+  set_tests_properties(scaleout.postgresql PROPERTIES LABELS scaleout TIMEOUT 600)
+endif()
