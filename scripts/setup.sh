@@ -15,6 +15,7 @@ apt_packages=(
   libssl-dev openssl libsodium-dev catch2 libsqlite3-dev libcurl4-openssl-dev nlohmann-json3-dev
   chromium
   clang-14 libclang-rt-14-dev
+  libpq-dev postgresql
 )
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

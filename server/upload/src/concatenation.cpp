@@ -41,6 +41,7 @@ std::variant<ErrorCode, FinalResult> UploadCore::concatenate(const std::string& 
   HeldPartials held;
   std::uint64_t total = 0;
   for (const auto& id : partials) {
+    if (auto error = core.sync({principal, id})) return *error;  // partials another instance received
     const auto upload = core.index.find({principal, id});
     if (!upload) return ErrorCode::upload_not_found;
     std::unique_lock lock(upload->mutex);

@@ -290,6 +290,7 @@ std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Uplo
       return ErrorCode::upload_not_found;
     }
   }
+  const std::string token = final.token;
   if (const StorageStatus status = upload->data->release(final); !status) {
     log("releasing upload " + m.upload_id + " failed: " + status.detail);
     if (status.code == StorageCode::refused) {
@@ -306,6 +307,8 @@ std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Uplo
     }
     return give_up_advancing(upload, storage_error(status));
   }
+  // A shared registry kept another instance's final record, recorded first: that one released it.
+  const bool released_here = final.token == token;
   {
     std::lock_guard lock(upload->mutex);
     upload->final = final;  // also when cancelled meanwhile: cancel() then deletes the released file
@@ -315,7 +318,7 @@ std::optional<PieceOutcome> UploadCore::Impl::release(const std::shared_ptr<Uplo
     if (upload->removed) return ErrorCode::upload_not_found;
   }
   index.finished(upload, final.token);
-  if (hooks.on_complete) {
+  if (released_here && hooks.on_complete) {
     hooks.on_complete(CompletedUpload{m.principal, m.identifier, m.file_name, *m.total_size, digest, final.token,
                                       final.location});
   }
@@ -340,6 +343,11 @@ PieceOutcome UploadCore::Impl::piece_stored(const std::shared_ptr<Upload>& uploa
                                             bool holds_frontier) {
   PieceStored stored;
   bool complete = false;
+  // With a shared registry, the pieces other instances stored meanwhile count too: of two instances
+  // that store an upload's last pieces at once, the later to record sees the other's record, so at
+  // least one of them releases (and the registry lets only one of those record its release). A
+  // registry that cannot be asked now leaves it to the next request (status, a retry).
+  refresh(upload);
   {
     std::lock_guard lock(upload->mutex);
     --upload->active_writers;

@@ -157,8 +157,10 @@ PieceOutcome PieceWriter::finish() {
   if (!s.error) {
     // The store makes the bytes durable before its record says they are there.
     if (const StorageStatus status = s.upload->data->commit_piece(record); !status) {
-      if (s.cancelled()) {
-        s.error = ErrorCode::upload_not_found;
+      if (s.cancelled() || status.code == StorageCode::not_found) {
+        s.error = ErrorCode::upload_not_found;  // cancelled here, or removed by another instance
+      } else if (status.code == StorageCode::conflict) {
+        s.error = ErrorCode::chunk_conflict;  // another instance recorded other bytes for it first
       } else {
         s.error = storage_error(status);
         s.core->log("recording piece failed: " + status.detail);

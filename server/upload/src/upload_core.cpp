@@ -57,6 +57,7 @@ std::shared_ptr<Upload> UploadCore::Impl::new_upload(const std::string& principa
 
 UploadCore::Impl::Impl(std::shared_ptr<UploadStore> store_, UploadLimits limits_, Hooks hooks_)
     : store(std::move(store_)),
+      registry(store ? store->shared_registry() : nullptr),
       limits(std::move(limits_)),
       hooks(std::move(hooks_)),
       buffers(limits.io_buffer_bytes, limits.idle_io_buffers) {
@@ -182,6 +183,66 @@ UploadCore::~UploadCore() = default;
 
 const UploadLimits& UploadCore::limits() const { return impl_->limits; }
 
+void UploadCore::Impl::add_recorded_piece(Upload& upload, PieceRecord& piece, bool trusted, bool replace) const {
+  const auto& total = upload.manifest.total_size;
+  if (!piece_fits(total, limits.max_file_size, piece.offset, piece.size)) return;
+  if (piece.leaves.size() > piece.size / core::leaf_bytes + 2) return;  // more leaves than it can have
+  const PieceFit fit = upload.fit(piece.offset, piece.size);
+  if (fit == PieceFit::overlaps) return;  // damaged records: keep what was consistent
+  if (fit == PieceFit::same && !replace) return;
+  Piece& entry = upload.pieces[piece.offset];
+  if (fit == PieceFit::free) {
+    ++upload.stored_pieces;
+    upload.stored_bytes += piece.size;
+  }
+  entry = Piece{};
+  entry.size = piece.size;
+  entry.state = PieceState::present;
+  entry.digest = piece.digest;
+  entry.first_leaf = piece.first_leaf;
+  entry.leaves = std::move(piece.leaves);
+  entry.continued = piece.offset % core::leaf_bytes != 0 && piece.first_leaf == piece.offset / core::leaf_bytes;
+  entry.trusted = trusted;
+}
+
+std::shared_ptr<Upload> UploadCore::Impl::adopt(const std::string& id, RecordedUpload& recorded) {
+  Impl& core = *this;
+  if (auto implausible = core.implausible(recorded.manifest)) {
+    core.quarantine(id, *implausible);
+    return nullptr;
+  }
+  auto upload = std::make_shared<Upload>();
+  upload->manifest = std::move(recorded.manifest);
+  upload->frontier.keep_leaves = upload->manifest.partial;
+  const auto& total = upload->manifest.total_size;
+  // A repeated record: the last one counts.
+  for (auto& piece : recorded.pieces) add_recorded_piece(*upload, piece, recorded.pieces_durable, true);
+  upload->final = std::move(recorded.final);
+  if (upload->final) {
+    // A release interrupted by a crash is finished now (idempotent).
+    if (auto status = recorded.upload->release(*upload->final); !status) {
+      core.log("finishing release of " + id + " failed: " + status.detail);
+    }
+  }
+  upload->last_activity = recorded.last_activity;
+  upload->data = std::move(recorded.upload);
+  if (!upload->final && upload->data->read_back() == nullptr) {
+    // The store cannot read back: pieces the frontier could pass only by reading bytes (leaf
+    // states a restart lost) are asked for again now, so a status request already shows them
+    // missing; their bytes are rewritten in place.
+    for (auto it = upload->pieces.begin(); it != upload->pieces.end();) {
+      if (core.passes_without_reading(it->second, it->first, total)) {
+        ++it;
+        continue;
+      }
+      --upload->stored_pieces;
+      upload->stored_bytes -= it->second.size;
+      it = upload->pieces.erase(it);
+    }
+  }
+  return upload;
+}
+
 void UploadCore::load() {
   Impl& core = *impl_;
   std::vector<std::shared_ptr<Upload>> redelivered;
@@ -196,58 +257,8 @@ void UploadCore::load() {
       core.quarantine(id, opened.code == StorageCode::corrupt ? opened.detail : "cannot open it: " + opened.detail);
       continue;
     }
-    if (auto implausible = core.implausible(recorded.manifest)) {
-      core.quarantine(id, *implausible);
-      continue;
-    }
-    auto upload = std::make_shared<Upload>();
-    upload->manifest = std::move(recorded.manifest);
-    upload->frontier.keep_leaves = upload->manifest.partial;
-    const auto& total = upload->manifest.total_size;
-    for (auto& piece : recorded.pieces) {
-      if (!piece_fits(total, core.limits.max_file_size, piece.offset, piece.size)) continue;
-      if (piece.leaves.size() > piece.size / core::leaf_bytes + 2) continue;  // more leaves than it can have
-      const PieceFit fit = upload->fit(piece.offset, piece.size);
-      if (fit == PieceFit::overlaps) continue;  // damaged records: keep what was consistent
-      Piece& entry = upload->pieces[piece.offset];
-      if (fit == PieceFit::free) {
-        ++upload->stored_pieces;
-        upload->stored_bytes += piece.size;
-      }
-      // A repeated record: the last one counts.
-      entry = Piece{};
-      entry.size = piece.size;
-      entry.state = PieceState::present;
-      entry.digest = piece.digest;
-      entry.first_leaf = piece.first_leaf;
-      entry.leaves = std::move(piece.leaves);
-      entry.continued = piece.offset % core::leaf_bytes != 0 && piece.first_leaf == piece.offset / core::leaf_bytes;
-      entry.trusted = recorded.pieces_durable;
-    }
-    upload->final = std::move(recorded.final);
-    if (upload->final) {
-      // A release interrupted by a crash is finished now (idempotent).
-      if (auto status = recorded.upload->release(*upload->final); !status) {
-        core.log("finishing release of " + id + " failed: " + status.detail);
-      }
-    }
-    upload->last_activity = recorded.last_activity;
-    upload->data = std::move(recorded.upload);
-    if (!upload->final && upload->data->read_back() == nullptr) {
-      // The store cannot read back: pieces the frontier could pass only by reading bytes (leaf
-      // states a restart lost) are asked for again now, so a status request already shows them
-      // missing; their bytes are rewritten in place.
-      for (auto it = upload->pieces.begin(); it != upload->pieces.end();) {
-        if (core.passes_without_reading(it->second, it->first, total)) {
-          ++it;
-          continue;
-        }
-        --upload->stored_pieces;
-        upload->stored_bytes -= it->second.size;
-        it = upload->pieces.erase(it);
-      }
-    }
-    if (core.index.insert_loaded(upload) && upload->final) redelivered.push_back(upload);
+    auto upload = core.adopt(id, recorded);
+    if (upload && core.index.insert_loaded(upload) && upload->final) redelivered.push_back(upload);
   }
   // The crash may have come between the release and the hook's return: hand every released,
   // unclaimed upload over again (at least once), after the index holds them all, so that the hook
@@ -283,6 +294,7 @@ std::variant<ErrorCode, std::shared_ptr<Upload>> UploadCore::Impl::create_indexe
   bool created = false;
   bool over_limit = false;
   StorageStatus create_status;
+  if (auto error = sync({principal, declared.identifier})) return *error;
   const UploadIndex::Limits counts{limits.max_uploads_per_principal, limits.max_unclaimed_per_principal, limits.max_uploads};
   auto upload = index.find_or_create({principal, declared.identifier}, counts, created, over_limit, [&] {
     auto fresh = new_upload(principal, declared, create_status);
@@ -290,6 +302,7 @@ std::variant<ErrorCode, std::shared_ptr<Upload>> UploadCore::Impl::create_indexe
     return fresh;
   });
   if (over_limit) return ErrorCode::too_many_uploads;
+  if (!upload && create_status.code == StorageCode::conflict) return ErrorCode::upload_conflict;  // another instance's
   if (!upload) {
     if (create_status.code != StorageCode::refused) log("creating upload failed: " + create_status.detail);
     return storage_error(create_status);
@@ -318,6 +331,7 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
     bool created = false;
     bool over_limit = false;
     StorageStatus create_status;
+    if (auto error = core.sync(key)) return *error;
     const UploadIndex::Limits counts{core.limits.max_uploads_per_principal, core.limits.max_unclaimed_per_principal,
                                      core.limits.max_uploads};
     auto upload = core.index.find_or_create(key, counts, created, over_limit,
@@ -327,6 +341,7 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
       return fresh;
     });
     if (over_limit) return ErrorCode::too_many_uploads;
+    if (!upload && create_status.code == StorageCode::conflict) continue;  // another instance created it: load it
     if (!upload) {
       if (create_status.code != StorageCode::refused) core.log("creating upload failed: " + create_status.detail);
       return storage_error(create_status);
@@ -424,6 +439,7 @@ PieceStart UploadCore::begin_piece(const std::string& principal, const PieceRequ
 }
 
 std::optional<PieceOutcome> UploadCore::resume_finalization(const std::string& principal, const std::string& identifier) {
+  if (auto error = impl_->sync({principal, identifier})) return *error;
   const auto upload = impl_->index.find({principal, identifier});
   if (!upload) return std::nullopt;
   return impl_->finish_received(upload);
@@ -433,6 +449,7 @@ std::optional<ErrorCode> UploadCore::declare_size(const std::string& principal, 
                                                   std::uint64_t size) {
   Impl& core = *impl_;
   if (auto error = check_size(size)) return error;
+  if (auto error = core.sync({principal, identifier})) return error;
   const auto upload = core.index.find({principal, identifier});
   if (!upload) return ErrorCode::upload_not_found;
   std::unique_lock lock(upload->mutex);
@@ -448,6 +465,7 @@ std::optional<ErrorCode> UploadCore::declare_size(const std::string& principal, 
 
 void UploadCore::cancel(const std::string& principal, const std::string& identifier) {
   Impl& core = *impl_;
+  if (core.sync({principal, identifier})) return;  // the registry cannot be reached: nothing to cancel by
   const auto upload = core.index.find({principal, identifier});
   if (!upload) return;
   {
@@ -466,6 +484,7 @@ void UploadCore::cancel(const std::string& principal, const std::string& identif
 
 std::variant<ErrorCode, ClaimedUpload> UploadCore::claim(const std::string& token, const std::string& principal) {
   Impl& core = *impl_;
+  if (core.registry != nullptr) return core.claim_shared(token, principal);
   const auto upload = core.index.take_by_token(token, principal);
   if (!upload) return ErrorCode::upload_not_found;
   ClaimedUpload claimed;
@@ -507,9 +526,11 @@ CollectionReport UploadCore::collect_stale(Clock::time_point now) {
     if (auto status = core.store->remove(id, false); !status) core.log("removing damaged upload " + id + " failed: " + status.detail);
     ++report.damaged_removed;
   }
+  core.sync_all();
   for (const auto& upload : core.index.all()) {
     bool remove = false;
     bool released = false;
+    if (core.refresh(upload)) continue;  // the registry cannot say whether another instance uses it
     {
       std::lock_guard lock(upload->mutex);
       if (upload->removed || upload->active_writers > 0 || upload->advancing) continue;
@@ -522,6 +543,19 @@ CollectionReport UploadCore::collect_stale(Clock::time_point now) {
                                 : upload->manifest.partial && upload->fully_received() ? core.limits.unclaimed_after
                                                                                        : core.limits.stale_after;
         remove = upload->last_activity + idle_limit <= now;
+      }
+      if (remove && core.registry != nullptr) {
+        // This instance's view may be old: the registry decides, from its own records, atomically
+        // with every other instance's pieces and claims (upload_registry.h, retire_idle).
+        const auto idle_limit = upload->final ? core.limits.unclaimed_after
+                                : upload->provisional ? core.limits.cancelled_grace
+                                : upload->manifest.partial && upload->fully_received() ? core.limits.unclaimed_after
+                                                                                       : core.limits.stale_after;
+        const StorageStatus retired = core.registry->retire_idle(upload->manifest.upload_id, now - idle_limit,
+                                                                 now - core.limits.unclaimed_after);
+        // not_found: claimed, cancelled or collected elsewhere meanwhile; removing its bytes (never a
+        // claimed file: its records are gone, so the store cannot find it) finishes what that began.
+        remove = retired || retired.code == StorageCode::not_found;
       }
       if (remove) {
         upload->removed = true;

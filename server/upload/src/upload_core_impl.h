@@ -18,6 +18,7 @@
 
 #include "resumable/buffer_pool.h"
 #include "resumable/upload_core.h"
+#include "resumable/upload_registry.h"
 #include "upload_index.h"
 #include "write_behind.h"
 
@@ -25,8 +26,12 @@ namespace resumable {
 
 // What a client is told of a store's failure.
 inline ErrorCode storage_error(const StorageStatus& status) {
-  if (status.code == StorageCode::refused) return status.refusal;
-  return status.code == StorageCode::no_space ? ErrorCode::insufficient_storage : ErrorCode::internal_error;
+  switch (status.code) {
+    case StorageCode::refused: return status.refusal;
+    case StorageCode::no_space: return ErrorCode::insufficient_storage;
+    case StorageCode::unavailable: return ErrorCode::server_busy;  // retryable: nothing was recorded
+    default: return ErrorCode::internal_error;
+  }
 }
 
 struct UploadCore::Impl {
@@ -34,6 +39,10 @@ struct UploadCore::Impl {
   ~Impl();
 
   std::shared_ptr<UploadStore> store;
+  // The store's shared registry (UploadStore::shared_registry), or null: then this core is the only
+  // one with these records and its index is the truth. Otherwise the index is a cache of the
+  // registry, brought up to date (shared.cpp) before every decision that depends on other instances.
+  UploadRegistry* registry = nullptr;
   const UploadLimits limits;
   Hooks hooks;
   BufferPool buffers;                     // body buffers of all requests
@@ -87,6 +96,26 @@ struct UploadCore::Impl {
   // Why a loaded manifest cannot be one the core wrote, if it cannot.
   std::optional<std::string> implausible(const UploadManifest& manifest) const;
   void collect_and_log();
+  // An upload the store recorded (load, or a shared registry's upload this core did not know),
+  // checked and made ready to index; null when it cannot be served (quarantined, with why).
+  std::shared_ptr<Upload> adopt(const std::string& upload_id, RecordedUpload& recorded);
+  // Adds a recorded piece to `upload` (locked) unless its records cannot be the core's; `replace`:
+  // a piece already at its offset gives way (a repeated record: the last one counts), else it stays.
+  void add_recorded_piece(Upload& upload, PieceRecord& piece, bool trusted, bool replace) const;
+
+  // ---- shared.cpp: a shared registry (no-ops without one)
+  // Brings the index's upload under `key` up to date: loads one that another instance created,
+  // merges the pieces and final record others recorded, and drops one that another instance
+  // removed (cancelled, claimed, collected). An error when the registry cannot be asked.
+  std::optional<ErrorCode> sync(const UploadIndex::Key& key);
+  // Merges the registry's records of this indexed upload into it (not locked by the caller).
+  std::optional<ErrorCode> refresh(const std::shared_ptr<Upload>& upload);
+  // Loads every upload of the registry this core does not know (for collection).
+  void sync_all();
+  // Another instance removed the upload: out of this index, its bytes left to the remover.
+  void drop_removed_elsewhere(const std::shared_ptr<Upload>& upload);
+  // The one-time claim through the registry.
+  std::variant<ErrorCode, ClaimedUpload> claim_shared(const std::string& token, const std::string& principal);
 
   // ---- piece_writer.cpp
   // Marks the piece as being written (upload locked) and hands out its writer; `continue_frontier`:

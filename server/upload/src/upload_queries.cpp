@@ -9,6 +9,7 @@ namespace resumable {
 PieceQuery UploadCore::find_piece(const std::string& principal, const PieceRequest& request) {
   Impl& core = *impl_;
   if (auto error = check_declaration(request.upload)) return *error;
+  if (auto error = core.sync({principal, request.upload.identifier})) return *error;
   const auto upload = core.index.find({principal, request.upload.identifier});
   if (!upload) return PiecePresence::absent;
   {
@@ -34,6 +35,7 @@ PieceQuery UploadCore::find_piece(const std::string& principal, const PieceReque
 StatusOutcome UploadCore::status(const std::string& principal, const std::string& identifier, std::uint64_t from_offset,
                                  std::size_t max_pieces) {
   Impl& core = *impl_;
+  if (auto error = core.sync({principal, identifier})) return *error;  // pieces other instances stored
   const auto upload = core.index.find({principal, identifier});
   if (!upload) return ErrorCode::upload_not_found;
   if (auto finished = core.finish_received(upload)) {

@@ -143,13 +143,14 @@ class OpenFiles {
 class FilesystemUpload final : public StoredUpload, public ReadBack, public Splice {
  public:
   FilesystemUpload(UploadManifest manifest, fs::path dir, fs::path upload_to, bool durable, bool direct_io,
-                   bool released, std::shared_ptr<OpenFiles> open_files)
+                   bool released, std::shared_ptr<OpenFiles> open_files, std::shared_ptr<UploadRegistry> registry)
       : manifest_(std::move(manifest)),
         dir_(std::move(dir)),
         upload_to_(std::move(upload_to)),
         durable_(durable),
         direct_io_(direct_io),
-        open_files_(std::move(open_files)) {
+        open_files_(std::move(open_files)),
+        registry_(std::move(registry)) {
     released_ = released;
     direct_usable_ = direct_io;
   }
@@ -268,6 +269,7 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Spli
     if (!files) return status;
     // The bytes must be durable before the record says they are there.
     if (durable_ && ::fdatasync(files->data.get()) != 0) return errno_status(errno, "fdatasync data");
+    if (registry_) return registry_->record_piece(manifest_.upload_id, piece);
     const auto bytes = encode_piece_record(piece);  // one append: a crash tears at most this record
     if (status = posix::append_record(files->log.get(), bytes.data(), bytes.size(), dir_ / "pieces.log"); !status) {
       return status;
@@ -277,6 +279,11 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Spli
   }
 
   StorageStatus update_manifest(const UploadManifest& manifest) override {
+    if (registry_) {
+      if (auto status = registry_->update_manifest(manifest); !status) return status;
+      manifest_ = manifest;
+      return StorageStatus::success();
+    }
     if (auto status = write_file_atomically(dir_ / "manifest.json", encode_manifest(manifest), durable_); !status) {
       return status;
     }
@@ -288,6 +295,13 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Spli
     const fs::path destination = released_path(upload_to_, manifest_);
     if (final.location.empty()) final.location = destination.string();
     if (final.location != destination.string()) return {StorageCode::io_error, "release to a foreign location"};
+    if (registry_) {
+      // The first final record wins (another instance's, maybe); whoever recorded it, the hand-over
+      // is completed here too, so that an instance that died after recording it leaves no file behind.
+      if (auto status = registry_->record_final(manifest_.upload_id, final); !status) return status;
+      if (final.location != destination.string()) return {StorageCode::corrupt, "final record with a foreign location"};
+      return finish_release(destination);
+    }
     if (!fs::exists(dir_ / "final.json")) {
       if (auto status = write_file_atomically(dir_ / "final.json", encode_final_record(final), durable_); !status) {
         return status;
@@ -304,16 +318,21 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Spli
       return fs::exists(destination, error) ? StorageStatus::success()
                                             : StorageStatus{StorageCode::not_found, "released data is missing"};
     }
+    // Another instance sharing the directories may move the data at the same moment: a data file
+    // gone under us, with the released file in place, is a finished hand-over.
+    const auto moved_meanwhile = [&] { return errno == ENOENT && fs::exists(destination, error); };
     if (durable_) {
       // Its own descriptor: after a restart the upload is already marked released (its final
       // record exists), and files() serves unreleased uploads only.
       UniqueFd fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd && moved_meanwhile()) return sync_directory(destination.parent_path(), durable_);
       if (!fd) return errno_status(errno, "open " + data.string());
       if (::fsync(fd.get()) != 0) return errno_status(errno, "fsync data");
     }
     released_ = true;
     open_files_->drop(this);
     if (::rename(data.c_str(), destination.c_str()) != 0) {
+      if (moved_meanwhile()) return sync_directory(destination.parent_path(), durable_);
       if (errno != EXDEV) return errno_status(errno, "rename to " + destination.string());
       // Different filesystems: copy (O(size)), then drop the partial file. docs/embedding.md says why
       // chunk_dir and upload_to belong on one filesystem.
@@ -370,6 +389,10 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Spli
     return open_files_->use(this, [this](UploadFiles& files) {
       files.data = UniqueFd(::open((dir_ / "data").c_str(), O_RDWR | O_CLOEXEC));
       if (!files.data) return errno_status(errno, "open " + (dir_ / "data").string());
+      if (registry_) {  // the records are the registry's: no pieces.log
+        files.direct = open_direct(dir_ / "data", direct_io_);
+        return StorageStatus::success();
+      }
       files.log = UniqueFd(::open((dir_ / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
       if (!files.log) return errno_status(errno, "open " + (dir_ / "pieces.log").string());
       files.direct = open_direct(dir_ / "data", direct_io_);
@@ -383,6 +406,7 @@ class FilesystemUpload final : public StoredUpload, public ReadBack, public Spli
   bool durable_;
   bool direct_io_;
   std::shared_ptr<OpenFiles> open_files_;
+  std::shared_ptr<UploadRegistry> registry_;  // null: records beside the data
   std::atomic<bool> released_{false};
   std::atomic<bool> direct_usable_{false};
 };
@@ -411,6 +435,15 @@ class FilesystemStore final : public UploadStore {
         return fail_create(dir, errno_status(errno, "size the data file"));
       }
     }
+    if (options_.registry) {
+      // The registry's record comes last, as the manifest does below: a directory without one is
+      // an aborted create. conflict: another instance has just created this upload.
+      if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return fail_create(dir, status);
+      if (auto status = options_.registry->create(manifest); !status) return fail_create(dir, status);
+      out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, options_.direct_io,
+                                               false, open_files_, options_.registry);
+      return StorageStatus::success();
+    }
     UniqueFd log(::open((dir / "pieces.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
     if (!log) return fail_create(dir, errno_status(errno, "create pieces.log"));
     // The manifest is written last: an upload directory without one is an aborted create.
@@ -419,7 +452,7 @@ class FilesystemStore final : public UploadStore {
     }
     if (auto status = sync_directory(options_.chunk_dir, options_.durable); !status) return fail_create(dir, status);
     out = std::make_unique<FilesystemUpload>(manifest, dir, options_.upload_to, options_.durable, options_.direct_io,
-                                             false, open_files_);
+                                             false, open_files_, options_.registry);
     return StorageStatus::success();
   }
 
@@ -430,6 +463,7 @@ class FilesystemStore final : public UploadStore {
     if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
     const fs::path dir = options_.chunk_dir / upload_id;
     std::error_code error;
+    if (options_.registry) return open_registered(upload_id, dir, out);
     if (fs::symlink_status(dir / "manifest.json", error).type() == fs::file_type::not_found) {
       return {StorageCode::not_found, "no manifest in " + dir.string()};
     }
@@ -458,7 +492,7 @@ class FilesystemStore final : public UploadStore {
       return corrupt("unusable pieces.log");
     }
     auto upload = std::make_unique<FilesystemUpload>(*manifest, dir, options_.upload_to, options_.durable,
-                                                     options_.direct_io, final.has_value(), open_files_);
+                                                     options_.direct_io, final.has_value(), open_files_, options_.registry);
     if (!final && version < manifest_version) {
       // Recorded before the tree digest: its pieces' digests are another algorithm's, so they are
       // asked for again (the bytes are rewritten in place) and the manifest is brought up to date.
@@ -481,6 +515,10 @@ class FilesystemStore final : public UploadStore {
 
   std::vector<std::string> list() override {
     std::vector<std::string> ids;
+    if (options_.registry) {
+      if (auto status = options_.registry->list(ids); !status) return {};
+      return ids;
+    }
     std::vector<fs::path> unfinished_removals;
     std::error_code error;
     for (const auto& entry : fs::directory_iterator(options_.chunk_dir, error)) {
@@ -497,6 +535,8 @@ class FilesystemStore final : public UploadStore {
     return ids;
   }
 
+  UploadRegistry* shared_registry() override { return options_.registry.get(); }
+
   StorageStatus remove(const std::string& upload_id, bool released_file) override {
     if (!is_upload_id(upload_id)) return {StorageCode::not_found, "invalid upload id"};
     const fs::path dir = options_.chunk_dir / upload_id;
@@ -505,6 +545,10 @@ class FilesystemStore final : public UploadStore {
       // Only ever the file this store would have released: upload_to/<id><ext>.
       RecordedUpload recorded;
       if (open(upload_id, recorded) && recorded.final) fs::remove(released_path(options_.upload_to, recorded.manifest), error);
+    }
+    if (options_.registry) {
+      // The records go first: from then on no instance serves the upload; its bytes follow.
+      if (auto status = options_.registry->remove(upload_id); !status) return status;
     }
     // One rename takes the upload out of list() at once, made durable before anything is deleted:
     // a crash or power loss in the middle of deleting its files then leaves no half-removed upload
@@ -531,6 +575,33 @@ class FilesystemStore final : public UploadStore {
     std::error_code ignored;
     fs::remove_all(dir, ignored);
     return status;
+  }
+
+  // open() with the records in the registry: validated as the files' are, plus the data file.
+  StorageStatus open_registered(const std::string& upload_id, const fs::path& dir, RecordedUpload& out) {
+    UploadRecords records;
+    if (auto status = options_.registry->open(upload_id, records); !status) return status;
+    const auto corrupt = [&](const std::string& what) { return StorageStatus{StorageCode::corrupt, what + " of " + upload_id}; };
+    if (records.manifest.upload_id != upload_id) return corrupt("a foreign manifest");
+    if (records.final && records.final->location != location_for_release(records.manifest).string()) {
+      return corrupt("final record with a foreign location");
+    }
+    if (!records.final) {
+      struct stat info {};
+      if (::stat((dir / "data").c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return corrupt("missing data file");
+      if (records.manifest.total_size && static_cast<std::uint64_t>(info.st_size) < *records.manifest.total_size) {
+        return corrupt("truncated data file");
+      }
+    }
+    out.upload = std::make_unique<FilesystemUpload>(records.manifest, dir, options_.upload_to, options_.durable,
+                                                    options_.direct_io, records.final.has_value(), open_files_,
+                                                    options_.registry);
+    out.manifest = std::move(records.manifest);
+    out.pieces = std::move(records.pieces);
+    out.pieces_durable = options_.durable;
+    out.final = std::move(records.final);
+    out.last_activity = records.last_activity;
+    return StorageStatus::success();
   }
 
   static constexpr std::string_view removed_suffix = ".removed";

@@ -39,6 +39,11 @@ enum class StorageCode : std::uint8_t {
               // it once limits.stale_after has passed
   refused,    // the store's own policy says no (a slot too small, an update pending, an image whose
               // signature fails): the client sees `refusal`. From release(): the upload is discarded.
+  // Shared registries (upload_registry.h) only; local stores never return these two.
+  conflict,     // create: another instance holds an upload under this (principal, identifier) now;
+                // commit_piece: the piece is recorded with other bytes. The core looks again.
+  unavailable,  // the registry cannot be reached or asked to retry (a lost connection, a
+                // serialization failure): nothing was recorded, the client may retry
 };
 
 struct StorageStatus {
@@ -100,6 +105,7 @@ class ReadBack {
 };
 
 class StoredUpload;
+class UploadRegistry;
 
 // Optional capability: bytes of another upload of the same store are placed into this one without
 // passing through the core (the filesystem store: copy_file_range, which shares the blocks instead
@@ -128,7 +134,9 @@ class StoredUpload {
   virtual StorageStatus update_manifest(const UploadManifest& manifest) = 0;
   // Records `final` durably, its location chosen here, then hands the bytes over (a rename, a
   // CompleteMultipartUpload, a slot hand-over). Idempotent: called again with the recorded final
-  // record after a crash, it completes the hand-over.
+  // record after a crash, it completes the hand-over. With a shared registry another instance may
+  // have recorded its own final record first: `final` then becomes that one (its token differs
+  // from the caller's), the hand-over is completed all the same, and the caller did not release.
   virtual StorageStatus release(FinalRecord& final) = 0;
 
   // Optional capabilities: nullptr when the store lacks them. Owned by this object.
@@ -160,6 +168,13 @@ class UploadStore {
   virtual std::vector<std::string> list() = 0;
   // Deletes the upload's records and bytes, and its released file too if `released_file` is set.
   virtual StorageStatus remove(const std::string& upload_id, bool released_file) = 0;
+
+  // Optional capability: the records live in a registry that other instances share (several
+  // processes over one database and one data store, upload_registry.h). The core then reads an
+  // upload's records from it on every request instead of trusting what it holds itself, and takes
+  // one-time decisions (release, claim, collection) by the registry's conditional writes. nullptr
+  // for a store that is the only one with its records (the filesystem and memory stores).
+  virtual UploadRegistry* shared_registry() { return nullptr; }
 };
 
 }  // namespace resumable

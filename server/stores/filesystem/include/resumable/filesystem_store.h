@@ -9,6 +9,8 @@
 //   <chunk_dir>/<upload_id>/final.json      written before the release rename (intent record)
 //   <upload_to>/<upload_id>[.ext]           the released file
 //   <chunk_dir>/<upload_id>.removed         an upload being removed (one rename, then its files go)
+// With a registry (several instances over one shared chunk_dir and upload_to) the records live in
+// the registry instead (upload_registry.h): each upload directory then holds only its data file.
 #pragma once
 
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "resumable/limits.h"
+#include "resumable/upload_registry.h"
 #include "resumable/upload_store.h"
 
 namespace resumable {
@@ -41,6 +44,10 @@ struct FilesystemStoreOptions {
   // Uploads whose files are kept open at once (three descriptors each); the least recently used
   // are closed beyond this, so an idle upload holds no descriptor however many are on disk.
   std::size_t max_open_uploads = 64;
+  // Records in this registry instead of beside the data (manifest.json, pieces.log, final.json are
+  // then never written): for instances that share chunk_dir and upload_to. The store then reports
+  // it as UploadStore::shared_registry, and the core reads every upload's state from it.
+  std::shared_ptr<UploadRegistry> registry = nullptr;
 };
 
 // Creates both directories if needed; nullptr (with `error` set) if they cannot be created.

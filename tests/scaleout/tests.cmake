@@ -1,0 +1,18 @@
+# Scale-out tests (issue 17; docs/scale-out.md): several instances over shared records, against the
+# real engines, each started by its fixture on 127.0.0.1 (label scaleout). Included by
+# tests/CMakeLists.txt when the PostgreSQL registry is built.
+#   scaleout.postgresql  the PostgreSQL registry's contract, and two upload cores over one registry
+#                        and one shared data directory (tests/support/postgres_fixture.sh starts a
+#                        throwaway PostgreSQL 15 cluster for the run and removes it afterwards)
+add_executable(resumable_scaleout_tests ${CMAKE_CURRENT_LIST_DIR}/test_postgresql_registry.cpp)
+target_link_libraries(resumable_scaleout_tests PRIVATE resumable_registry_postgresql resumable_store_filesystem
+  resumable_upload PkgConfig::LIBPQ ${RESUMABLE_CATCH2_MAIN})
+target_compile_options(resumable_scaleout_tests PRIVATE ${RESUMABLE_WARNINGS})
+add_test(NAME scaleout.postgresql
+  COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../support/postgres_fixture.sh -- $<TARGET_FILE:resumable_scaleout_tests>)
+if(RESUMABLE_SANITIZE MATCHES "thread")
+  # Under TSan (scripts/test.sh's concurrency stage) too: two cores race releases and claims.
+  set_tests_properties(scaleout.postgresql PROPERTIES LABELS "scaleout;concurrency" TIMEOUT 900)
+else()
+  set_tests_properties(scaleout.postgresql PROPERTIES LABELS scaleout TIMEOUT 600)
+endif()
