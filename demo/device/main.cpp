@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -90,36 +91,62 @@ class Device {
   std::unique_ptr<resumable::UploadEndpoint> endpoint;
 
   // on_complete: the image in `done.location` verified (signature and digest, when a key is set)
-  // and released; mark it pending (idempotent by token), then take it over (claim). Before the
-  // endpoint exists (a restart's redelivery), the claim waits for start().
+  // and released: mark it pending (idempotent by token). The upload stays unclaimed while it is
+  // pending, so that a client whose last reply a crash cut off still gets the final result from
+  // its status request; confirm and rollback claim it first, then change the flags (a crash in
+  // between leaves the image pending, and the button works again). Called again after every
+  // restart for an unclaimed upload (redelivered).
   void completed(const resumable::CompletedUpload& done) {
     const auto slot = resumable::slot_of_location(done.location);
     if (!slot) return log_line("released upload names no slot: " + done.location);
-    if (*slot != slots->running()) {
-      if (auto status = slots->mark_pending({*slot, done.size, done.digest, done.token}); !status) {
-        log_line("cannot mark the image pending: " + status.detail);
-      } else {
-        log_line(std::string("image ") + resumable::core::to_hex(done.digest) + " in slot " + resumable::slot_letter(*slot) +
-                 " is pending");
-      }
+    {
+      std::lock_guard lock(mutex_);
+      uploaders_[done.token] = done.principal;
     }
-    std::lock_guard lock(mutex_);
-    unclaimed_.push_back({done.token, done.principal});
-    if (endpoint) claim_waiting();
+    if (*slot == slots->running()) {
+      // Confirmed before a crash cut its claim off: nothing is pending any more.
+      std::lock_guard lock(mutex_);
+      waiting_.push_back(done.token);
+      if (endpoint) claim_waiting();
+      return;
+    }
+    if (auto status = slots->mark_pending({*slot, done.size, done.digest, done.token}); !status) {
+      log_line("cannot mark the image pending: " + status.detail);
+    } else if (!done.redelivered) {
+      log_line(std::string("image ") + resumable::core::to_hex(done.digest) + " in slot " + resumable::slot_letter(*slot) +
+               " is pending");
+    }
   }
 
+  // Called once the endpoint exists: claims what a restart's redelivery could not claim yet.
   void start() {
     std::lock_guard lock(mutex_);
     claim_waiting();
   }
 
+  // Confirm or roll back the pending image: its upload is claimed first (see completed()).
+  resumable::StorageStatus settle(bool confirm) {
+    if (const auto pending = slots->pending()) {
+      std::lock_guard lock(mutex_);
+      waiting_.push_back(pending->token);
+      claim_waiting();
+    }
+    return confirm ? slots->confirm() : slots->rollback();
+  }
+
  private:
   void claim_waiting() {
-    for (const auto& [token, principal] : unclaimed_) endpoint->claim_upload(token, principal);
-    unclaimed_.clear();
+    for (const auto& token : waiting_) {
+      if (auto it = uploaders_.find(token); it != uploaders_.end()) {
+        endpoint->claim_upload(token, it->second);
+        uploaders_.erase(it);
+      }
+    }
+    waiting_.clear();
   }
   std::mutex mutex_;
-  std::vector<std::pair<std::string, std::string>> unclaimed_;
+  std::map<std::string, std::string> uploaders_;  // token -> principal, of released, unclaimed uploads
+  std::vector<std::string> waiting_;              // tokens to claim
 };
 
 json image_json(const resumable::PendingImage& image) {
@@ -192,7 +219,7 @@ int api(mg_connection* connection, void* data) noexcept {
         send_error(connection, 403, resumable::ErrorCode::forbidden);
         return 403;
       }
-      const auto status = uri == "/api/confirm" ? device.slots->confirm() : device.slots->rollback();
+      const auto status = device.settle(uri == "/api/confirm");
       if (!status) {
         const bool refused = status.code == resumable::StorageCode::refused;
         send_error(connection, refused ? 409 : 500, refused ? status.refusal : resumable::ErrorCode::internal_error);

@@ -4,7 +4,8 @@
 //   - refusals: a forged, an unsigned and a tampered image (422 image_rejected, nothing pending), an
 //     image larger than the slot (413 before a byte is written: the slot file stays erased);
 //   - a signed 16 MiB image through the fault proxy (drops, resets, stalls, truncations, flipped
-//     bytes) lands in slot B byte for byte and is marked pending; a second update is refused (409
+//     bytes) lands in slot B byte for byte and is marked pending; after a SIGKILL the client's status
+//     request still gets the final result (the upload stays unclaimed while pending); a second update is refused (409
 //     update_pending); confirm makes B the running slot, and the next update goes to A;
 //   - the demo SIGKILLed at random points (seeded: RESUMABLE_FIRMWARE_SEED) 12 times during an
 //     upload: each restart resumes from the record area, far fewer bytes are sent than 12 fresh
@@ -148,7 +149,7 @@ test('refusals, a signed image through faults, pending, a second update, confirm
     stallMs: [20, 300],
   }).listen();
   try {
-    const result = await upload(good.signed, proxy.url, ['--chunk-size', '512KiB']);
+    const result = await upload(good.signed, proxy.url, ['--chunk-size', '512KiB', '--cookie-jar', join(dir, 'jar-1')]);
     assert.equal(result.code, 0, result.stderr);
     const [line] = jsonLines(result.stdout);
     const injected = proxy.injected();
@@ -166,6 +167,16 @@ test('refusals, a signed image through faults, pending, a second update, confirm
   } finally {
     await proxy.close();
   }
+
+  // The device dies right after the release (a client whose last reply was cut off): after the
+  // restart its status request still gets the final result, and the image is still pending.
+  await device.kill();
+  device = await startDevice(slotDir);
+  const after = await runCli(['status', '--json', '--chunk-size', '512KiB', '--cookie-jar', join(dir, 'jar-1'),
+    `${device.url}/upload`, good.signed]);
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(jsonLines(after.stdout)[0].status, 'complete', `the final result after a restart: ${after.stdout}`);
+  assert.equal((await deviceStatus(device)).pending?.slot, 'b');
 
   // While it is pending, no other update starts.
   const next = makeImage('next', 16, { payload: 3 * MiB + 1 });

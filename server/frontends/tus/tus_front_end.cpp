@@ -137,9 +137,10 @@ int tus_status(ErrorCode code) {
     case ErrorCode::not_a_partial_upload: return 400;
     case ErrorCode::partial_upload_unfinished: return 400;  // tusd's ERR_UPLOAD_NOT_FINISHED
     case ErrorCode::final_upload_immutable: return 403;  // the concatenation extension: PATCH to a final upload
-    case ErrorCode::update_pending: return 409;
-    case ErrorCode::slot_busy: return 409;
-    case ErrorCode::slot_active: return 409;
+    // 403, not 409: tus-js-client retries a 409 (an offset mismatch), and these do not pass.
+    case ErrorCode::update_pending: return 403;
+    case ErrorCode::slot_busy: return 403;
+    case ErrorCode::slot_active: return 403;
     case ErrorCode::image_rejected: return 422;
     case ErrorCode::chunk_busy: return 423;  // tus clients retry 423 Locked
     case ErrorCode::out_of_order: return 503;
