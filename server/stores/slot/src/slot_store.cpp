@@ -187,30 +187,32 @@ StorageStatus SlotUpload::update_manifest(const UploadManifest& manifest) {
 }
 
 // Reads the image back from the slot: its trailer must name the payload's size and tree digest,
-// and its signature must verify. Empty on success, else why not.
-std::optional<std::string> verify_image(FlashArea& slot, std::uint64_t total, const PublicKey& key) {
-  if (total < image_trailer_bytes) return "the image is shorter than its trailer";
+// and its signature must verify. Success, a refusal (image_rejected) or, when the flash cannot be
+// read, an I/O error: the image may be fine, the upload stays and its release is tried again.
+StorageStatus verify_image(FlashArea& slot, std::uint64_t total, const PublicKey& key) {
+  const auto reject = [](const std::string& why) { return StorageStatus::refuse(ErrorCode::image_rejected, why); };
+  if (total < image_trailer_bytes) return reject("the image is shorter than its trailer");
   std::array<std::uint8_t, image_trailer_bytes> bytes{};
-  if (auto status = slot.read(total - image_trailer_bytes, bytes.data(), bytes.size()); !status) return status.detail;
+  if (auto status = slot.read(total - image_trailer_bytes, bytes.data(), bytes.size()); !status) return status;
   const auto trailer = decode_trailer(bytes);
-  if (!trailer) return "the image has no signature trailer";
-  if (trailer->payload_size != total - image_trailer_bytes) return "the trailer names another payload size";
-  if (!trailer_signature_valid(*trailer, key)) return "the signature does not verify against the device's key";
+  if (!trailer) return reject("the image has no signature trailer");
+  if (trailer->payload_size != total - image_trailer_bytes) return reject("the trailer names another payload size");
+  if (!trailer_signature_valid(*trailer, key)) return reject("the signature does not verify against the device's key");
   core::LeafHasher leaves;
   core::FileDigestHasher file;
   std::vector<std::uint8_t> buffer(64 * 1024);
   for (std::uint64_t at = 0; at < trailer->payload_size;) {
     const auto part = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), trailer->payload_size - at));
-    if (auto status = slot.read(at, buffer.data(), part); !status) return status.detail;
+    if (auto status = slot.read(at, buffer.data(), part); !status) return status;
     leaves.update(std::span(buffer.data(), part), [&](const core::Leaf& leaf) { file.add_leaf(leaf.digest); });
     at += part;
   }
   leaves.finish([&](const core::Leaf& leaf) { file.add_leaf(leaf.digest); });
   const auto digest = file.finish(trailer->payload_size);
   if (!digest || !core::digests_equal(*digest, trailer->payload_digest)) {
-    return "the payload in the slot differs from the signed digest";
+    return reject("the payload in the slot differs from the signed digest");
   }
-  return std::nullopt;
+  return StorageStatus::success();
 }
 
 StorageStatus SlotUpload::release(FinalRecord& final) {
@@ -224,9 +226,9 @@ StorageStatus SlotUpload::release(FinalRecord& final) {
     return StorageStatus::refuse(ErrorCode::slot_active, "the upload's slot is now the running one");
   }
   if (state_->options_.public_key) {
-    if (auto why = verify_image(slot_, total_, *state_->options_.public_key)) {
-      return StorageStatus::refuse(ErrorCode::image_rejected, "image in slot " + std::string(1, slot_letter(which_)) +
-                                                                  " refused: " + *why);
+    if (auto verified = verify_image(slot_, total_, *state_->options_.public_key); !verified) {
+      verified.detail = "image in slot " + std::string(1, slot_letter(which_)) + ": " + verified.detail;
+      return verified;
     }
   }
   final.location = slot_location(which_);
