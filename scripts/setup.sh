@@ -16,6 +16,7 @@ apt_packages=(
   chromium
   clang-14 libclang-rt-14-dev
   libpq-dev postgresql
+  libexpat1-dev
 )
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

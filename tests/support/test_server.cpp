@@ -12,6 +12,10 @@
 //   /test/collect          POST: runs the collection of stale and unclaimed uploads now (JSON report)
 //   /test/uploads          GET: the uploads the endpoint holds (JSON)
 //   everything else        static files from --document-root (default: the source tree)
+//   --s3-endpoint URL      the S3 store instead of the filesystem store (builds with RESUMABLE_S3):
+//                          --s3-bucket B [--s3-region R] [--s3-prefix P] [--s3-path-style 0|1]
+//                          [--s3-max-attempts N]; credentials from AWS_ACCESS_KEY_ID and
+//                          AWS_SECRET_ACCESS_KEY; released files are objects (claim: their key)
 // The principal comes from `X-Test-User: name` (`name;staff` for staff). Pages on other origins may
 // use /upload when listed in `--allowed-origins http://127.0.0.1:PORT,...` (CORS; `--cors-credentials 1`
 // also lets them send cookies). Prints
@@ -33,6 +37,9 @@
 
 #include "resumable/connection_guard.h"
 #include "resumable/filesystem_store.h"
+#if RESUMABLE_TEST_SERVER_S3
+#include "resumable/s3_store.h"
+#endif
 #include "resumable/upload_endpoint.h"
 #include "status_map.h"
 
@@ -174,7 +181,8 @@ void usage() {
                "  [--allowed-origins http://host:port,...] [--cors-credentials 0|1]\n"
                "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n"
                "  [--direct-io 0|1] [--io-buffer-bytes N] [--io-buffers N] [--io-buffer-budget N] [--write-threads N]   (the store's and the mount's I/O settings)\n"
-               "  [--tus-path /files] [--ietf-path /resumable] [--append-piece-bytes N] [--max-metadata-bytes N]\n");
+               "  [--tus-path /files] [--ietf-path /resumable] [--append-piece-bytes N] [--max-metadata-bytes N]\n"
+               "  [--s3-endpoint URL --s3-bucket B [--s3-region R] [--s3-prefix P] [--s3-path-style 0|1] [--s3-max-attempts N]]\n");
 }
 
 }  // namespace
@@ -201,7 +209,8 @@ int main(int argc, char** argv) {
                                 "body-min-rate", "allowed-origins",
                                 "cors-credentials", "max-connections-per-address", "direct-io", "io-buffer-bytes",
                                 "io-buffers", "io-buffer-budget", "write-threads", "tus-path", "ietf-path", "append-piece-bytes",
-                                "max-metadata-bytes"};
+                                "max-metadata-bytes", "s3-endpoint", "s3-bucket", "s3-region", "s3-prefix",
+                                "s3-path-style", "s3-max-attempts"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
@@ -235,7 +244,22 @@ int main(int argc, char** argv) {
   filesystem.durable = get("durable", "1") != "0";
   if (args.count("direct-io")) filesystem.direct_io = get("direct-io", "1") != "0";
   std::string store_error;
-  options.store = resumable::make_filesystem_store(filesystem, &store_error);
+  if (args.count("s3-endpoint")) {
+#if RESUMABLE_TEST_SERVER_S3
+    resumable::S3StoreOptions s3;
+    s3.s3.endpoint = get("s3-endpoint", "");
+    s3.s3.bucket = get("s3-bucket", "");
+    s3.s3.region = get("s3-region", "");
+    s3.s3.path_style = get("s3-path-style", "1") != "0";
+    s3.s3.max_attempts = static_cast<int>(number("s3-max-attempts", static_cast<std::uint64_t>(s3.s3.max_attempts)));
+    s3.prefix = get("s3-prefix", "");
+    options.store = resumable::make_s3_store(s3, &store_error);
+#else
+    store_error = "built without the S3 store (RESUMABLE_S3=OFF)";
+#endif
+  } else {
+    options.store = resumable::make_filesystem_store(filesystem, &store_error);
+  }
   if (!options.store) {
     std::fprintf(stderr, "test_server: %s\n", store_error.c_str());
     return 1;

@@ -1,0 +1,48 @@
+// The S3 store (issue 17; docs/scale-out.md): an upload is an S3 multipart upload whose object
+// becomes the released file, so the server never sends a released file's bytes again.
+//   - A piece of at least `part_unit` bytes (5 MiB, S3's smallest part, or more for files beyond
+//     10,000 x 5 MiB) is one part, numbered offset / part_unit + 1, so that part numbers follow
+//     the offsets whatever order pieces arrive in. Its bytes are buffered in memory from
+//     prepare_piece to commit_piece (S3 needs a part's length before its body, and writer threads
+//     fill a piece out of order): one piece per piece being received, at most the mount's
+//     max_chunk_size each. commit_piece sends it as UploadPart, then its record.
+//   - A smaller piece is staged as an object of its own. At release each run of consecutive staged
+//     pieces is read back and sent again as parts of 5 to 10 MiB (plus one piece), one part at a
+//     time: those bytes cross the network three times, and release holds one such part in memory.
+//     A run that is one staged piece at the end of the file is copied inside S3 (UploadPartCopy).
+//     A run smaller than 5 MiB that is followed by a direct part cannot become a part: release then
+//     fails with io_error (left for later: completing into a temporary object and copying ranges).
+//   - release records the final record (If-None-Match: *, so the first one wins), sends
+//     CompleteMultipartUpload with the parts ListParts reports, then deletes the staged objects.
+//   - remove aborts the multipart upload, deletes the staged objects and the records (and the
+//     released object when asked).
+// Records are small objects beside the data, in the same bucket (one instance; a shared registry
+// comes later, as for the filesystem store). Layout under `prefix`:
+//   uploads/<id>/manifest.json        the manifest (record_codec.h); written last at creation
+//   uploads/<id>/multipart.json       the multipart upload's id, key and part unit
+//   uploads/<id>/pieces/<offset>      one piece record each (record_codec.h), after its bytes
+//   uploads/<id>/staged/<offset>      staged pieces' bytes
+//   uploads/<id>/final.json           the final record
+//   files/<id>[.ext]                  the released object (FinalRecord::location is this key)
+// Retryable S3 failures (see s3_client.h) are StorageCode::unavailable: the client gets a 503 and
+// sends the chunk again. No read-back: pieces whose leaves span pieces must arrive in order
+// (chunk sizes that are multiples of 1 MiB have none). Every acknowledged S3 write is durable.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "resumable/s3_client.h"
+#include "resumable/upload_store.h"
+
+namespace resumable {
+
+struct S3StoreOptions {
+  S3Options s3;
+  std::string prefix;  // key prefix inside the bucket, e.g. "uploads-site-a/"; may be empty
+};
+
+// A client is made from options.s3; nullptr (with `error` set) when it cannot be.
+std::shared_ptr<UploadStore> make_s3_store(const S3StoreOptions& options, std::string* error = nullptr);
+
+}  // namespace resumable
