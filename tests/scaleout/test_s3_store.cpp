@@ -312,7 +312,8 @@ TEST_CASE("S3 store: pieces of 5 MiB and more are parts; release completes the o
   // Out of order, 8 MiB chunks, the last one longer (resumable.js: between one and two chunks).
   store_piece(*upload, file, 8 * MiB, 12 * MiB + 123);
   store_piece(*upload, file, 0, 8 * MiB);
-  CHECK(objects_under(*s3, prefix + "uploads/" + m.upload_id + "/staged/") == 0);  // no byte staged
+  // Only the last piece is staged (copied inside S3 at release: no byte through the server).
+  CHECK(objects_under(*s3, prefix + "uploads/" + m.upload_id + "/staged/") == 1);
 
   // Another store over the same bucket (a restart) finds the upload and its pieces.
   auto restarted = store(prefix);
@@ -425,16 +426,38 @@ TEST_CASE("S3 store: a released upload removed with its file leaves nothing", "[
   CHECK(objects_under(*s3, prefix) == 0);
 }
 
-TEST_CASE("S3 store: small pieces below 5 MiB before a part cannot be combined yet (io_error, the upload stays)",
-          "[s3][store]") {
+TEST_CASE("S3 store: a small chunk before a large last chunk joins it in the last part", "[s3][store]") {
+  // resumable.js with 4 MiB chunks and a 9 MiB file: chunks of 4 and 5 MiB (the last one longer).
   const std::string prefix = unique("");
   auto s3 = client();
-  const std::string file = random_bytes(4 * MiB + 7 * MiB, 12);
+  const std::string file = random_bytes(9 * MiB + 1000, 12);
   const UploadManifest m = manifest(file.size());
   std::unique_ptr<StoredUpload> upload;
   REQUIRE(store(prefix)->create(m, upload));
-  store_piece(*upload, file, 0, 4 * MiB);        // staged
-  store_piece(*upload, file, 4 * MiB, 7 * MiB);  // a part of its own
+  store_piece(*upload, file, 4 * MiB, 5 * MiB + 1000);
+  store_piece(*upload, file, 0, 4 * MiB);
+  FinalRecord final = final_record();
+  const StorageStatus released = upload->release(final);
+  INFO(released.detail);
+  REQUIRE(released);
+  std::string object;
+  REQUIRE(s3->get_object(final.location, object));
+  CHECK(object == file);
+}
+
+TEST_CASE("S3 store: small pieces below 5 MiB between parts cannot be combined yet (io_error, the upload stays)",
+          "[s3][store]") {
+  // tus with 18 MiB PATCH requests: pieces of 16 and 2 MiB alternate.
+  const std::string prefix = unique("");
+  auto s3 = client();
+  const std::string file = random_bytes(36 * MiB, 13);
+  const UploadManifest m = manifest(file.size());
+  std::unique_ptr<StoredUpload> upload;
+  REQUIRE(store(prefix)->create(m, upload));
+  store_piece(*upload, file, 0, 16 * MiB);
+  store_piece(*upload, file, 16 * MiB, 2 * MiB);  // staged, then followed by a part
+  store_piece(*upload, file, 18 * MiB, 16 * MiB);
+  store_piece(*upload, file, 34 * MiB, 2 * MiB);
   FinalRecord final = final_record();
   const StorageStatus released = upload->release(final);
   CHECK(released.code == StorageCode::io_error);

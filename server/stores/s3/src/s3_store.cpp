@@ -139,9 +139,13 @@ class MultipartBytes {
   bool direct(std::uint64_t size) const { return size >= record_.part_unit; }
   int part_number(std::uint64_t offset) const { return static_cast<int>(offset / record_.part_unit) + 1; }
 
-  StorageStatus store_piece(std::uint64_t offset, std::string_view bytes) {
+  // `last`: the piece ends the file (its size is known). The last piece is always staged, so that
+  // small pieces before it join it in the last part, which may be small: runs of staged pieces
+  // then only ever end at the file's end when every chunk but the last has one size (resumable.js).
+  // Alone in its run, it is copied inside S3 at release.
+  StorageStatus store_piece(std::uint64_t offset, std::string_view bytes, bool last) {
     S3Client& s3 = *context_->client;
-    if (!direct(bytes.size())) return s3.put_object(context_->layout.staged(id_, offset), bytes);
+    if (last || !direct(bytes.size())) return s3.put_object(context_->layout.staged(id_, offset), bytes);
     if (part_number(offset) > s3_max_parts) return {StorageCode::io_error, "S3 store: more than 10,000 parts"};
     std::string etag;
     return s3.upload_part(record_.key, record_.upload_id, part_number(offset), bytes, etag);
@@ -152,16 +156,25 @@ class MultipartBytes {
   StorageStatus complete(const std::vector<PieceRecord>& pieces) {
     S3Client& s3 = *context_->client;
     const Layout& layout = context_->layout;
+    // Which pieces were staged: the small ones, and the last one when the file's size was known at
+    // its commit (its staged object says so).
+    std::vector<bool> staged(pieces.size());
+    for (std::size_t i = 0; i < pieces.size(); ++i) staged[i] = !direct(pieces[i].size);
+    if (!pieces.empty() && !staged.back()) {
+      StorageStatus found = s3.head_object(layout.staged(id_, pieces.back().offset));
+      if (found.code != StorageCode::ok && found.code != StorageCode::not_found) return found;
+      staged.back() = static_cast<bool>(found);
+    }
     std::vector<S3Part> planned;
     for (std::size_t i = 0; i < pieces.size();) {
-      if (direct(pieces[i].size)) {
+      if (!staged[i]) {
         planned.push_back({part_number(pieces[i].offset), "", pieces[i].size});
         ++i;
         continue;
       }
       std::size_t end = i;
       std::uint64_t run_bytes = 0;
-      while (end < pieces.size() && !direct(pieces[end].size)) run_bytes += pieces[end++].size;
+      while (end < pieces.size() && staged[end]) run_bytes += pieces[end++].size;
       if (end < pieces.size() && run_bytes < record_.part_unit) {
         return {StorageCode::io_error, "S3 store: " + std::to_string(run_bytes) +
                                            " bytes of small pieces before a part cannot be a part of their own"};
@@ -215,8 +228,10 @@ class MultipartBytes {
 
   // After completion, or when the upload goes: staged bytes are no longer needed.
   void delete_staged(const std::vector<PieceRecord>& pieces) {
-    for (const auto& p : pieces) {
-      if (!direct(p.size)) context_->client->delete_object(context_->layout.staged(id_, p.offset));
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      if (!direct(pieces[i].size) || i + 1 == pieces.size()) {
+        context_->client->delete_object(context_->layout.staged(id_, pieces[i].offset));
+      }
     }
   }
 
@@ -256,7 +271,14 @@ class S3Upload final : public StoredUpload {
     const auto buffer = buffers_.take(piece.offset, piece.size);
     if (!buffer) return {StorageCode::io_error, "S3 store: commit of a piece that was not prepared"};
     const std::string& id = manifest_.upload_id;
-    if (auto status = bytes_.store_piece(piece.offset, std::string_view(buffer->bytes.get(), buffer->size)); !status) {
+    std::optional<std::uint64_t> total;
+    {
+      std::lock_guard lock(mutex_);
+      total = manifest_.total_size;
+    }
+    const bool last = total && piece.offset + piece.size == *total;
+    if (auto status = bytes_.store_piece(piece.offset, std::string_view(buffer->bytes.get(), buffer->size), last);
+        !status) {
       return status;
     }
     const auto record = encode_piece_record(piece);

@@ -6,12 +6,16 @@
 //     prepare_piece to commit_piece (S3 needs a part's length before its body, and writer threads
 //     fill a piece out of order): one piece per piece being received, at most the mount's
 //     max_chunk_size each. commit_piece sends it as UploadPart, then its record.
-//   - A smaller piece is staged as an object of its own. At release each run of consecutive staged
-//     pieces is read back and sent again as parts of 5 to 10 MiB (plus one piece), one part at a
-//     time: those bytes cross the network three times, and release holds one such part in memory.
-//     A run that is one staged piece at the end of the file is copied inside S3 (UploadPartCopy).
-//     A run smaller than 5 MiB that is followed by a direct part cannot become a part: release then
-//     fails with io_error (left for later: completing into a temporary object and copying ranges).
+//   - A smaller piece is staged as an object of its own, and so is the file's last piece (when
+//     the size is known), so that small pieces before it end up in the last part, which may be
+//     small. At release each run of consecutive staged pieces is read back and sent again as parts
+//     of 5 to 10 MiB (plus one piece), one part at a time: those bytes cross the network three
+//     times, and release holds one such part in memory. A run that is only the last piece (chunks
+//     of 5 MiB and more) is copied inside S3 (UploadPartCopy): no byte passes through the server.
+//     A run smaller than 5 MiB followed by a direct part (pieces of mixed sizes in the middle of a
+//     file, e.g. tus with a chunk size that is not a multiple of append_piece_bytes) cannot become
+//     a part: release then fails with io_error and the upload stays (left for later: complete
+//     into a temporary object, then copy ranges, which libcurl 7.88 cannot sign).
 //   - release records the final record (If-None-Match: *, so the first one wins), sends
 //     CompleteMultipartUpload with the parts ListParts reports, then deletes the staged objects.
 //   - remove aborts the multipart upload, deletes the staged objects and the records (and the
