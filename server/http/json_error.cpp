@@ -18,6 +18,12 @@ json error_body(ErrorCode code) {
   return {{"status", "error"}, {"error", info.id}, {"message", info.meaning}, {"retryable", info.retryable}};
 }
 
-Reply json_error(ErrorCode code, int status, bool close) { return json_reply(status, error_body(code), close); }
+Reply json_error(ErrorCode code, int status, bool close) {
+  Reply reply = json_reply(status, error_body(code), close);
+  // A busy server (or its storage, S3 throttling or away) says when to come back; the widget and
+  // the command honour Retry-After.
+  if (code == ErrorCode::server_busy) reply.headers.push_back("Retry-After: 1");
+  return reply;
+}
 
 }  // namespace resumable::http

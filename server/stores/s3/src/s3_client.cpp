@@ -33,21 +33,25 @@ std::string env(const char* name) {
   return value != nullptr ? value : "";
 }
 
-// RFC 3986 unreserved characters stay, everything else is %XX: what SigV4's canonical query and
-// S3's keys expect (libcurl signs the URL as it is written).
+// RFC 3986 unreserved characters stay, everything else is %XX (curl_easy_escape): what SigV4's
+// canonical query and S3's keys expect, since libcurl signs the URL as it is written. Keys keep
+// their slashes.
 std::string uri_encode(std::string_view text, bool keep_slash) {
-  static const char* hex = "0123456789ABCDEF";
   std::string out;
-  for (const unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = keep_slash ? text.find('/', start) : std::string_view::npos;
+    const std::string_view segment = text.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (!segment.empty()) {
+      // The handle is ignored since libcurl 7.82.
+      std::unique_ptr<char, decltype(&curl_free)> escaped(
+          curl_easy_escape(nullptr, segment.data(), static_cast<int>(segment.size())), &curl_free);
+      if (escaped) out += escaped.get();
     }
+    if (slash == std::string_view::npos) return out;
+    out += '/';
+    start = slash + 1;
   }
-  return out;
 }
 
 std::chrono::system_clock::time_point parse_iso8601(const std::string& text) {

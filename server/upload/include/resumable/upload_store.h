@@ -39,11 +39,12 @@ enum class StorageCode : std::uint8_t {
               // it once limits.stale_after has passed
   refused,    // the store's own policy says no (a slot too small, an update pending, an image whose
               // signature fails): the client sees `refusal`. From release(): the upload is discarded.
-  // Shared registries (upload_registry.h) only; local stores never return these two.
+  // Shared registries (upload_registry.h) and remote stores (S3) only; local stores never return these two.
   conflict,     // create: another instance holds an upload under this (principal, identifier) now;
                 // commit_piece: the piece is recorded with other bytes. The core looks again.
-  unavailable,  // the registry cannot be reached or asked to retry (a lost connection, a
-                // serialization failure): nothing was recorded, the client may retry
+  unavailable,  // the registry or the object store cannot be reached or asked to retry (a lost
+                // connection, a serialization failure, S3's 503 SlowDown after the store's own
+                // retries): nothing was recorded, the client may retry (server_busy, 503)
 };
 
 struct StorageStatus {
