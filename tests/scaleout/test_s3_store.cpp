@@ -3,6 +3,12 @@
 // uses, retries through an outage, then the store's contract (parts, staging, release, remove).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -209,6 +215,81 @@ TEST_CASE("S3 client: refused connections are retried with bounded backoff, then
   // Delays of [50, 100], [100, 200], [100, 200] ms.
   CHECK(elapsed >= std::chrono::milliseconds(250));
   CHECK(elapsed < std::chrono::milliseconds(2000));
+}
+
+namespace {
+
+// An S3 endpoint that throttles every request (503 SlowDown), as AWS does under load; radosgw 16
+// has no request rate limit to provoke it with.
+class ThrottlingEndpoint {
+ public:
+  ThrottlingEndpoint() {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener_ >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+    REQUIRE(listen(listener_, 16) == 0);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ThrottlingEndpoint() {
+    stopping_ = true;
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int requests() const { return requests_; }
+
+ private:
+  void serve() {
+    while (!stopping_) {
+      const int connection = accept(listener_, nullptr, nullptr);
+      if (connection < 0) return;
+      std::string request;
+      char buffer[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const auto n = read(connection, buffer, sizeof buffer);
+        if (n <= 0) break;
+        request.append(buffer, static_cast<std::size_t>(n));
+      }
+      ++requests_;
+      const std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
+                               "<Message>Please reduce your request rate.</Message></Error>";
+      const std::string reply = "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      (void)!write(connection, reply.data(), reply.size());
+      close(connection);
+    }
+  }
+
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("S3 client: 503 SlowDown is retried with backoff, then unavailable (retryable), never io_error",
+          "[s3][client][retry]") {
+  ThrottlingEndpoint throttling;
+  S3Options options = options_from_fixture();
+  options.endpoint = throttling.url();
+  options.max_attempts = 3;
+  options.first_backoff = std::chrono::milliseconds(20);
+  auto s3 = client(options);
+  const StorageStatus status = s3->put_object("throttled", "x");
+  INFO(status.detail);
+  CHECK(status.code == StorageCode::unavailable);
+  CHECK(status.detail.find("SlowDown") != std::string::npos);
+  CHECK(throttling.requests() == 3);
+  CHECK(s3->retries() == 2);
 }
 
 TEST_CASE("S3 client: radosgw stopped for a moment; a request retried until it is back succeeds", "[s3][client][retry]") {
