@@ -176,6 +176,12 @@ export AWS_SECRET_ACCESS_KEY=$secret_key
 export RESUMABLE_CEPH_DIR=$dir
 export RESUMABLE_CEPH_FIXTURE
 RESUMABLE_CEPH_FIXTURE=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+# In the background, so that a TERM or INT for this script is handled at once (bash runs traps
+# only between foreground commands): the command is stopped too, then the cluster.
+"$@" &
+command_pid=$!
+trap 'kill -TERM "$command_pid" 2>/dev/null; exit 130' INT
+trap 'kill -TERM "$command_pid" 2>/dev/null; exit 143' TERM
 status=0
-"$@" || status=$?
+wait "$command_pid" || status=$?
 exit "$status"
