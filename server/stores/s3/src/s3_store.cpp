@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "record_codec.h"
+#include "resumable/buffer_pool.h"
 
 namespace resumable {
 
@@ -86,11 +87,12 @@ class PieceBuffers {
   struct Buffer {
     std::uint64_t offset = 0;
     std::uint64_t size = 0;
-    std::unique_ptr<char[]> bytes;
+    PageBuffer bytes;  // mmap'ed and unmapped when done: never left in a thread's malloc arena
   };
 
-  void prepare(std::uint64_t offset, std::uint64_t size) {
-    auto buffer = std::make_shared<Buffer>(Buffer{offset, size, std::make_unique_for_overwrite<char[]>(size)});
+  StorageStatus prepare(std::uint64_t offset, std::uint64_t size) {
+    auto buffer = std::make_shared<Buffer>(Buffer{offset, size, PageBuffer(static_cast<std::size_t>(size))});
+    if (!buffer->bytes && size > 0) return {StorageCode::io_error, "S3 store: no memory for a piece's buffer"};
     std::lock_guard lock(mutex_);
     // A piece sent again replaces what an abandoned attempt left (and anything it overlaps).
     for (auto it = buffers_.begin(); it != buffers_.end();) {
@@ -98,6 +100,7 @@ class PieceBuffers {
       it = b.offset < offset + size && offset < b.offset + b.size ? buffers_.erase(it) : std::next(it);
     }
     buffers_[offset] = std::move(buffer);
+    return StorageStatus::success();
   }
 
   StorageStatus write(std::uint64_t offset, const void* data, std::size_t length) {
@@ -110,7 +113,7 @@ class PieceBuffers {
     if (!buffer || offset + length > buffer->offset + buffer->size) {
       return {StorageCode::io_error, "S3 store: a write outside every prepared piece"};
     }
-    if (length > 0) std::memcpy(buffer->bytes.get() + (offset - buffer->offset), data, length);
+    if (length > 0) std::memcpy(buffer->bytes.data() + (offset - buffer->offset), data, length);
     return StorageStatus::success();
   }
 
@@ -259,8 +262,7 @@ class S3Upload final : public StoredUpload {
         pieces_(std::move(pieces)) {}
 
   StorageStatus prepare_piece(std::uint64_t offset, std::uint64_t size) override {
-    buffers_.prepare(offset, size);
-    return StorageStatus::success();
+    return buffers_.prepare(offset, size);
   }
 
   StorageStatus write_at(std::uint64_t offset, const void* data, std::size_t length) override {
@@ -277,7 +279,7 @@ class S3Upload final : public StoredUpload {
       total = manifest_.total_size;
     }
     const bool last = total && piece.offset + piece.size == *total;
-    if (auto status = bytes_.store_piece(piece.offset, std::string_view(buffer->bytes.get(), buffer->size), last);
+    if (auto status = bytes_.store_piece(piece.offset, std::string_view(reinterpret_cast<const char*>(buffer->bytes.data()), buffer->size), last);
         !status) {
       return status;
     }
