@@ -526,18 +526,43 @@ TEST_CASE("S3 store: a small chunk before a large last chunk joins it in the las
   CHECK(object == file);
 }
 
-TEST_CASE("S3 store: small pieces below 5 MiB between parts cannot be combined yet (io_error, the upload stays)",
+TEST_CASE("S3 store: pieces of mixed sizes appended in order (tus) are staged where a short run needs them",
           "[s3][store]") {
-  // tus with 18 MiB PATCH requests: pieces of 16 and 2 MiB alternate.
+  // tus with 18 MiB PATCH requests: pieces of 16 and 2 MiB alternate, in order.
   const std::string prefix = unique("");
   auto s3 = client();
-  const std::string file = random_bytes(36 * MiB, 13);
+  const std::string file = random_bytes(54 * MiB, 13);
+  const UploadManifest m = manifest(file.size());
+  std::unique_ptr<StoredUpload> upload;
+  REQUIRE(store(prefix)->create(m, upload));
+  for (std::uint64_t o = 0; o < file.size(); o += 18 * MiB) {
+    store_piece(*upload, file, o, 16 * MiB);
+    store_piece(*upload, file, o + 16 * MiB, 2 * MiB);
+  }
+  // Parts at 0 and 36 MiB; staged: the 2 MiB at 16, the 16 MiB at 18 that joins it (a run of 2 MiB
+  // is too short), the 2 MiB at 34 (the run is 20 MiB then, so the piece at 36 is a part again)
+  // and the last piece.
+  CHECK(objects_under(*s3, prefix + "uploads/" + m.upload_id + "/staged/") == 4);
+  FinalRecord final = final_record();
+  const StorageStatus released = upload->release(final);
+  INFO(released.detail);
+  REQUIRE(released);
+  std::string object;
+  REQUIRE(s3->get_object(final.location, object));
+  CHECK(object == file);
+}
+
+TEST_CASE("S3 store: a run of small pieces under 5 MiB between parts that came first fails release (io_error, the "
+          "upload stays)", "[s3][store]") {
+  const std::string prefix = unique("");
+  auto s3 = client();
+  const std::string file = random_bytes(36 * MiB, 14);
   const UploadManifest m = manifest(file.size());
   std::unique_ptr<StoredUpload> upload;
   REQUIRE(store(prefix)->create(m, upload));
   store_piece(*upload, file, 0, 16 * MiB);
-  store_piece(*upload, file, 16 * MiB, 2 * MiB);  // staged, then followed by a part
-  store_piece(*upload, file, 18 * MiB, 16 * MiB);
+  store_piece(*upload, file, 18 * MiB, 16 * MiB);  // a part: nothing before it is known yet
+  store_piece(*upload, file, 16 * MiB, 2 * MiB);   // staged, squeezed between two parts
   store_piece(*upload, file, 34 * MiB, 2 * MiB);
   FinalRecord final = final_record();
   const StorageStatus released = upload->release(final);

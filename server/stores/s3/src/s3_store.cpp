@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "record_codec.h"
@@ -142,31 +143,33 @@ class MultipartBytes {
   bool direct(std::uint64_t size) const { return size >= record_.part_unit; }
   int part_number(std::uint64_t offset) const { return static_cast<int>(offset / record_.part_unit) + 1; }
 
-  // `last`: the piece ends the file (its size is known). The last piece is always staged, so that
-  // small pieces before it join it in the last part, which may be small: runs of staged pieces
-  // then only ever end at the file's end when every chunk but the last has one size (resumable.js).
-  // Alone in its run, it is copied inside S3 at release.
-  StorageStatus store_piece(std::uint64_t offset, std::string_view bytes, bool last) {
+  // `stage`: the piece becomes an object of its own (S3Upload::commit_piece decides), else a part.
+  StorageStatus store_piece(std::uint64_t offset, std::string_view bytes, bool stage) {
     S3Client& s3 = *context_->client;
-    if (last || !direct(bytes.size())) return s3.put_object(context_->layout.staged(id_, offset), bytes);
+    if (stage) return s3.put_object(context_->layout.staged(id_, offset), bytes);
     if (part_number(offset) > s3_max_parts) return {StorageCode::io_error, "S3 store: more than 10,000 parts"};
     std::string etag;
     return s3.upload_part(record_.key, record_.upload_id, part_number(offset), bytes, etag);
   }
 
+  // The offsets of the staged pieces, as the bucket holds them.
+  StorageStatus list_staged(std::set<std::uint64_t>& offsets) {
+    std::vector<S3ObjectInfo> objects;
+    const std::string dir = context_->layout.upload_dir(id_) + "staged/";
+    if (auto status = context_->client->list_objects(dir, objects); !status) return status;
+    offsets.clear();
+    for (const auto& o : objects) offsets.insert(std::strtoull(o.key.c_str() + dir.size(), nullptr, 10));
+    return StorageStatus::success();
+  }
+
   // Parts for every piece (the staged ones combined), then CompleteMultipartUpload. `pieces`
-  // ascending, contiguous from 0.
-  StorageStatus complete(const std::vector<PieceRecord>& pieces) {
+  // ascending, contiguous from 0; `staged_offsets` from list_staged.
+  StorageStatus complete(const std::vector<PieceRecord>& pieces, const std::set<std::uint64_t>& staged_offsets) {
     S3Client& s3 = *context_->client;
     const Layout& layout = context_->layout;
-    // Which pieces were staged: the small ones, and the last one when the file's size was known at
-    // its commit (its staged object says so).
     std::vector<bool> staged(pieces.size());
-    for (std::size_t i = 0; i < pieces.size(); ++i) staged[i] = !direct(pieces[i].size);
-    if (!pieces.empty() && !staged.back()) {
-      StorageStatus found = s3.head_object(layout.staged(id_, pieces.back().offset));
-      if (found.code != StorageCode::ok && found.code != StorageCode::not_found) return found;
-      staged.back() = static_cast<bool>(found);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      staged[i] = !direct(pieces[i].size) || staged_offsets.count(pieces[i].offset) > 0;
     }
     std::vector<S3Part> planned;
     for (std::size_t i = 0; i < pieces.size();) {
@@ -230,12 +233,8 @@ class MultipartBytes {
   }
 
   // After completion, or when the upload goes: staged bytes are no longer needed.
-  void delete_staged(const std::vector<PieceRecord>& pieces) {
-    for (std::size_t i = 0; i < pieces.size(); ++i) {
-      if (!direct(pieces[i].size) || i + 1 == pieces.size()) {
-        context_->client->delete_object(context_->layout.staged(id_, pieces[i].offset));
-      }
-    }
+  void delete_staged(const std::set<std::uint64_t>& offsets) {
+    for (const auto offset : offsets) context_->client->delete_object(context_->layout.staged(id_, offset));
   }
 
  private:
@@ -257,9 +256,11 @@ class MultipartBytes {
 class S3Upload final : public StoredUpload {
  public:
   S3Upload(std::shared_ptr<Context> context, UploadManifest manifest, MultipartRecord record,
-           std::vector<PieceRecord> pieces)
+           std::vector<PieceRecord> pieces, const std::set<std::uint64_t>& staged)
       : context_(context), manifest_(std::move(manifest)), bytes_(context, manifest_.upload_id, std::move(record)),
-        pieces_(std::move(pieces)) {}
+        pieces_(std::move(pieces)) {
+    for (const auto& p : pieces_) ends_[p.offset + p.size] = {p.offset, staged.count(p.offset) > 0 || !bytes_.direct(p.size)};
+  }
 
   StorageStatus prepare_piece(std::uint64_t offset, std::uint64_t size) override {
     return buffers_.prepare(offset, size);
@@ -273,13 +274,21 @@ class S3Upload final : public StoredUpload {
     const auto buffer = buffers_.take(piece.offset, piece.size);
     if (!buffer) return {StorageCode::io_error, "S3 store: commit of a piece that was not prepared"};
     const std::string& id = manifest_.upload_id;
-    std::optional<std::uint64_t> total;
+    bool stage = !bytes_.direct(piece.size);
     {
       std::lock_guard lock(mutex_);
-      total = manifest_.total_size;
+      const auto known = ends_.find(piece.offset + piece.size);
+      // The file's last piece is staged, so that small pieces before it join it in the last part,
+      // which may be small (resumable.js: every chunk but the last has one size); alone in its
+      // run it is copied inside S3 at release. A large piece that follows a run of staged pieces
+      // still too short for a part of its own joins that run (tus appends in order: 16 MiB pieces
+      // and a shorter one where each request ends). A piece sent again keeps its first form.
+      stage = stage || (manifest_.total_size && piece.offset + piece.size == *manifest_.total_size) ||
+              (known != ends_.end() && known->second.staged) || short_run_before(piece.offset);
     }
-    const bool last = total && piece.offset + piece.size == *total;
-    if (auto status = bytes_.store_piece(piece.offset, std::string_view(reinterpret_cast<const char*>(buffer->bytes.data()), buffer->size), last);
+    if (auto status = bytes_.store_piece(piece.offset,
+                                         std::string_view(reinterpret_cast<const char*>(buffer->bytes.data()), buffer->size),
+                                         stage);
         !status) {
       return status;
     }
@@ -290,6 +299,7 @@ class S3Upload final : public StoredUpload {
       return status;
     }
     std::lock_guard lock(mutex_);
+    ends_[piece.offset + piece.size] = {piece.offset, stage};
     auto it = std::find_if(pieces_.begin(), pieces_.end(), [&](const PieceRecord& p) { return p.offset == piece.offset; });
     if (it != pieces_.end()) {
       *it = piece;
@@ -344,8 +354,10 @@ class S3Upload final : public StoredUpload {
     // Completed already (a release interrupted after CompleteMultipartUpload): the object is there.
     StorageStatus present = s3.head_object(key);
     if (present.code != StorageCode::ok && present.code != StorageCode::not_found) return present;
+    std::set<std::uint64_t> staged;
+    if (auto status = bytes_.list_staged(staged); !status) return status;
     if (!present) {
-      StorageStatus completed = bytes_.complete(pieces);
+      StorageStatus completed = bytes_.complete(pieces, staged);
       if (completed.code == StorageCode::not_found) {
         // NoSuchUpload: completed by an attempt whose answer was lost, if the object is there.
         if (auto status = s3.head_object(key); !status) return completed;
@@ -353,16 +365,36 @@ class S3Upload final : public StoredUpload {
         return completed;
       }
     }
-    bytes_.delete_staged(pieces);
+    bytes_.delete_staged(staged);
     return StorageStatus::success();
   }
 
  private:
+  // Whether the recorded pieces just before `offset` are staged ones that together are still too
+  // short for a part (so a piece at `offset` must join them). Unknown pieces: no. Holds mutex_.
+  bool short_run_before(std::uint64_t offset) const {
+    std::uint64_t run = 0;
+    while (offset > 0) {
+      const auto it = ends_.find(offset);
+      if (it == ends_.end()) return false;
+      if (!it->second.staged) break;
+      run += offset - it->second.start;
+      if (run >= bytes_.record().part_unit) return false;
+      offset = it->second.start;
+    }
+    return run > 0;
+  }
+
+  struct Extent {
+    std::uint64_t start = 0;
+    bool staged = false;
+  };
   std::shared_ptr<Context> context_;
   std::mutex mutex_;  // manifest_ and pieces_
   UploadManifest manifest_;
   MultipartBytes bytes_;
   std::vector<PieceRecord> pieces_;
+  std::map<std::uint64_t, Extent> ends_;  // committed pieces by their end offset
   PieceBuffers buffers_;
 };
 
@@ -385,7 +417,8 @@ class S3Store final : public UploadStore {
       s3.delete_object(layout.multipart(manifest.upload_id));
       return status;
     }
-    out = std::make_unique<S3Upload>(context_, manifest, std::move(record), std::vector<PieceRecord>{});
+    out = std::make_unique<S3Upload>(context_, manifest, std::move(record), std::vector<PieceRecord>{},
+                                     std::set<std::uint64_t>{});
     return StorageStatus::success();
   }
 
@@ -410,10 +443,13 @@ class S3Store final : public UploadStore {
       return {StorageCode::corrupt, "multipart.json is damaged"};
     }
     std::vector<PieceRecord> pieces;
+    std::set<std::uint64_t> staged;
     const std::string pieces_prefix = layout.upload_dir(upload_id) + "pieces/";
+    const std::string staged_prefix = layout.upload_dir(upload_id) + "staged/";
     auto last_activity = std::chrono::system_clock::time_point{};
     for (const auto& object : objects) {
       last_activity = std::max(last_activity, object.last_modified);
+      if (object.key.rfind(staged_prefix, 0) == 0) staged.insert(std::strtoull(object.key.c_str() + staged_prefix.size(), nullptr, 10));
       if (object.key.rfind(pieces_prefix, 0) != 0) continue;
       if (auto status = s3.get_object(object.key, text); !status) return status;
       std::size_t consumed = 0;
@@ -436,7 +472,7 @@ class S3Store final : public UploadStore {
     out.pieces_durable = true;  // S3 acknowledges a write once it is durable
     out.final = final;
     out.last_activity = last_activity;
-    out.upload = std::make_unique<S3Upload>(context_, std::move(*manifest), std::move(*record), std::move(pieces));
+    out.upload = std::make_unique<S3Upload>(context_, std::move(*manifest), std::move(*record), std::move(pieces), staged);
     return StorageStatus::success();
   }
 
