@@ -8,16 +8,18 @@
 //     max_chunk_size each, mmap'ed and unmapped once sent (128 MiB in 8 MiB chunks, 3 at once:
 //     the server's peak RSS 46 MiB). commit_piece sends it as UploadPart, then its record. A
 //     piece abandoned half-way keeps its buffer until it is sent again or the upload object goes.
-//   - A smaller piece is staged as an object of its own, and so is the file's last piece (when
-//     the size is known), so that small pieces before it end up in the last part, which may be
-//     small. At release each run of consecutive staged pieces is read back and sent again as parts
-//     of 5 to 10 MiB (plus one piece), one part at a time: those bytes cross the network three
-//     times, and release holds one such part in memory. A run that is only the last piece (chunks
-//     of 5 MiB and more) is copied inside S3 (UploadPartCopy): no byte passes through the server.
-//     A run smaller than 5 MiB followed by a direct part (pieces of mixed sizes in the middle of a
-//     file, e.g. tus with a chunk size that is not a multiple of append_piece_bytes) cannot become
-//     a part: release then fails with io_error and the upload stays (left for later: complete
-//     into a temporary object, then copy ranges, which libcurl 7.88 cannot sign).
+//   - A smaller piece is staged as an object of its own; so is the file's last piece (when the
+//     size is known), so that small pieces before it end up in the last part, which may be small;
+//     and so is a large piece that follows staged pieces still too short for a part (tus appends
+//     in order: 16 MiB pieces and a shorter one where each request ends). At release each run of
+//     consecutive staged pieces is read back and sent again as parts of 5 to 10 MiB (plus one
+//     piece), one part at a time: those bytes cross the network three times, and release holds
+//     one such part in memory. A run that is only the last piece (chunks of 5 MiB and more) is
+//     copied inside S3 (UploadPartCopy): no byte passes through the server.
+//     A run shorter than 5 MiB squeezed between parts that arrived before it (mixed piece sizes
+//     out of order) cannot become a part: release then fails with io_error and the upload stays
+//     (left for later: complete into a temporary object, then copy ranges, which libcurl 7.88
+//     cannot sign, or read those parts' bytes back).
 //   - release records the final record (If-None-Match: *, so the first one wins), sends
 //     CompleteMultipartUpload with the parts ListParts reports, then deletes the staged objects.
 //   - remove aborts the multipart upload, deletes the staged objects and the records (and the
