@@ -2,7 +2,7 @@
 # tests/support/ceph_fixture.sh, which starts a throwaway single-node Ceph for it and removes it
 # afterwards. Included by tests/CMakeLists.txt when the S3 store is built (RESUMABLE_S3).
 #   scaleout.s3_store   the S3 client's calls, retries through an outage, the store's contract
-#   scaleout.s3_upload  resumable.js uploads through resumable_test_server --s3-endpoint (node;
+#   scaleout.s3_upload  resumable.js and tus uploads through resumable_test_server --s3-endpoint (node;
 #                       only with the WebAssembly build, which hashes the chunks as the widget does)
 add_executable(resumable_s3_tests ${CMAKE_CURRENT_LIST_DIR}/test_s3_store.cpp)
 target_link_libraries(resumable_s3_tests PRIVATE resumable_store_s3 resumable_upload ${RESUMABLE_CATCH2_MAIN})

@@ -150,3 +150,38 @@ test('collection of a stale upload aborts its multipart upload and deletes its r
     assert.equal(keysUnder(s.prefix), 0);
   } finally { await s.stop(); }
 });
+
+test('tus: 54 MiB in PATCH requests of 18 MiB (pieces of 16 and 2 MiB, in order) becomes one object', async () => {
+  const s = await s3Server(['--tus-path', '/files']);
+  const user = { 'X-Test-User': 'alice', 'Tus-Resumable': '1.0.0' };
+  const dir = scratchDir('s3-tus');
+  const path = join(dir, 'file.bin');
+  const size = 54 * MiB;
+  try {
+    writeRandomFile(path, size);
+    const created = await http(`${s.base()}/files`, {
+      method: 'POST', headers: { ...user, 'Upload-Length': String(size), 'Upload-Metadata': `filename ${Buffer.from('t.bin').toString('base64')}` },
+    });
+    assert.equal(created.status, 201, created.text);
+    const url = `${s.base()}${created.headers.location}`;
+    let last;
+    for (let offset = 0; offset < size; offset += 18 * MiB) {
+      last = await http(url, {
+        method: 'PATCH', headers: { ...user, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) },
+        body: { path, start: offset, size: 18 * MiB },
+      });
+      assert.equal(last.status, 204, last.text);
+    }
+    const token = last.headers['upload-token'];
+    assert.ok(token, 'the last PATCH carries the token');
+    const claimed = await claim(s.base(), token);
+    assert.equal(claimed.status, 200, claimed.text);
+    getObject(claimed.json.path, join(dir, 'object.bin'));
+    assert.ok(readFileSync(join(dir, 'object.bin')).equals(readFileSync(path)), 'the object is byte-identical to the file');
+    assert.equal(openMultipartUploads(s.prefix), 0);
+    assert.equal(keysUnder(`${s.prefix}uploads/`), 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await s.stop();
+  }
+});
