@@ -22,11 +22,16 @@ function s3curl(args, output) {
   { maxBuffer: 64 * MiB }).toString();
 }
 const getObject = (key, file) => s3curl([`${endpoint}/${bucket}/${key}`], file);
-// How many multipart uploads are open under the prefix (ListMultipartUploads), and how many keys.
+// How many elements named `name` the root of an S3 XML reply has (Python's XML parser).
+const countElements = (xml, name) => Number(execFileSync('python3', ['-c',
+  'import sys, xml.etree.ElementTree as E; print(sum(1 for e in E.fromstring(sys.stdin.read()) if e.tag.split("}")[-1] == sys.argv[1]))',
+  name], { input: xml }).toString());
+// How many multipart uploads are open under the prefix (ListMultipartUploads), and how many keys
+// (one page: up to 1,000, more than any test leaves).
 const openMultipartUploads = (prefix) =>
-  (s3curl([`${endpoint}/${bucket}?prefix=${encodeURIComponent(prefix)}&uploads=`]).match(/<Upload>/g) ?? []).length;
+  countElements(s3curl([`${endpoint}/${bucket}?prefix=${encodeURIComponent(prefix)}&uploads=`]), 'Upload');
 const keysUnder = (prefix) =>
-  (s3curl([`${endpoint}/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`]).match(/<Contents>/g) ?? []).length;
+  countElements(s3curl([`${endpoint}/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`]), 'Contents');
 
 let instance = 0;
 async function s3Server(args = []) {
