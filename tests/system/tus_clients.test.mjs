@@ -115,10 +115,13 @@ test('a PATCH cut mid-body keeps its committed pieces; a restarted client resume
     const storage = join(dir, 'tus-urls.json');
     const first = upload({ base: proxy.url, tus: { urlStorage: new tus.FileUrlStorage(storage) } });
     await assert.rejects(first, 'the cut PATCH fails the first client (no retries)');
-    // A new client, as after a restart: its URL comes from the file the first one left.
+    // A new client, as after a restart: its URL comes from the file the first one left. It keeps
+    // tus-js-client's habit of retrying a 409: the server may still be reading what the cut
+    // connection had already delivered (kernel buffers) when the new HEAD asks, so the offset can
+    // move on once before the new PATCH arrives; tusd answers that 409 too, and the client asks again.
     const { seen } = await upload({
       base: proxy.url,
-      tus: { urlStorage: new tus.FileUrlStorage(storage) },
+      tus: { urlStorage: new tus.FileUrlStorage(storage), retryDelays: [0, 200] },
       prepare: async (u) => {
         const previous = await u.findPreviousUploads();
         assert.equal(previous.length, 1, 'the first client stored its upload URL');
@@ -126,9 +129,12 @@ test('a PATCH cut mid-body keeps its committed pieces; a restarted client resume
       },
     });
     // The resumed client asked the server where to go on, and did not start from zero.
-    assert.equal(seen.heads.length, 1, 'resumed through HEAD on the stored URL');
-    assert.ok(seen.heads[0] >= 112 * MiB && seen.heads[0] < SIZE, `resumed at ${seen.heads[0]}`);
-    assert.equal(seen.heads[0] % (16 * MiB), 0, 'at a committed piece boundary');
+    assert.ok(seen.heads.length >= 1 && seen.heads.length <= 2, `resumed through HEAD on the stored URL: ${seen.heads}`);
+    for (const offset of seen.heads) {
+      assert.ok(offset >= 112 * MiB && offset < SIZE, `resumed at ${offset}`);
+      assert.equal(offset % (16 * MiB), 0, 'at a committed piece boundary');
+    }
+    assert.equal(seen.heads.length, seen.patches, 'one PATCH after each HEAD: the rest of the file');
     await checkStored(seen);
   } finally {
     await proxy.close();

@@ -82,8 +82,12 @@
     };
     var act = function (path, done) {
       return function () {
-        post(path).then(function () { say(message, done); return refresh(); },
-          function (error) { say(message, error.message, true); });
+        // The page announces the result only once it shows the new state, so what a screen reader
+        // hears and what the table says never disagree.
+        post(path).then(function () {
+          return getStatus().then(function (status) { renderStatus(status); say(message, done); },
+            function (error) { say(message, done + ' The status could not be refreshed: ' + error.message, true); });
+        }, function (error) { say(message, error.message, true); });
       };
     };
     $('confirm').addEventListener('click', act('/api/confirm', 'Confirmed: the new image is now the running one.'));

@@ -103,7 +103,7 @@ constexpr ErrorInfo table[] = {
      "This server's storage takes an upload's bytes in order only, and an earlier chunk is still missing.",
      "Retry the chunk after the earlier ones are stored.", true},
     {ErrorCode::server_busy, "server_busy",
-     "The server is busy for the moment: it is sending as many large replies (the status of uploads with many chunks) as it allows at once, or its storage (S3) is slowing it down or cannot be reached; nothing was recorded.",
+     "The server is busy for the moment: it is sending as many large replies (the status of uploads with many chunks) as it allows at once, or its storage (S3) or the database its instances share is slowing it down or cannot be reached; nothing was recorded.",
      "Retry after a short delay (Retry-After: 1).", true},
     {ErrorCode::insufficient_storage, "insufficient_storage",
      "The server has no space for this upload.",

@@ -96,6 +96,13 @@ StorageStatus FirmwareSlots::save(const State& state) {
   return sync_path(path.parent_path().empty() ? "." : path.parent_path(), O_RDONLY | O_DIRECTORY);
 }
 
+// The flags change only once the new state is durable. The caller holds the mutex.
+StorageStatus FirmwareSlots::replace_state(State next) {
+  if (auto status = save(next); !status) return status;
+  state_ = std::move(next);
+  return StorageStatus::success();
+}
+
 Slot FirmwareSlots::running() const {
   std::lock_guard lock(mutex_);
   return state_.running;
@@ -126,9 +133,7 @@ StorageStatus FirmwareSlots::mark_pending(const PendingImage& image) {
   if (state_.pending) return StorageStatus::refuse(ErrorCode::update_pending, "another image is pending");
   State next = state_;
   next.pending = image;
-  if (auto status = save(next); !status) return status;
-  state_ = std::move(next);
-  return StorageStatus::success();
+  return replace_state(std::move(next));
 }
 
 StorageStatus FirmwareSlots::confirm() {
@@ -137,9 +142,7 @@ StorageStatus FirmwareSlots::confirm() {
   State next;
   next.running = state_.pending->slot;
   next.running_image = state_.pending;
-  if (auto status = save(next); !status) return status;
-  state_ = std::move(next);
-  return StorageStatus::success();
+  return replace_state(std::move(next));
 }
 
 StorageStatus FirmwareSlots::rollback() {
@@ -147,9 +150,7 @@ StorageStatus FirmwareSlots::rollback() {
   if (!state_.pending) return StorageStatus::refuse(ErrorCode::upload_not_found, "no image is pending");
   State next = state_;
   next.pending.reset();
-  if (auto status = save(next); !status) return status;
-  state_ = std::move(next);
-  return StorageStatus::success();
+  return replace_state(std::move(next));
 }
 
 }  // namespace resumable

@@ -96,6 +96,7 @@ class FirmwareSlots {
   };
   FirmwareSlots(Options options, State state) : options_(std::move(options)), state_(std::move(state)) {}
   StorageStatus save(const State& state);
+  StorageStatus replace_state(State next);
   Options options_;
   mutable std::mutex mutex_;
   State state_;
