@@ -16,6 +16,9 @@
 //                          --s3-bucket B [--s3-region R] [--s3-prefix P] [--s3-path-style 0|1]
 //                          [--s3-max-attempts N]; credentials from AWS_ACCESS_KEY_ID and
 //                          AWS_SECRET_ACCESS_KEY; released files are objects (claim: their key)
+//   --registry CONNINFO    records in the PostgreSQL registry (builds with RESUMABLE_POSTGRESQL)
+//                          instead of beside the data: several instances given the same
+//                          --data-dir and registry share every upload (docs/scale-out.md)
 // The principal comes from `X-Test-User: name` (`name;staff` for staff). Pages on other origins may
 // use /upload when listed in `--allowed-origins http://127.0.0.1:PORT,...` (CORS; `--cors-credentials 1`
 // also lets them send cookies). Prints
@@ -39,6 +42,9 @@
 #include "resumable/filesystem_store.h"
 #if RESUMABLE_TEST_SERVER_S3
 #include "resumable/s3_store.h"
+#endif
+#if RESUMABLE_TEST_SERVER_POSTGRESQL
+#include "resumable/postgresql_registry.h"
 #endif
 #include "resumable/upload_endpoint.h"
 #include "status_map.h"
@@ -182,7 +188,8 @@ void usage() {
                "  [--max-connections-per-address N]   (resumable::ConnectionGuard; 0 = off, the default)\n"
                "  [--direct-io 0|1] [--io-buffer-bytes N] [--io-buffers N] [--io-buffer-budget N] [--write-threads N]   (the store's and the mount's I/O settings)\n"
                "  [--tus-path /files] [--ietf-path /resumable] [--append-piece-bytes N] [--max-metadata-bytes N]\n"
-               "  [--s3-endpoint URL --s3-bucket B [--s3-region R] [--s3-prefix P] [--s3-path-style 0|1] [--s3-max-attempts N]]\n");
+               "  [--s3-endpoint URL --s3-bucket B [--s3-region R] [--s3-prefix P] [--s3-path-style 0|1] [--s3-max-attempts N]]\n"
+               "  [--registry postgresql://...]\n");
 }
 
 }  // namespace
@@ -210,7 +217,7 @@ int main(int argc, char** argv) {
                                 "cors-credentials", "max-connections-per-address", "direct-io", "io-buffer-bytes",
                                 "io-buffers", "io-buffer-budget", "write-threads", "tus-path", "ietf-path", "append-piece-bytes",
                                 "max-metadata-bytes", "s3-endpoint", "s3-bucket", "s3-region", "s3-prefix",
-                                "s3-path-style", "s3-max-attempts"};
+                                "s3-path-style", "s3-max-attempts", "registry"};
   for (const auto& [name, value] : args) {
     if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return name == k; })) {
       usage();
@@ -244,7 +251,25 @@ int main(int argc, char** argv) {
   filesystem.durable = get("durable", "1") != "0";
   if (args.count("direct-io")) filesystem.direct_io = get("direct-io", "1") != "0";
   std::string store_error;
+  if (args.count("registry")) {
+#if RESUMABLE_TEST_SERVER_POSTGRESQL
+    resumable::PostgresqlRegistryOptions database;
+    database.conninfo = get("registry", "");
+    filesystem.registry = resumable::make_postgresql_registry(database, &store_error);
+    if (!filesystem.registry) {
+      std::fprintf(stderr, "test_server: %s\n", store_error.c_str());
+      return 1;
+    }
+#else
+    std::fprintf(stderr, "test_server: built without the PostgreSQL registry (RESUMABLE_POSTGRESQL=OFF)\n");
+    return 1;
+#endif
+  }
   if (args.count("s3-endpoint")) {
+    if (args.count("registry")) {
+      std::fprintf(stderr, "test_server: the S3 store keeps its records in the bucket; --registry is for the filesystem store\n");
+      return 2;
+    }
 #if RESUMABLE_TEST_SERVER_S3
     resumable::S3StoreOptions s3;
     s3.s3.endpoint = get("s3-endpoint", "");
