@@ -4,7 +4,7 @@
 // docs/demo.md walks through it.
 //
 // Data dir:
-//   demo.sqlite3            records, admin accounts, sessions
+//   demo.sqlite3            records, admin accounts, sessions (in PostgreSQL with --database)
 //   documents/              the records' files, under names the demo chose
 //   uploads/public/         the public endpoint's uploads in progress (chunks/) and released files (files/)
 //   uploads/staff/          the same for the staff-only endpoint
@@ -33,6 +33,10 @@
 #include "src/session_store.h"
 #include "src/tls_certificate.h"
 #include "src/upload_access.h"
+#if RESUMABLE_DEMO_POSTGRESQL
+#include "resumable/postgresql_registry.h"
+#include "src/postgresql_database.h"
+#endif
 
 // Compiled in by resumable_embed_files (CMakeLists.txt).
 namespace resumable::demo::site {
@@ -108,13 +112,59 @@ int init_ssl(void* ssl_context, void* user_data) noexcept {
   return -1;
 }
 
+// A failure at start-up that the operator must fix (a database that cannot be reached, a missing
+// bucket): main() prints it and exits with 1.
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::unique_ptr<Database> open_database(const DemoOptions& options) {
+  if (!options.database) return std::make_unique<SqliteDatabase>(options.data_dir / "demo.sqlite3");
+#if RESUMABLE_DEMO_POSTGRESQL
+  try {
+    return std::make_unique<PostgresqlDatabase>(*options.database);
+  } catch (const DatabaseError& e) {
+    throw StartupError(std::string(e.what()) + " (--database " + *options.database + ")");
+  }
+#else
+  throw StartupError("--database: this build has no PostgreSQL support (configure with -DRESUMABLE_POSTGRESQL=ON)");
+#endif
+}
+
+// Each upload endpoint's registry lives in a schema of its own in the demo's database: a
+// registry's collector owns every upload in its tables, and the public and staff endpoints keep
+// their bytes in different folders.
+constexpr const char* public_registry_schema = "resumable_demo_public_uploads";
+constexpr const char* staff_registry_schema = "resumable_demo_staff_uploads";
+
+std::shared_ptr<UploadRegistry> make_registry(const DemoOptions& options, const char* schema) {
+  if (!options.database) return nullptr;
+#if RESUMABLE_DEMO_POSTGRESQL
+  // The registry creates its tables in the connection's default schema: its search_path.
+  const std::string& url = *options.database;
+  PostgresqlRegistryOptions registry;
+  registry.conninfo = url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+  std::string error;
+  auto made = make_postgresql_registry(registry, &error);
+  if (!made) throw StartupError("cannot set up the upload registry in " + std::string(schema) + ": " + error);
+  return made;
+#else
+  (void)schema;
+  return nullptr;
+#endif
+}
+
 std::unique_ptr<UploadEndpoint> make_endpoint(const std::filesystem::path& folder, Access access,
                                               const UploadAccess& upload_access, const UploadLimits& limits,
-                                              bool serve_widget, const char* label) {
+                                              bool serve_widget, const char* label,
+                                              std::shared_ptr<UploadRegistry> registry) {
   EndpointOptions endpoint;
   std::string error;
   // upload_to is on one filesystem with documents/: adopting a file is a rename.
-  endpoint.store = make_filesystem_store({folder / "chunks", folder / "files"}, &error);
+  FilesystemStoreOptions files{folder / "chunks", folder / "files"};
+  files.registry = std::move(registry);
+  endpoint.store = make_filesystem_store(files, &error);
   if (!endpoint.store) throw std::runtime_error(std::string("cannot set up the ") + label + " upload store: " + error);
   endpoint.access = access;
   endpoint.authenticate = [&upload_access](mg_connection* connection) { return upload_access.principal_for(connection); };
@@ -133,7 +183,10 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   DocumentStore documents(database);
   SessionStore sessions(database, visitor_session_lifetime, admin_session_lifetime);
   DocumentFiles files(options.data_dir / "documents");
-  if (const auto removed = files.remove_unreferenced(documents.stored_names()); removed > 0) {
+  // Other instances over the same database and folder may be between adopting a file and
+  // committing its record right now: only files older than that could ever take are orphans.
+  const auto orphan_age = options.database ? std::chrono::seconds(std::chrono::hours(1)) : std::chrono::seconds(0);
+  if (const auto removed = files.remove_unreferenced(documents.stored_names(), orphan_age); removed > 0) {
     log_line("removed " + std::to_string(removed) + " file(s) that no record references");
   }
   sessions.remove_expired();
@@ -144,10 +197,16 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   // Both endpoints use login_required / staff_required rather than anonymous_allowed: every browser
   // gets a session principal, and a request without the session's CSRF header must be refused.
   // The widget is served once, by the public mount (/upload/widget/); the admin pages load it there.
+  if (options.database) {
+    database.create_schema(std::string("CREATE SCHEMA IF NOT EXISTS ") + public_registry_schema +
+                           "; CREATE SCHEMA IF NOT EXISTS " + staff_registry_schema);
+  }
   const auto public_uploads = make_endpoint(options.data_dir / "uploads" / "public", Access::login_required,
-                                            upload_access, limits, true, "public");
+                                            upload_access, limits, true, "public",
+                                            make_registry(options, public_registry_schema));
   const auto staff_uploads = make_endpoint(options.data_dir / "uploads" / "staff", Access::staff_required,
-                                           upload_access, limits, false, "staff");
+                                           upload_access, limits, false, "staff",
+                                           make_registry(options, staff_registry_schema));
   DemoApp app(AppServices{documents, accounts, sessions, files, *public_uploads, *staff_uploads, limits, log_line});
   AssetHandler static_files(site::embedded_assets(), "/static");
   AssetHandler hash_page(hash_tool::embedded_assets(), "/tools/hash", "/index.html");
@@ -191,8 +250,8 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   const int port = port_count > 0 ? ports[0].port : static_cast<int>(options.port);
   const std::string origin = std::string(tls ? "https://" : "http://") + host_for_url(options.host) + ":" +
                              std::to_string(port);
-  std::printf("resumable demo listening on %s/ (data in %s); Ctrl-C stops it\n", origin.c_str(),
-              options.data_dir.c_str());
+  std::printf("resumable demo listening on %s/ (data in %s%s); Ctrl-C stops it\n", origin.c_str(),
+              options.data_dir.c_str(), options.database ? ", records in PostgreSQL" : "");
   if (!accounts.any()) {
     std::printf("No admin account yet: see %s/admin/login for how to create one.\n", origin.c_str());
   }
@@ -213,9 +272,10 @@ int run(const ParsedCommandLine& command_line) {
     log_line("libsodium failed to initialise");
     return 1;
   }
+  if (options.s3_endpoint) throw StartupError("--s3: not wired into the demo yet");
   std::filesystem::create_directories(options.data_dir);
-  Database database(options.data_dir / "demo.sqlite3");
-  AccountStore accounts(database);
+  const auto database = open_database(options);
+  AccountStore accounts(*database);
   if (command_line.action == DemoAction::create_admin) {
     return create_admin_from_command_line(accounts, *options.create_admin);
   }
@@ -225,7 +285,7 @@ int run(const ParsedCommandLine& command_line) {
     log_line("CivetWeb could not initialise TLS (is it built with the tls feature?)");
     return 1;
   }
-  return serve(options, database, accounts);
+  return serve(options, *database, accounts);
 }
 
 }  // namespace

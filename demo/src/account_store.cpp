@@ -75,28 +75,34 @@ std::optional<std::string> check_new_password(std::string_view password) {
 
 AccountStore::AccountStore(Database& database) : database_(database) {
   auto guard = database_.lock();
-  database_.execute(
-      "CREATE TABLE IF NOT EXISTS admins ("
-      "  id INTEGER PRIMARY KEY,"
-      "  name TEXT NOT NULL UNIQUE,"
-      "  password_hash TEXT NOT NULL,"
-      "  created_at INTEGER NOT NULL)");
+  database_.create_schema(std::string("CREATE TABLE IF NOT EXISTS admins (") +
+                          "  id " + database_.generated_id_column() + ","
+                          "  name TEXT NOT NULL UNIQUE,"
+                          "  password_hash TEXT NOT NULL,"
+                          "  created_at BIGINT NOT NULL)");
 }
 
 AccountStore::Saved AccountStore::save(std::string_view name, std::string_view password) {
   const std::string hashed = hash_password(password);  // slow: not under the database lock
   auto guard = database_.lock();
   Transaction transaction(database_);
-  auto update = database_.prepare("UPDATE admins SET password_hash = ? WHERE name = ?");
-  update.bind(1, hashed).bind(2, name).run();
+  const auto set_password = [&] {
+    return database_.prepare("UPDATE admins SET password_hash = $1 WHERE name = $2").bind(1, hashed).bind(2, name).run();
+  };
   Saved saved = Saved::password_changed;
-  if (database_.changes() == 0) {
-    database_.prepare("INSERT INTO admins (name, password_hash, created_at) VALUES (?, ?, ?)")
-        .bind(1, name)
-        .bind(2, hashed)
-        .bind(3, now_unix())
-        .run();
-    saved = Saved::created;
+  if (set_password() == 0) {
+    // Another instance may create the same name between the two statements: then set it again.
+    const auto inserted =
+        database_.prepare("INSERT INTO admins (name, password_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(1, name)
+            .bind(2, hashed)
+            .bind(3, now_unix())
+            .run();
+    if (inserted > 0) {
+      saved = Saved::created;
+    } else {
+      set_password();
+    }
   }
   transaction.commit();
   return saved;
@@ -105,18 +111,17 @@ AccountStore::Saved AccountStore::save(std::string_view name, std::string_view p
 bool AccountStore::create_if_absent(std::string_view name, std::string_view password) {
   {
     auto guard = database_.lock();
-    auto query = database_.prepare("SELECT 1 FROM admins WHERE name = ?");
+    auto query = database_.prepare("SELECT 1 FROM admins WHERE name = $1");
     query.bind(1, name);
     if (query.step()) return false;
   }
   const std::string hashed = hash_password(password);
   auto guard = database_.lock();
-  database_.prepare("INSERT OR IGNORE INTO admins (name, password_hash, created_at) VALUES (?, ?, ?)")
-      .bind(1, name)
-      .bind(2, hashed)
-      .bind(3, now_unix())
-      .run();
-  return database_.changes() > 0;
+  return database_.prepare("INSERT INTO admins (name, password_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+             .bind(1, name)
+             .bind(2, hashed)
+             .bind(3, now_unix())
+             .run() > 0;
 }
 
 std::optional<Admin> AccountStore::verify(std::string_view name, std::string_view password) {
@@ -124,7 +129,7 @@ std::optional<Admin> AccountStore::verify(std::string_view name, std::string_vie
   std::string hashed;
   {
     auto guard = database_.lock();
-    auto query = database_.prepare("SELECT id, name, password_hash FROM admins WHERE name = ?");
+    auto query = database_.prepare("SELECT id, name, password_hash FROM admins WHERE name = $1");
     query.bind(1, name);
     if (query.step()) {
       candidate = Admin{query.integer(0), query.text(1)};
@@ -141,7 +146,7 @@ std::optional<Admin> AccountStore::verify(std::string_view name, std::string_vie
 
 std::optional<Admin> AccountStore::find(std::int64_t id) {
   auto guard = database_.lock();
-  auto query = database_.prepare("SELECT id, name FROM admins WHERE id = ?");
+  auto query = database_.prepare("SELECT id, name FROM admins WHERE id = $1");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
   return Admin{query.integer(0), query.text(1)};

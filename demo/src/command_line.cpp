@@ -8,6 +8,8 @@ namespace resumable::demo {
 const char* const usage_text =
     "Usage: resumable_demo [--host ADDRESS] [--port PORT] [--data-dir DIR] [--stale-after DURATION]\n"
     "                      [--tls-cert FILE --tls-key FILE | --tls self-signed]\n"
+    "                      [--database postgresql://...] [--s3 URL --s3-bucket NAME [--s3-region REGION]\n"
+    "                       [--s3-prefix PREFIX] [--s3-style path|virtual-host]]\n"
     "       resumable_demo [--data-dir DIR] --create-admin NAME\n"
     "\n"
     "Starts the resumable demo: a document form with resumable uploads, a list with downloads, an admin.\n"
@@ -20,12 +22,25 @@ const char* const usage_text =
     "  --tls-key FILE         ... and this private key (PEM)\n"
     "  --tls self-signed      serve HTTPS with a self-signed certificate the demo generates into DIR/tls/ on\n"
     "                         first start and reuses afterwards (its SHA-256 fingerprint is printed)\n"
+    "  --database URL         the scale-out mode (docs/scale-out.md): admins, sessions and documents, and the\n"
+    "                         upload registry, in this PostgreSQL database (postgresql://USER@HOST:PORT/DB;\n"
+    "                         libpq's PG* variables and ~/.pgpass apply), shared by every instance started with\n"
+    "                         it; DIR must then be the same shared folder for all of them\n"
+    "  --s3 URL               keep uploads and the documents' files in S3 at this endpoint (http://HOST:PORT, or\n"
+    "                         https://s3.REGION.amazonaws.com); credentials from AWS_ACCESS_KEY_ID and\n"
+    "                         AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN); downloads are streamed from S3\n"
+    "  --s3-bucket NAME       the bucket (it must exist)\n"
+    "  --s3-region REGION     the signing region (default AWS_REGION, else us-east-1)\n"
+    "  --s3-prefix PREFIX     key prefix inside the bucket, e.g. demo/ (default none)\n"
+    "  --s3-style STYLE       path (ENDPOINT/BUCKET/KEY, the default) or virtual-host (BUCKET.HOST/KEY)\n"
     "  --create-admin NAME    create admin NAME (or give it a new password) and exit; the password comes from\n"
     "                         RESUMABLE_DEMO_ADMIN_PASSWORD, else from the terminal, else one line on stdin\n"
     "  --help                 show this text\n"
     "\n"
     "Environment: RESUMABLE_DEMO_ADMIN=NAME with RESUMABLE_DEMO_ADMIN_PASSWORD=... creates that admin at\n"
-    "start if it does not exist. There is no default admin; the public pages work without one.\n";
+    "start if it does not exist. There is no default admin; the public pages work without one.\n"
+    "Exit status: 0 after SIGINT/SIGTERM, 1 when start-up fails (e.g. the database cannot be reached or the\n"
+    "bucket is missing; the reason is printed), 2 for a usage error.\n";
 
 namespace {
 
@@ -76,7 +91,9 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
       return parsed;
     }
     if (arg != "--host" && arg != "--port" && arg != "--data-dir" && arg != "--stale-after" &&
-        arg != "--create-admin" && arg != "--tls-cert" && arg != "--tls-key" && arg != "--tls") {
+        arg != "--create-admin" && arg != "--tls-cert" && arg != "--tls-key" && arg != "--tls" &&
+        arg != "--database" && arg != "--s3" && arg != "--s3-bucket" && arg != "--s3-region" &&
+        arg != "--s3-prefix" && arg != "--s3-style") {
       return fail("unknown argument '" + std::string(arg) + "'");
     }
     if (i + 1 >= argc) return fail(std::string(arg) + " needs a value");
@@ -93,6 +110,24 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     } else if (arg == "--tls") {
       if (value != "self-signed") return fail("--tls takes 'self-signed' (or use --tls-cert and --tls-key)");
       parsed.options.tls = TlsMode::self_signed;
+    } else if (arg == "--database") {
+      // URLs only: the demo adds its own options= for the upload registries' schemas.
+      if (value.rfind("postgresql://", 0) != 0 && value.rfind("postgres://", 0) != 0) {
+        return fail("--database takes a postgresql:// URL");
+      }
+      parsed.options.database = std::string(value);
+    } else if (arg == "--s3") {
+      if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) return fail("--s3 takes an http:// or https:// URL");
+      parsed.options.s3_endpoint = std::string(value);
+    } else if (arg == "--s3-bucket") {
+      parsed.options.s3_bucket = value;
+    } else if (arg == "--s3-region") {
+      parsed.options.s3_region = value;
+    } else if (arg == "--s3-prefix") {
+      parsed.options.s3_prefix = value;
+    } else if (arg == "--s3-style") {
+      if (value != "path" && value != "virtual-host") return fail("--s3-style takes 'path' or 'virtual-host'");
+      parsed.options.s3_path_style = value == "path";
     } else if (arg == "--data-dir") {
       if (value.empty()) return fail("--data-dir needs a folder");
       parsed.options.data_dir = value;
@@ -116,6 +151,9 @@ ParsedCommandLine parse_command_line(int argc, char** argv) {
     return fail("--tls self-signed and --tls-cert/--tls-key exclude each other");
   }
   if (has_cert) parsed.options.tls = TlsMode::files;
+  if (parsed.options.s3_endpoint.has_value() != !parsed.options.s3_bucket.empty()) {
+    return fail("--s3 and --s3-bucket go together");
+  }
   return parsed;
 }
 

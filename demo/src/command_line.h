@@ -20,6 +20,14 @@ struct DemoOptions {
   TlsMode tls = TlsMode::off;
   std::filesystem::path tls_cert;  // TlsMode::files
   std::filesystem::path tls_key;   // TlsMode::files
+  // The scale-out mode (docs/scale-out.md): records and the upload registry in PostgreSQL ...
+  std::optional<std::string> database;  // --database postgresql://...
+  // ... and uploads in S3 (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+  std::optional<std::string> s3_endpoint;  // --s3 URL
+  std::string s3_bucket;
+  std::string s3_region;
+  std::string s3_prefix;
+  bool s3_path_style = true;
 };
 
 // "127.0.0.1", "[::1]": the host as CivetWeb's listening_ports and URLs write it.

@@ -77,13 +77,16 @@ bool DocumentFiles::remove(std::string_view stored_name, std::string& error) {
   return true;
 }
 
-std::size_t DocumentFiles::remove_unreferenced(const std::vector<std::string>& referenced) {
+std::size_t DocumentFiles::remove_unreferenced(const std::vector<std::string>& referenced,
+                                              std::chrono::seconds min_age) {
   const std::set<std::string, std::less<>> keep(referenced.begin(), referenced.end());
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - min_age;
   std::size_t removed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(folder_)) {
     const std::string name = entry.path().filename().string();
     if (!is_stored_name(name) || keep.contains(name)) continue;
     std::error_code code;
+    if (min_age.count() > 0 && !(entry.last_write_time(code) < cutoff)) continue;
     if (std::filesystem::remove(entry.path(), code)) ++removed;
   }
   return removed;

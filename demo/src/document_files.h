@@ -4,6 +4,7 @@
 // Thread-safety: all methods may be called concurrently (each works on its own file).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -27,8 +28,11 @@ class DocumentFiles {
   bool remove(std::string_view stored_name, std::string& error);
 
   // Deletes files that no record references (left by a crash between adopt and the record's
-  // commit). Call at start-up, before requests are served. Returns how many were removed.
-  std::size_t remove_unreferenced(const std::vector<std::string>& referenced);
+  // commit) and that were last written at least `min_age` ago. Call at start-up, before requests
+  // are served; with other instances sharing the folder, give a min_age longer than any request.
+  // Returns how many were removed.
+  std::size_t remove_unreferenced(const std::vector<std::string>& referenced,
+                                  std::chrono::seconds min_age = std::chrono::seconds(0));
 
   const std::filesystem::path& folder() const { return folder_; }
 

@@ -42,15 +42,8 @@ void bind_file(Statement& statement, int first_index, const std::optional<Stored
   }
 }
 
-std::optional<std::string> stored_name_of(Database& database, std::int64_t id, bool& found) {
-  auto query = database.prepare("SELECT stored_name FROM documents WHERE id = ?");
-  query.bind(1, id);
-  found = query.step();
-  return found ? query.optional_text(0) : std::nullopt;
-}
-
 bool has_column(Database& database, const std::string& table, const std::string& column) {
-  auto columns = database.prepare("SELECT 1 FROM pragma_table_info(?) WHERE name = ?");
+  auto columns = database.prepare("SELECT 1 FROM pragma_table_info($1) WHERE name = $2");
   columns.bind(1, table).bind(2, column);
   return columns.step();
 }
@@ -58,14 +51,14 @@ bool has_column(Database& database, const std::string& table, const std::string&
 // A table made before the tree digest has a blake2b256 column holding plain BLAKE2b-256 digests.
 // The rename keeps every digest; the rows that have a file are marked with what their digest is.
 // Checking for the old column (rather than a version number) makes a second run a no-op whatever
-// state the file is in.
+// state the file is in. Only SQLite files are that old: PostgreSQL came later.
 void migrate_plain_digest_column(Database& database) {
-  if (!has_column(database, "documents", "blake2b256")) return;
+  if (database.engine() != Database::Engine::sqlite || !has_column(database, "documents", "blake2b256")) return;
   Transaction transaction(database);
   database.execute(
       "ALTER TABLE documents RENAME COLUMN blake2b256 TO file_digest;"
       "ALTER TABLE documents ADD COLUMN digest_algorithm TEXT;");
-  database.prepare("UPDATE documents SET digest_algorithm = ? WHERE stored_name IS NOT NULL")
+  database.prepare("UPDATE documents SET digest_algorithm = $1 WHERE stored_name IS NOT NULL")
       .bind(1, legacy_digest_algorithm)
       .run();
   transaction.commit();
@@ -75,19 +68,19 @@ void migrate_plain_digest_column(Database& database) {
 
 DocumentStore::DocumentStore(Database& database) : database_(database) {
   auto guard = database_.lock();
-  database_.execute(
-      "CREATE TABLE IF NOT EXISTS documents ("
-      "  id INTEGER PRIMARY KEY,"
+  database_.create_schema(
+      std::string("CREATE TABLE IF NOT EXISTS documents (") +
+      "  id " + database_.generated_id_column() + ","
       "  title TEXT NOT NULL,"
       "  description TEXT NOT NULL,"
       "  file_name TEXT,"              // display only
       "  stored_name TEXT UNIQUE,"     // NULL when the record has no file
-      "  size INTEGER,"
+      "  size BIGINT,"
       "  file_digest TEXT,"
       "  digest_algorithm TEXT,"        // names file_digest's algorithm (rsm-tree-v1, blake2b-256)
-      "  uploaded_at INTEGER,"
-      "  created_at INTEGER NOT NULL,"
-      "  updated_at INTEGER NOT NULL)");
+      "  uploaded_at BIGINT,"
+      "  created_at BIGINT NOT NULL,"
+      "  updated_at BIGINT NOT NULL)");
   migrate_plain_digest_column(database_);
 }
 
@@ -96,16 +89,19 @@ std::int64_t DocumentStore::create(const DocumentText& text, const std::optional
   const std::int64_t now = now_unix();
   auto insert = database_.prepare(
       "INSERT INTO documents (title, description, file_name, stored_name, size, file_digest, digest_algorithm, "
-      "uploaded_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "uploaded_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id");
   insert.bind(1, text.title).bind(2, text.description);
   bind_file(insert, 3, file);
-  insert.bind(9, now).bind(10, now).run();
-  return database_.last_insert_id();
+  insert.bind(9, now).bind(10, now);
+  if (!insert.step()) throw DatabaseError("database insert returned no id");
+  const std::int64_t id = insert.integer(0);
+  insert.run();
+  return id;
 }
 
 std::optional<Document> DocumentStore::find(std::int64_t id) {
   auto guard = database_.lock();
-  auto query = database_.prepare(std::string(select_columns) + " WHERE id = ?");
+  auto query = database_.prepare(std::string(select_columns) + " WHERE id = $1");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
   return read_document(query);
@@ -123,21 +119,22 @@ DocumentStore::Change DocumentStore::update(std::int64_t id, const DocumentText&
   auto guard = database_.lock();
   Transaction transaction(database_);
   Change change;
-  const auto previous_stored_name = stored_name_of(database_, id, change.found);
+  // This UPDATE takes the row's lock until the commit, so the file name it returns is the one the
+  // row holds when the file changes below, however many instances edit the record at once
+  // (RETURNING gives the new row, and this statement does not change stored_name).
+  auto set_text = database_.prepare(
+      "UPDATE documents SET title = $1, description = $2, updated_at = $3 WHERE id = $4 RETURNING stored_name");
+  set_text.bind(1, text.title).bind(2, text.description).bind(3, now_unix()).bind(4, id);
+  change.found = set_text.step();
   if (!change.found) return change;
-
-  database_.prepare("UPDATE documents SET title = ?, description = ?, updated_at = ? WHERE id = ?")
-      .bind(1, text.title)
-      .bind(2, text.description)
-      .bind(3, now_unix())
-      .bind(4, id)
-      .run();
+  const auto previous_stored_name = set_text.optional_text(0);
+  set_text.run();
   if (!std::holds_alternative<KeepFile>(file_change)) {
     std::optional<StoredFile> new_file;
     if (const auto* replacement = std::get_if<StoredFile>(&file_change)) new_file = *replacement;
     auto set_file = database_.prepare(
-        "UPDATE documents SET file_name = ?, stored_name = ?, size = ?, file_digest = ?, digest_algorithm = ?, "
-        "uploaded_at = ? WHERE id = ?");
+        "UPDATE documents SET file_name = $1, stored_name = $2, size = $3, file_digest = $4, digest_algorithm = $5, "
+        "uploaded_at = $6 WHERE id = $7");
     bind_file(set_file, 1, new_file);
     set_file.bind(7, id).run();
     change.released_stored_name = previous_stored_name;
@@ -148,12 +145,13 @@ DocumentStore::Change DocumentStore::update(std::int64_t id, const DocumentText&
 
 DocumentStore::Change DocumentStore::remove(std::int64_t id) {
   auto guard = database_.lock();
-  Transaction transaction(database_);
   Change change;
-  change.released_stored_name = stored_name_of(database_, id, change.found);
-  if (!change.found) return change;
-  database_.prepare("DELETE FROM documents WHERE id = ?").bind(1, id).run();
-  transaction.commit();
+  // One statement: of two instances deleting the record at once, one gets the file to delete.
+  auto remove = database_.prepare("DELETE FROM documents WHERE id = $1 RETURNING stored_name");
+  remove.bind(1, id);
+  change.found = remove.step();
+  if (change.found) change.released_stored_name = remove.optional_text(0);
+  remove.run();
   return change;
 }
 

@@ -1,4 +1,4 @@
-// The demo's records ("documents"): a title, a description and at most one file, in SQLite.
+// The demo's records ("documents"): a title, a description and at most one file (database.h).
 // The file is known by the name the demo gave it in its documents folder (DocumentFiles), never by
 // anything a client sent. Thread-safety: every method takes the database lock. Errors throw
 // DatabaseError.

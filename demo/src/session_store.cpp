@@ -43,13 +43,13 @@ SessionStore::SessionStore(Database& database, std::chrono::seconds visitor_life
                            std::chrono::seconds admin_lifetime)
     : database_(database), visitor_lifetime_(visitor_lifetime), admin_lifetime_(admin_lifetime) {
   auto guard = database_.lock();
-  database_.execute(
+  database_.create_schema(
       "CREATE TABLE IF NOT EXISTS sessions ("
       "  cookie_hash TEXT PRIMARY KEY,"
       "  csrf_token TEXT NOT NULL,"
       "  principal TEXT NOT NULL,"
-      "  admin_id INTEGER REFERENCES admins(id) ON DELETE CASCADE,"
-      "  expires_at INTEGER NOT NULL)");
+      "  admin_id BIGINT REFERENCES admins(id) ON DELETE CASCADE,"
+      "  expires_at BIGINT NOT NULL)");
 }
 
 Session SessionStore::start(std::string principal, std::optional<Admin> admin, std::chrono::seconds lifetime) {
@@ -60,7 +60,7 @@ Session SessionStore::start(std::string principal, std::optional<Admin> admin, s
   session.admin = std::move(admin);
   session.expires_at = now_unix() + lifetime.count();
   auto guard = database_.lock();
-  database_.prepare("INSERT INTO sessions (cookie_hash, csrf_token, principal, admin_id, expires_at) VALUES (?, ?, ?, ?, ?)")
+  database_.prepare("INSERT INTO sessions (cookie_hash, csrf_token, principal, admin_id, expires_at) VALUES ($1, $2, $3, $4, $5)")
       .bind(1, cookie_hash(session.cookie_value))
       .bind(2, session.csrf_token)
       .bind(3, session.principal)
@@ -82,7 +82,7 @@ std::optional<Session> SessionStore::find(std::string_view cookie_value) {
   auto guard = database_.lock();
   auto query = database_.prepare(
       "SELECT s.csrf_token, s.principal, s.expires_at, a.id, a.name FROM sessions s "
-      "LEFT JOIN admins a ON a.id = s.admin_id WHERE s.cookie_hash = ? AND s.expires_at > ?");
+      "LEFT JOIN admins a ON a.id = s.admin_id WHERE s.cookie_hash = $1 AND s.expires_at > $2");
   query.bind(1, cookie_hash(cookie_value)).bind(2, now_unix());
   if (!query.step()) return std::nullopt;
   Session session;
@@ -96,13 +96,13 @@ std::optional<Session> SessionStore::find(std::string_view cookie_value) {
 
 void SessionStore::end(std::string_view cookie_value) {
   auto guard = database_.lock();
-  database_.prepare("DELETE FROM sessions WHERE cookie_hash = ?").bind(1, cookie_hash(cookie_value)).run();
+  database_.prepare("DELETE FROM sessions WHERE cookie_hash = $1").bind(1, cookie_hash(cookie_value)).run();
 }
 
 std::size_t SessionStore::remove_expired() {
   auto guard = database_.lock();
-  database_.prepare("DELETE FROM sessions WHERE expires_at <= ?").bind(1, now_unix()).run();
-  return static_cast<std::size_t>(database_.changes());
+  return static_cast<std::size_t>(
+      database_.prepare("DELETE FROM sessions WHERE expires_at <= $1").bind(1, now_unix()).run());
 }
 
 bool csrf_token_matches(const Session& session, std::string_view submitted) {

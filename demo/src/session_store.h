@@ -1,4 +1,4 @@
-// Browser sessions, kept in SQLite so they survive a restart (an upload interrupted by one resumes
+// Browser sessions, kept in the database so they survive a restart (an upload interrupted by one resumes
 // under the same principal).
 //
 // Every browser that opens a form gets a session: a random cookie value, a CSRF token for its forms

@@ -28,8 +28,8 @@ export function artifactsDir() {
 // Starts a server executable that prints "listening on URL" (http or https) when ready; resolves then. `url` keeps
 // the trailing slash it printed. stop() sends SIGTERM and resolves to the exit code; an exit nobody
 // asked for is reported with the server's output, so a crash does not look like a client failure.
-export async function startServerProcess(bin, args, label) {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServerProcess(bin, args, label, env = {}) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stderr.on('data', (d) => { output += d; });
   const url = await new Promise((resolve, reject) => {
@@ -60,11 +60,11 @@ export async function startServerProcess(bin, args, label) {
   };
 }
 
-// Starts the demo on a free port (or `--port` in args).
-export async function startDemo({ dataDir, args = [] } = {}) {
+// Starts the demo on a free port (or `--port` in args); `env` is added to the environment.
+export async function startDemo({ dataDir, args = [], env = {} } = {}) {
   const bin = process.env.RESUMABLE_DEMO_BIN;
   if (!bin) throw new Error('RESUMABLE_DEMO_BIN must name the demo executable');
-  return startServerProcess(bin, ['--port', '0', '--data-dir', dataDir, ...args], 'demo');
+  return startServerProcess(bin, ['--port', '0', '--data-dir', dataDir, ...args], 'demo', env);
 }
 
 export async function launchBrowser() {

@@ -40,7 +40,7 @@ const std::string tree_digest = "d76a5ca3e5bb3d036e73e98abff05145d5ea219d41a785a
 // The documents table exactly as the demo created it before the tree digest, with two records:
 // one with a file, one without.
 void create_database_from_before_the_tree_digest(const fs::path& file) {
-  Database database(file);
+  SqliteDatabase database(file);
   auto guard = database.lock();
   database.execute(
       "CREATE TABLE documents ("
@@ -102,7 +102,7 @@ TEST_CASE("document store: a database from before the tree digest keeps every re
   ScratchDir dir;
   create_database_from_before_the_tree_digest(dir.database());
 
-  Database database(dir.database());
+  SqliteDatabase database(dir.database());
   DocumentStore store(database);
   const auto columns = columns_of_documents(database);
   CHECK_FALSE(contains(columns, "blake2b256"));
@@ -121,12 +121,12 @@ TEST_CASE("document store: opening a migrated database again changes nothing", "
   create_database_from_before_the_tree_digest(dir.database());
   std::int64_t new_id = 0;
   {
-    Database database(dir.database());
+    SqliteDatabase database(dir.database());
     DocumentStore store(database);
     new_id = store.create({"New", ""}, tree_file("bbbb.bin"));
   }
   for (int reopening = 0; reopening < 2; ++reopening) {
-    Database database(dir.database());
+    SqliteDatabase database(dir.database());
     DocumentStore first(database);
     DocumentStore second(database);  // two stores on one connection: the second finds nothing to do
     check_old_records_kept(second);
@@ -142,7 +142,7 @@ TEST_CASE("document store: replacing an old record's file records the new file's
           "[demo][document-store]") {
   ScratchDir dir;
   create_database_from_before_the_tree_digest(dir.database());
-  Database database(dir.database());
+  SqliteDatabase database(dir.database());
   DocumentStore store(database);
 
   const auto replaced = store.update(1, {"Survey", "raw"}, tree_file("cccc.bin"));
