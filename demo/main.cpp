@@ -37,6 +37,10 @@
 #include "resumable/postgresql_registry.h"
 #include "src/postgresql_database.h"
 #endif
+#if RESUMABLE_DEMO_S3
+#include "resumable/s3_store.h"
+#include "src/s3_document_objects.h"
+#endif
 
 // Compiled in by resumable_embed_files (CMakeLists.txt).
 namespace resumable::demo::site {
@@ -155,17 +159,59 @@ std::shared_ptr<UploadRegistry> make_registry(const DemoOptions& options, const 
 #endif
 }
 
-std::unique_ptr<UploadEndpoint> make_endpoint(const std::filesystem::path& folder, Access access,
-                                              const UploadAccess& upload_access, const UploadLimits& limits,
-                                              bool serve_widget, const char* label,
-                                              std::shared_ptr<UploadRegistry> registry) {
-  EndpointOptions endpoint;
+#if RESUMABLE_DEMO_S3
+S3Options s3_options(const DemoOptions& options) {
+  S3Options s3;  // credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (S3Client reads them)
+  s3.endpoint = *options.s3_endpoint;
+  s3.bucket = options.s3_bucket;
+  s3.region = options.s3_region;
+  s3.path_style = options.s3_path_style;
+  return s3;
+}
+#endif
+
+// The --s3 bucket's documents (nullptr without --s3); checks that the bucket answers.
+std::unique_ptr<DocumentObjects> connect_objects(const DemoOptions& options) {
+  if (!options.s3_endpoint) return nullptr;
+#if RESUMABLE_DEMO_S3
   std::string error;
+  auto objects = connect_document_objects(s3_options(options), options.s3_prefix, &error);
+  if (!objects) throw StartupError("cannot use the S3 bucket: " + error);
+  return objects;
+#else
+  throw StartupError("--s3: this build has no S3 store (configure with -DRESUMABLE_S3=ON)");
+#endif
+}
+
+// One endpoint's store: the filesystem store under `folder` (its records in `registry` when
+// there is one), or with --s3 the S3 store under the bucket's prefix + "uploads/<name>/".
+std::shared_ptr<UploadStore> make_store(const DemoOptions& options, const std::filesystem::path& folder,
+                                        const std::string& name, std::shared_ptr<UploadRegistry> registry,
+                                        std::string* error) {
+  if (options.s3_endpoint) {
+#if RESUMABLE_DEMO_S3
+    S3StoreOptions s3;
+    s3.s3 = s3_options(options);
+    s3.prefix = options.s3_prefix + "uploads/" + name + "/";
+    return make_s3_store(s3, error);
+#else
+    *error = "built without the S3 store";
+    return nullptr;
+#endif
+  }
   // upload_to is on one filesystem with documents/: adopting a file is a rename.
   FilesystemStoreOptions files{folder / "chunks", folder / "files"};
   files.registry = std::move(registry);
-  endpoint.store = make_filesystem_store(files, &error);
-  if (!endpoint.store) throw std::runtime_error(std::string("cannot set up the ") + label + " upload store: " + error);
+  return make_filesystem_store(files, error);
+}
+
+std::unique_ptr<UploadEndpoint> make_endpoint(std::shared_ptr<UploadStore> store, Access access,
+                                              const UploadAccess& upload_access, const UploadLimits& limits,
+                                              bool serve_widget, const char* label, const std::string& store_error) {
+  if (!store) throw StartupError(std::string("cannot set up the ") + label + " upload store: " + store_error);
+  EndpointOptions endpoint;
+  std::string error;
+  endpoint.store = std::move(store);
   endpoint.access = access;
   endpoint.authenticate = [&upload_access](mg_connection* connection) { return upload_access.principal_for(connection); };
   endpoint.limits = limits;
@@ -201,13 +247,19 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
     database.create_schema(std::string("CREATE SCHEMA IF NOT EXISTS ") + public_registry_schema +
                            "; CREATE SCHEMA IF NOT EXISTS " + staff_registry_schema);
   }
-  const auto public_uploads = make_endpoint(options.data_dir / "uploads" / "public", Access::login_required,
-                                            upload_access, limits, true, "public",
-                                            make_registry(options, public_registry_schema));
-  const auto staff_uploads = make_endpoint(options.data_dir / "uploads" / "staff", Access::staff_required,
-                                           upload_access, limits, false, "staff",
-                                           make_registry(options, staff_registry_schema));
-  DemoApp app(AppServices{documents, accounts, sessions, files, *public_uploads, *staff_uploads, limits, log_line});
+  const auto objects = connect_objects(options);
+  std::string public_error;
+  std::string staff_error;
+  const auto public_uploads = make_endpoint(
+      make_store(options, options.data_dir / "uploads" / "public", "public",
+                 make_registry(options, public_registry_schema), &public_error),
+      Access::login_required, upload_access, limits, true, "public", public_error);
+  const auto staff_uploads = make_endpoint(
+      make_store(options, options.data_dir / "uploads" / "staff", "staff",
+                 make_registry(options, staff_registry_schema), &staff_error),
+      Access::staff_required, upload_access, limits, false, "staff", staff_error);
+  DemoApp app(AppServices{documents, accounts, sessions, files, *public_uploads, *staff_uploads, limits, log_line,
+                          objects.get()});
   AssetHandler static_files(site::embedded_assets(), "/static");
   AssetHandler hash_page(hash_tool::embedded_assets(), "/tools/hash", "/index.html");
 
@@ -272,7 +324,11 @@ int run(const ParsedCommandLine& command_line) {
     log_line("libsodium failed to initialise");
     return 1;
   }
-  if (options.s3_endpoint) throw StartupError("--s3: not wired into the demo yet");
+  if (options.s3_endpoint && options.database) {
+    // Each instance would keep its own upload records in the bucket: a chunk sent to another
+    // instance would start a second upload (next: the S3 store over the shared registry).
+    throw StartupError("--s3 with --database needs the S3 store over the shared registry, not in this build yet");
+  }
   std::filesystem::create_directories(options.data_dir);
   const auto database = open_database(options);
   AccountStore accounts(*database);

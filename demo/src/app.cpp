@@ -190,6 +190,9 @@ Response DemoApp::create_document(Exchange& exchange) {
 Response DemoApp::download(Exchange& exchange, std::int64_t id) {
   const auto document = services_.documents.find(id);
   if (!document || !document->file) return error_page(exchange, 404, "Not found", "This document has no file.");
+  if (services_.objects != nullptr && DocumentObjects::holds(document->file->stored_name)) {
+    return Response::download(services_.objects->source(*document->file), document->file->file_name);
+  }
   auto path = services_.files.path_of(document->file->stored_name);
   if (path.empty()) return error_page(exchange, 404, "Not found", "This document has no file.");
   return Response::download(std::move(path), document->file->file_name);
@@ -210,6 +213,11 @@ std::optional<StoredFile> DemoApp::take_upload(UploadEndpoint& endpoint, const s
   file.file_digest = core::to_hex(upload->digest);
   file.digest_algorithm = core::tree_digest_name;  // what claim_upload's digest is since issue 12
   file.uploaded_at = now_unix();
+  if (services_.objects != nullptr) {
+    // The S3 store's released object stays where it is: its key is the record's file.
+    file.stored_name = DocumentObjects::stored_name_for(upload->location);
+    return file;
+  }
   try {
     file.stored_name = services_.files.adopt(upload->location);
   } catch (...) {
@@ -224,7 +232,10 @@ std::optional<StoredFile> DemoApp::take_upload(UploadEndpoint& endpoint, const s
 void DemoApp::delete_stored_file(const std::optional<std::string>& stored_name) {
   if (!stored_name) return;
   std::string error;
-  if (!services_.files.remove(*stored_name, error)) services_.log(error);
+  const bool removed = services_.objects != nullptr && DocumentObjects::holds(*stored_name)
+                           ? services_.objects->remove(*stored_name, error)
+                           : services_.files.remove(*stored_name, error);
+  if (!removed) services_.log(error);
 }
 
 }  // namespace resumable::demo

@@ -27,6 +27,7 @@
 
 #include "account_store.h"
 #include "document_files.h"
+#include "document_objects.h"
 #include "document_input.h"
 #include "document_store.h"
 #include "http_exchange.h"
@@ -45,6 +46,7 @@ struct AppServices {
   UploadEndpoint& staff_uploads;   // mounted at /admin/upload: admin sessions only
   UploadLimits upload_limits;      // as both endpoints were configured (shown on the uploads page)
   std::function<void(const std::string&)> log;
+  DocumentObjects* objects = nullptr;  // --s3: records' files that are S3 objects; else none
 };
 
 class DemoApp {

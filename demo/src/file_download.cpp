@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,8 +17,6 @@
 namespace resumable::demo {
 
 namespace {
-
-constexpr std::size_t send_buffer_bytes = 256 * 1024;
 
 class FileDescriptor {
  public:
@@ -117,18 +116,34 @@ RangeChoice choose_range(const char* range_header, std::uint64_t size) {
 
 int send_file_download(mg_connection* connection, const std::filesystem::path& file, std::string_view download_name,
                        bool head) {
-  const FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  const auto fd = std::make_shared<FileDescriptor>(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat status {};
-  if (fd.get() < 0 || ::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode)) {
+  if (fd->get() < 0 || ::fstat(fd->get(), &status) != 0 || !S_ISREG(status.st_mode)) {
     send_status_only(connection, 404, "");
     return 404;
   }
-  const auto size = static_cast<std::uint64_t>(status.st_size);
+  DownloadSource source;
+  source.size = static_cast<std::uint64_t>(status.st_size);
   char etag[64];
-  std::snprintf(etag, sizeof etag, "\"%" PRIx64 "-%" PRIx64 "\"", size,
+  std::snprintf(etag, sizeof etag, "\"%" PRIx64 "-%" PRIx64 "\"", source.size,
                 static_cast<std::uint64_t>(status.st_mtim.tv_sec) * 1000000000u +
                     static_cast<std::uint64_t>(status.st_mtim.tv_nsec));
-  const std::string last_modified = http_date(status.st_mtim.tv_sec);
+  source.etag = etag;
+  source.last_modified = status.st_mtim.tv_sec;
+  source.read = [fd](std::uint64_t offset, std::size_t length, std::string& out) {
+    out.resize(length);
+    const ssize_t got = ::pread(fd->get(), out.data(), length, static_cast<off_t>(offset));
+    if (got <= 0) return false;  // the file shrank or failed
+    out.resize(static_cast<std::size_t>(got));
+    return true;
+  };
+  return send_download(connection, source, download_name, head);
+}
+
+int send_download(mg_connection* connection, const DownloadSource& source, std::string_view download_name, bool head) {
+  const std::uint64_t size = source.size;
+  const char* etag = source.etag.c_str();
+  const std::string last_modified = http_date(source.last_modified);
   const std::string common = std::string("ETag: ") + etag + "\r\nLast-Modified: " + last_modified +
                              "\r\nAccept-Ranges: bytes\r\nCache-Control: private, no-cache\r\n"
                              "X-Content-Type-Options: nosniff\r\n";
@@ -163,16 +178,15 @@ int send_file_download(mg_connection* connection, const std::filesystem::path& f
             common.c_str(), attachment_disposition(download_name).c_str());
   if (head) return http_status;
 
-  std::vector<char> buffer(send_buffer_bytes);
+  std::string buffer;
   std::uint64_t offset = span.first;
   std::uint64_t remaining = span.length;
   while (remaining > 0) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, buffer.size()));
-    const ssize_t got = ::pread(fd.get(), buffer.data(), want, static_cast<off_t>(offset));
-    if (got <= 0) break;  // the file shrank or failed: the short body tells the client
-    if (mg_write(connection, buffer.data(), static_cast<std::size_t>(got)) <= 0) break;  // client went away
-    offset += static_cast<std::uint64_t>(got);
-    remaining -= static_cast<std::uint64_t>(got);
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, source.read_bytes));
+    if (!source.read(offset, want, buffer) || buffer.empty()) break;  // the short body tells the client
+    if (mg_write(connection, buffer.data(), buffer.size()) <= 0) break;  // client went away
+    offset += buffer.size();
+    remaining -= std::min<std::uint64_t>(remaining, buffer.size());
   }
   return http_status;
 }

@@ -10,7 +10,10 @@
 #include <civetweb.h>
 
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
+#include <functional>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -29,9 +32,23 @@ using RangeChoice = std::variant<WholeFile, ByteRange, UnsatisfiableRange>;
 // (the whole file), as RFC 9110 allows.
 RangeChoice choose_range(const char* range_header, std::uint64_t size);
 
+// What a download sends: a file on disk, or an S3 object (document_objects.h). `read` fills `out`
+// with up to `length` bytes from `offset` (fewer only at the end); false when that fails (the
+// response is then cut short: the client sees a body shorter than Content-Length).
+struct DownloadSource {
+  std::uint64_t size = 0;
+  std::string etag;  // quoted, e.g. "\"1f-2a\"": names these exact bytes
+  std::time_t last_modified = 0;
+  std::size_t read_bytes = 256 * 1024;  // asked of `read` at once: what one request to the source is worth
+  std::function<bool(std::uint64_t offset, std::size_t length, std::string& out)> read;
+};
+
 // Writes the whole response. `download_name` is the name offered to the user (Content-Disposition);
 // the type is always application/octet-stream, so no uploaded file is ever rendered by this origin.
-// Returns the HTTP status sent (404 if the file cannot be opened).
+// Returns the HTTP status sent.
+int send_download(mg_connection* connection, const DownloadSource& source, std::string_view download_name, bool head);
+
+// send_download of a file on disk; 404 if it cannot be opened.
 int send_file_download(mg_connection* connection, const std::filesystem::path& file, std::string_view download_name,
                        bool head);
 

@@ -45,6 +45,13 @@ Response Response::download(std::filesystem::path file, std::string download_nam
   return response;
 }
 
+Response Response::download(DownloadSource source, std::string download_name) {
+  Response response;
+  response.source = std::move(source);
+  response.download_name = std::move(download_name);
+  return response;
+}
+
 Request::Request(mg_connection* connection) : connection_(connection) {
   const mg_request_info* info = mg_get_request_info(connection);
   method_ = info->request_method != nullptr ? info->request_method : "";
@@ -95,6 +102,7 @@ std::variant<FormError, FormFields> Request::read_form(std::size_t max_bytes) co
 
 int send_response(mg_connection* connection, const Response& response, bool head) {
   if (!response.file.empty()) return send_file_download(connection, response.file, response.download_name, head);
+  if (response.source) return send_download(connection, *response.source, response.download_name, head);
   std::string extra;
   for (const auto& [name, value] : response.headers) extra += name + ": " + value + "\r\n";
 

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "file_download.h"
 #include "form_data.h"
 #include "html.h"
 
@@ -28,10 +29,12 @@ struct Response {
   // application/octet-stream. `body` and `headers` are then unused.
   std::filesystem::path file;
   std::string download_name;
+  std::optional<DownloadSource> source;  // a download from elsewhere than a file (an S3 object)
 
   static Response page(int status, const Html& html);
   static Response redirect(std::string location);  // 303 See Other: after a form post
   static Response download(std::filesystem::path file, std::string download_name);
+  static Response download(DownloadSource source, std::string download_name);
 };
 
 // Why a form body could not be read.

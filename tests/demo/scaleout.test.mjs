@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -67,6 +68,15 @@ after(async () => {
   const codes = await Promise.all(instances.map((instance) => instance.stop()));
   removeDir(dir);
   assert.deepEqual(codes, [0, 0], 'both instances exit cleanly on SIGTERM');
+});
+
+test('a database that cannot be reached stops the demo at start with exit status 1 and the reason', () => {
+  const refused = new URL(conninfo);
+  refused.port = '1';
+  const result = spawnSync(process.env.RESUMABLE_DEMO_BIN,
+    ['--port', '0', '--data-dir', join(dir, 'other'), '--database', refused.href], { encoding: 'utf8', timeout: 60000 });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /cannot connect to the database: connection to server at "127\.0\.0\.1", port 1 failed: Connection refused/);
 });
 
 test('two instances over one PostgreSQL are one site: login, chunks, the document and its download on both', async () => {
