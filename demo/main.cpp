@@ -195,6 +195,7 @@ std::shared_ptr<UploadStore> make_store(const DemoOptions& options, const std::f
     s3.prefix = options.s3_prefix + "uploads/" + name + "/";
     return make_s3_store(s3, error);
 #else
+    (void)name;
     *error = "built without the S3 store";
     return nullptr;
 #endif
