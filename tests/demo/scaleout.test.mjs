@@ -4,13 +4,16 @@
 // to the other instance than the last one (no stickiness): the admin logs in (the login form from
 // one instance, its post to the other), uploads a file through the widget whose chunks land on both,
 // and saves the document on whichever instance gets that post; both instances then list it and
-// serve the same bytes.
+// serve the same bytes. Under tests/support/ceph_fixture.sh too (RESUMABLE_S3_ENDPOINT set;
+// demo.scaleout_s3) both instances also take --s3 over one bucket and prefix: the chunks are parts
+// and staged objects of one multipart upload that either instance completes, the document's file
+// is the released object, and each instance's download streams it from S3.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -23,6 +26,10 @@ const FILE_SIZE = 40 * MiB + 4321; // 5 chunks of the form's 8 MiB (the last abs
 const ADMIN = 'scaleout-admin';
 const PASSWORD = `pw-${randomBytes(9).toString('hex')}`;
 const conninfo = process.env.RESUMABLE_PG_CONNINFO;
+const s3 = process.env.RESUMABLE_S3_ENDPOINT
+  ? ['--s3', process.env.RESUMABLE_S3_ENDPOINT, '--s3-bucket', process.env.RESUMABLE_S3_BUCKET,
+    '--s3-region', process.env.RESUMABLE_S3_REGION, '--s3-prefix', `demo-scaleout-${process.pid}/`]
+  : [];
 let dir, dataDir, instances = [], proxy, browser, filePath, fileDigest;
 
 // Every request goes to the instance after the one that got the previous request. `served` counts,
@@ -56,7 +63,7 @@ before(async () => {
   fileDigest = referenceDigest(filePath);
   const env = { RESUMABLE_DEMO_ADMIN: ADMIN, RESUMABLE_DEMO_ADMIN_PASSWORD: PASSWORD };
   // Started at once: schema creation on a fresh database must not trip over the other instance.
-  instances = await Promise.all([0, 1].map(() => startDemo({ dataDir, args: ['--database', conninfo], env })));
+  instances = await Promise.all([0, 1].map(() => startDemo({ dataDir, args: ['--database', conninfo, ...s3], env })));
   proxy = startRoundRobinProxy(instances.map((instance) => instance.url));
   proxy.address = await proxy.url();
   browser = await launchBrowser();
@@ -79,7 +86,7 @@ test('a database that cannot be reached stops the demo at start with exit status
   assert.match(result.stderr, /cannot connect to the database: connection to server at "127\.0\.0\.1", port 1 failed: Connection refused/);
 });
 
-test('two instances over one PostgreSQL are one site: login, chunks, the document and its download on both', async () => {
+test(`two instances over one PostgreSQL${s3.length ? ' and one bucket' : ''} are one site: login, chunks, the document and its download on both`, async () => {
   const context = await browser.newContext({ acceptDownloads: true, reducedMotion: 'reduce' });
   const page = await context.newPage();
   const at = (path) => new URL(path, proxy.address).href;
@@ -103,6 +110,8 @@ test('two instances over one PostgreSQL are one site: login, chunks, the documen
   assert.ok(chunkPosts[0] + chunkPosts[1] >= 5, `every chunk was sent (${chunkPosts})`);
   const saves = proxy.served.map((requests) => requests.filter((r) => r === 'POST /admin/documents').length);
   console.log(`requests per instance: ${proxy.served.map((r) => r.length)}; chunk posts ${chunkPosts}; save on ${saves}`);
+
+  if (s3.length) assert.deepEqual(readdirSync(join(dataDir, 'documents')), [], 'with --s3 the file is an object, not in the data dir');
 
   // Each instance, asked directly, lists the document with the file's tree digest and serves it.
   for (const [index, instance] of instances.entries()) {
