@@ -245,6 +245,7 @@ int serve(const DemoOptions& options, Database& database, AccountStore& accounts
   // gets a session principal, and a request without the session's CSRF header must be refused.
   // The widget is served once, by the public mount (/upload/widget/); the admin pages load it there.
   if (options.database) {
+    auto guard = database.lock();
     database.create_schema(std::string("CREATE SCHEMA IF NOT EXISTS ") + public_registry_schema +
                            "; CREATE SCHEMA IF NOT EXISTS " + staff_registry_schema);
   }
