@@ -183,8 +183,8 @@ std::unique_ptr<DocumentObjects> connect_objects(const DemoOptions& options) {
 #endif
 }
 
-// One endpoint's store: the filesystem store under `folder` (its records in `registry` when
-// there is one), or with --s3 the S3 store under the bucket's prefix + "uploads/<name>/".
+// One endpoint's store: the filesystem store under `folder`, or with --s3 the S3 store under the
+// bucket's prefix + "uploads/<name>/"; either keeps its records in `registry` when there is one.
 std::shared_ptr<UploadStore> make_store(const DemoOptions& options, const std::filesystem::path& folder,
                                         const std::string& name, std::shared_ptr<UploadRegistry> registry,
                                         std::string* error) {
@@ -193,6 +193,7 @@ std::shared_ptr<UploadStore> make_store(const DemoOptions& options, const std::f
     S3StoreOptions s3;
     s3.s3 = s3_options(options);
     s3.prefix = options.s3_prefix + "uploads/" + name + "/";
+    s3.registry = std::move(registry);  // with --database: several instances over one bucket and prefix
     return make_s3_store(s3, error);
 #else
     (void)name;
@@ -325,11 +326,6 @@ int run(const ParsedCommandLine& command_line) {
   if (!core::initialize_crypto()) {
     log_line("libsodium failed to initialise");
     return 1;
-  }
-  if (options.s3_endpoint && options.database) {
-    // Each instance would keep its own upload records in the bucket: a chunk sent to another
-    // instance would start a second upload (next: the S3 store over the shared registry).
-    throw StartupError("--s3 with --database needs the S3 store over the shared registry, not in this build yet");
   }
   std::filesystem::create_directories(options.data_dir);
   const auto database = open_database(options);
