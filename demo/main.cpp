@@ -126,10 +126,11 @@ class StartupError : public std::runtime_error {
 std::unique_ptr<Database> open_database(const DemoOptions& options) {
   if (!options.database) return std::make_unique<SqliteDatabase>(options.data_dir / "demo.sqlite3");
 #if RESUMABLE_DEMO_POSTGRESQL
+  // libpq's reason names the host and port; the URL itself is not repeated (it may hold a password).
   try {
     return std::make_unique<PostgresqlDatabase>(*options.database);
   } catch (const DatabaseError& e) {
-    throw StartupError(std::string(e.what()) + " (--database " + *options.database + ")");
+    throw StartupError(e.what());
   }
 #else
   throw StartupError("--database: this build has no PostgreSQL support (configure with -DRESUMABLE_POSTGRESQL=ON)");
