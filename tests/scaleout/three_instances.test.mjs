@@ -159,7 +159,8 @@ async function widgetUpload(cluster, path, { chunkSize, onStored = () => {} }) {
       const url = new URL(response.url());
       if (url.pathname !== '/upload' || response.request().method() !== 'POST') return;
       identifier ??= url.searchParams.get('resumableIdentifier');
-      replies.push(response.text().then((text) => { try { return JSON.parse(text); } catch { return null; } }, () => null));
+      replies.push(response.text().then((text) => { try { return JSON.parse(text); } catch { return { httpStatus: response.status() }; } },
+        () => ({ httpStatus: response.status() })));
     });
     await page.exposeFunction('chunkStored', (n) => { onStored(n); });
     await page.goto(`${cluster.url}/tests/browser/pages/widget-api.html`);
@@ -208,7 +209,7 @@ test('an instance SIGKILLed mid-upload: the upload completes through the other t
     const victim = cluster.instances[1];
     let killed = null;
     let victimPosts = 0;
-    const { result, identifier, replyTokens } = await widgetUpload(cluster, source, {
+    const { result, identifier, replyTokens, replies } = await widgetUpload(cluster, source, {
       chunkSize: 4 * MiB,
       onStored: (n) => {
         if (n !== 6 || killed) return;
@@ -221,7 +222,12 @@ test('an instance SIGKILLed mid-upload: the upload completes through the other t
     assert.ok(victimPosts > 0, 'the killed instance had served chunks');
     const survivors = cluster.instances.filter((s) => s !== victim);
     const posts = await Promise.all(survivors.map(chunkPosts));
-    console.log(`killed after ${victimPosts} chunk requests on it; the others took ${posts.join(', ')} of ${result.chunkCount} chunks`);
+    const failed = replies.filter((r) => r.httpStatus !== undefined || r.status === 'error').length;
+    console.log(`killed after ${victimPosts} chunk requests on it; the others took ${posts.join(', ')} of ${result.chunkCount} chunks; ` +
+      `${failed} of ${replies.length} chunk replies the widget got were failures it retried`);
+    // nginx noticed: its error log names the killed instance (connection refused or cut).
+    const log = readFileSync(join(cluster.dir, 'nginx', 'logs', 'error.log'), 'utf8');
+    assert.match(log, new RegExp(`upstream: "http://127\\.0\\.0\\.1:${victim.port}/`), 'nginx saw the instance fail');
     assert.ok(victimPosts + posts.reduce((a, b) => a + b, 0) >= result.chunkCount);
     assert.equal(await assertReleasedOnce(cluster, { identifier, source, replyTokens, live: survivors }), result.token);
   } finally { await cluster.stop(); }
