@@ -16,6 +16,7 @@ import {
   MiB, chunkSpan, hashFile, http, readFileSync, scratchDir, sleep, startServer,
 } from '../reliability/support.mjs';
 import { startNginx } from '../support/nginx.mjs';
+import { getObject } from './s3_support.mjs';
 
 const run = promisify(execFile);
 const USER = 'alice';
@@ -105,10 +106,7 @@ const claimOn = (instance, token) =>
 function releasedDigest(cluster, location) {
   if (STORE === 'filesystem') return b2sum256(location);
   const copy = join(cluster.dir, 'object.bin');
-  execFileSync('curl', ['-sS', '--fail-with-body', '--aws-sigv4', `aws:amz:${process.env.RESUMABLE_S3_REGION}:s3`,
-    '--user', `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`,
-    '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', '-o', copy,
-    `${process.env.RESUMABLE_S3_ENDPOINT}/${process.env.RESUMABLE_S3_BUCKET}/${location}`]);
+  getObject(location, copy);
   const digest = b2sum256(copy);
   rmSync(copy);
   return digest;

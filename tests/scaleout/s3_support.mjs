@@ -1,0 +1,17 @@
+// The bucket of tests/support/ceph_fixture.sh (RESUMABLE_S3_* and the AWS_* credentials it sets),
+// read with curl's own SigV4 (curl --aws-sigv4), never with signing code here.
+import { execFileSync } from 'node:child_process';
+
+const MiB = 1048576;
+
+// curl with the fixture's credentials; `output`: write the body there instead of returning it.
+export function s3curl(args, output) {
+  return execFileSync('curl', ['-sS', '--fail-with-body', '--aws-sigv4', `aws:amz:${process.env.RESUMABLE_S3_REGION}:s3`,
+    '--user', `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`,
+    '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', ...(output ? ['-o', output] : []), ...args],
+  { maxBuffer: 64 * MiB }).toString();
+}
+
+// The object `key` of the fixture's bucket, into the file `file`.
+export const getObject = (key, file) =>
+  s3curl([`${process.env.RESUMABLE_S3_ENDPOINT}/${process.env.RESUMABLE_S3_BUCKET}/${key}`], file);
