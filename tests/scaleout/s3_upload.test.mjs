@@ -3,10 +3,10 @@
 // Objects are read back with curl's own SigV4 (s3_support.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { getObject, s3curl } from './s3_support.mjs';
+import { getObject, keysUnder, openMultipartUploads } from './s3_support.mjs';
 import {
   MiB, scratchDir, startServer, uploadFile, claim, collect, http, writeRandomFile, readFileSync, rmSync, sleep,
 } from '../reliability/support.mjs';
@@ -15,17 +15,6 @@ const run = promisify(execFile);
 const endpoint = process.env.RESUMABLE_S3_ENDPOINT;
 const bucket = process.env.RESUMABLE_S3_BUCKET;
 if (!endpoint || !bucket) throw new Error('run through tests/support/ceph_fixture.sh');
-
-// How many elements named `name` the root of an S3 XML reply has (Python's XML parser).
-const countElements = (xml, name) => Number(execFileSync('python3', ['-c',
-  'import sys, xml.etree.ElementTree as E; print(sum(1 for e in E.fromstring(sys.stdin.read()) if e.tag.split("}")[-1] == sys.argv[1]))',
-  name], { input: xml }).toString());
-// How many multipart uploads are open under the prefix (ListMultipartUploads), and how many keys
-// (one page: up to 1,000, more than any test leaves).
-const openMultipartUploads = (prefix) =>
-  countElements(s3curl([`${endpoint}/${bucket}?prefix=${encodeURIComponent(prefix)}&uploads=`]), 'Upload');
-const keysUnder = (prefix) =>
-  countElements(s3curl([`${endpoint}/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`]), 'Contents');
 
 let instance = 0;
 async function s3Server(args = []) {

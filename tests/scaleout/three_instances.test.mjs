@@ -16,7 +16,7 @@ import {
   MiB, chunkSpan, hashFile, http, readFileSync, scratchDir, sleep, startServer,
 } from '../reliability/support.mjs';
 import { startNginx } from '../support/nginx.mjs';
-import { getObject } from './s3_support.mjs';
+import { deleteObject, getObject, keysUnder, openMultipartUploads } from './s3_support.mjs';
 
 const run = promisify(execFile);
 const USER = 'alice';
@@ -43,11 +43,11 @@ function freshDatabase() {
 
 // The store's options for every instance: all three share one data directory, and with S3 one
 // bucket prefix, and their records in `registry`.
-function storeArgs(registry) {
+function storeArgs(registry, prefix) {
   const args = ['--registry', registry, '--durable', '0'];
   if (STORE === 's3') {
     args.push('--s3-endpoint', process.env.RESUMABLE_S3_ENDPOINT, '--s3-bucket', process.env.RESUMABLE_S3_BUCKET,
-      '--s3-region', process.env.RESUMABLE_S3_REGION, '--s3-prefix', `three-${process.pid}-${scenario}/`);
+      '--s3-region', process.env.RESUMABLE_S3_REGION, '--s3-prefix', prefix);
   }
   return args;
 }
@@ -81,11 +81,12 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`).jo
 async function startCluster({ args = [] } = {}) {
   const dir = scratchDir('three');
   const registry = freshDatabase();
+  const prefix = `three-${process.pid}-${scenario}/`;
   const dataDir = join(dir, 'data');
-  const instances = await Promise.all([0, 1, 2].map(() => startServer({ dataDir, args: [...storeArgs(registry), ...args] })));
+  const instances = await Promise.all([0, 1, 2].map(() => startServer({ dataDir, args: [...storeArgs(registry, prefix), ...args] })));
   const nginx = await startNginx(join(dir, 'nginx'), balancerConfig(instances.map((s) => s.port)));
   return {
-    dir, dataDir, registry, instances, nginx,
+    dir, dataDir, registry, prefix, instances, nginx,
     url: nginx.url.replace(/\/$/, ''),
     async stop() {
       await nginx.stop();
@@ -127,16 +128,17 @@ async function assertReleasedOnce(cluster, { identifier, source, replyTokens, li
   const [token] = tokens;
   assert.equal(psql(cluster.registry, 'SELECT count(*) FROM resumable_uploads WHERE token IS NOT NULL'), '1',
     'the registry holds one released upload');
-  if (STORE === 'filesystem') {
-    assert.equal(readdirSync(join(cluster.dataDir, 'files')).length, 1, 'one released file');
-  }
+  assert.equal(STORE === 'filesystem' ? readdirSync(join(cluster.dataDir, 'files')).length : keysUnder(`${cluster.prefix}files/`),
+    1, 'one released file');
   const claimed = await claimOn(live[0], token);
   assert.equal(claimed.status, 200, claimed.text);
   const again = await claimOn(live[live.length - 1], token);
   assert.equal(again.status, 404, `a second claim fails: ${again.text}`);
   assert.equal(releasedDigest(cluster, claimed.json.path), b2sum256(source), 'the released file is byte-identical');
+  if (STORE === 's3') assert.equal(openMultipartUploads(cluster.prefix), 0, 'no multipart upload left open');
   // The application takes the claimed file away (the next upload's count starts from none).
   if (STORE === 'filesystem') rmSync(claimed.json.path);
+  else deleteObject(claimed.json.path);
   return token;
 }
 
