@@ -210,16 +210,25 @@ test('an instance SIGKILLed mid-upload: the upload completes through the other t
     let killed = null;
     let victimPosts = 0;
     const { result, identifier, replyTokens, replies } = await widgetUpload(cluster, source, {
-      chunkSize: 4 * MiB,
+      chunkSize: 8 * MiB,
       onStored: (n) => {
-        if (n !== 6 || killed) return;
-        killed = (async () => { victimPosts = await chunkPosts(victim); await victim.kill(); })();
+        if (n !== 4 || killed) return;
+        // Killed just after a chunk request reached it (its count went up): its body is on the way.
+        killed = (async () => {
+          const before = await chunkPosts(victim);
+          for (const deadline = Date.now() + 20000; Date.now() < deadline;) {
+            victimPosts = await chunkPosts(victim);
+            if (victimPosts > before) break;
+            await sleep(2);
+          }
+          await victim.kill();
+        })();
       },
     });
     await killed;
     assert.ok(killed, 'the instance was killed mid-upload');
     assert.equal(victim.alive(), false);
-    assert.ok(victimPosts > 0, 'the killed instance had served chunks');
+    assert.ok(victimPosts > 1, 'the killed instance had served chunks, and was receiving one');
     const survivors = cluster.instances.filter((s) => s !== victim);
     const posts = await Promise.all(survivors.map(chunkPosts));
     const failed = replies.filter((r) => r.httpStatus !== undefined || r.status === 'error').length;
@@ -228,6 +237,7 @@ test('an instance SIGKILLed mid-upload: the upload completes through the other t
     // nginx noticed: its error log names the killed instance (connection refused or cut).
     const log = readFileSync(join(cluster.dir, 'nginx', 'logs', 'error.log'), 'utf8');
     assert.match(log, new RegExp(`upstream: "http://127\\.0\\.0\\.1:${victim.port}/`), 'nginx saw the instance fail');
+    assert.ok(failed > 0, 'the widget saw the request the kill cut, and retried it');
     assert.ok(victimPosts + posts.reduce((a, b) => a + b, 0) >= result.chunkCount);
     assert.equal(await assertReleasedOnce(cluster, { identifier, source, replyTokens, live: survivors }), result.token);
   } finally { await cluster.stop(); }
