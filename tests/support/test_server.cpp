@@ -18,7 +18,8 @@
 //                          AWS_SECRET_ACCESS_KEY; released files are objects (claim: their key)
 //   --registry CONNINFO    records in the PostgreSQL registry (builds with RESUMABLE_POSTGRESQL)
 //                          instead of beside the data: several instances given the same
-//                          --data-dir and registry share every upload (docs/scale-out.md)
+//                          --data-dir (or the same --s3-endpoint, bucket and prefix) and
+//                          registry share every upload (docs/scale-out.md)
 // The principal comes from `X-Test-User: name` (`name;staff` for staff). Pages on other origins may
 // use /upload when listed in `--allowed-origins http://127.0.0.1:PORT,...` (CORS; `--cors-credentials 1`
 // also lets them send cookies). Prints
@@ -266,12 +267,9 @@ int main(int argc, char** argv) {
 #endif
   }
   if (args.count("s3-endpoint")) {
-    if (args.count("registry")) {
-      std::fprintf(stderr, "test_server: the S3 store keeps its records in the bucket; --registry is for the filesystem store\n");
-      return 2;
-    }
 #if RESUMABLE_TEST_SERVER_S3
     resumable::S3StoreOptions s3;
+    s3.registry = filesystem.registry;  // with --registry: records there, bytes in the bucket
     s3.s3.endpoint = get("s3-endpoint", "");
     s3.s3.bucket = get("s3-bucket", "");
     s3.s3.region = get("s3-region", "");

@@ -48,19 +48,25 @@ std::optional<ErrorCode> UploadCore::Impl::refresh(const std::shared_ptr<Upload>
     // Pieces others stored; one this instance is writing or holds stays as it is. Their bytes were
     // made durable before their record (a durable store), as this instance's own are.
     for (auto& piece : records.pieces) add_recorded_piece(*upload, piece, true, false);
-    if (records.final && !upload->final) {
-      upload->final = records.final;
-      released_elsewhere = records.final;
-    }
+    if (records.final && !upload->final) released_elsewhere = records.final;
     upload->last_activity = std::max(upload->last_activity, records.last_activity);
     upload->changed.notify_all();
   }
   if (released_elsewhere) {
-    index.finished(upload, released_elsewhere->token);
-    // Idempotent: finishes the hand-over if the instance that recorded it died before it.
+    // Idempotent: finishes the hand-over if the instance that recorded it died before it (or is
+    // still at it). The token is shown here only once the hand-over is done, so that a claim never
+    // finds a file that is not there yet (an S3 multipart upload not completed).
     if (auto status = upload->data->release(*released_elsewhere); !status) {
       log("finishing release of " + upload->manifest.upload_id + " failed: " + status.detail);
+      return storage_error(status);
     }
+    {
+      std::lock_guard lock(upload->mutex);
+      if (upload->final) return std::nullopt;  // adopted meanwhile (this instance's own release)
+      upload->final = released_elsewhere;
+      upload->changed.notify_all();
+    }
+    index.finished(upload, released_elsewhere->token);
   }
   return std::nullopt;
 }

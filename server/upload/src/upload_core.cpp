@@ -222,6 +222,9 @@ std::shared_ptr<Upload> UploadCore::Impl::adopt(const std::string& id, RecordedU
     // A release interrupted by a crash is finished now (idempotent).
     if (auto status = recorded.upload->release(*upload->final); !status) {
       core.log("finishing release of " + id + " failed: " + status.detail);
+      // Over a shared registry its token is shown only once the hand-over is done (refresh()
+      // tries again on the next request), so that a claim never finds a file not there yet.
+      if (core.registry != nullptr) upload->final.reset();
     }
   }
   upload->last_activity = recorded.last_activity;

@@ -11,6 +11,7 @@
 
 #include "record_codec.h"
 #include "resumable/buffer_pool.h"
+#include "resumable/upload_registry.h"
 
 namespace resumable {
 
@@ -79,6 +80,41 @@ struct Layout {
 struct Context {
   std::unique_ptr<S3Client> client;
   Layout layout;
+  std::shared_ptr<UploadRegistry> registry;  // null: the records are objects beside the bytes
+
+  // multipart.json never changes once written (create), so every instance may keep what it read.
+  std::optional<MultipartRecord> cached_multipart(const std::string& id) {
+    std::lock_guard lock(cache_mutex);
+    const auto it = multipart_cache.find(id);
+    if (it == multipart_cache.end()) return std::nullopt;
+    return it->second;
+  }
+  void cache_multipart(const std::string& id, const MultipartRecord& record) {
+    std::lock_guard lock(cache_mutex);
+    // Uploads removed by other instances are never evicted here: bounded by starting afresh.
+    if (multipart_cache.size() >= 10000) multipart_cache.clear();
+    multipart_cache[id] = record;
+  }
+  void forget_multipart(const std::string& id) {
+    std::lock_guard lock(cache_mutex);
+    multipart_cache.erase(id);
+  }
+
+  // The size of one object; not_found when there is none.
+  StorageStatus object_size(const std::string& key, std::uint64_t& size) {
+    std::vector<S3ObjectInfo> objects;
+    if (auto status = client->list_objects(key, objects); !status) return status;
+    for (const auto& o : objects) {
+      if (o.key != key) continue;
+      size = o.size;
+      return StorageStatus::success();
+    }
+    return {StorageCode::not_found, "no object " + key};
+  }
+
+ private:
+  std::mutex cache_mutex;
+  std::map<std::string, MultipartRecord> multipart_cache;
 };
 
 // The bytes of the pieces being received, from prepare_piece to commit_piece. Writer threads fill
@@ -232,6 +268,52 @@ class MultipartBytes {
     return s3.complete_multipart_upload(record_.key, record_.upload_id, planned);
   }
 
+  // The staged pieces as the bucket holds them, by their end offset: {start, end}. What other
+  // instances staged is known only from here.
+  StorageStatus list_staged_extents(std::map<std::uint64_t, std::uint64_t>& starts_by_end) {
+    std::vector<S3ObjectInfo> objects;
+    const std::string dir = context_->layout.upload_dir(id_) + "staged/";
+    if (auto status = context_->client->list_objects(dir, objects); !status) return status;
+    starts_by_end.clear();
+    for (const auto& o : objects) {
+      const std::uint64_t start = std::strtoull(o.key.c_str() + dir.size(), nullptr, 10);
+      starts_by_end[start + o.size] = start;
+    }
+    return StorageStatus::success();
+  }
+
+  // Completes the multipart upload of a released file unless that is done already, then deletes
+  // the staged objects. Idempotent, and safe to run on several instances at once: they send the
+  // same parts with the same bytes, and one that finds the multipart upload gone (NoSuchUpload,
+  // or staged objects deleted under it) is done when the object is there with the file's size.
+  StorageStatus finish(const std::vector<PieceRecord>& pieces, std::uint64_t total) {
+    std::uint64_t next = 0;
+    for (const auto& p : pieces) {
+      if (p.offset != next) return {StorageCode::io_error, "S3 store: release with a gap in the pieces"};
+      next += p.size;
+    }
+    if (next != total) return {StorageCode::io_error, "S3 store: release before every piece is recorded"};
+    const auto completed_already = [&](StorageStatus& status) {
+      std::uint64_t size = 0;
+      status = context_->object_size(record_.key, size);
+      if (status && size != total) status = {StorageCode::io_error, "S3 store: the released object has another size"};
+      return bool(status);
+    };
+    StorageStatus present;
+    completed_already(present);
+    if (present.code != StorageCode::ok && present.code != StorageCode::not_found) return present;
+    std::set<std::uint64_t> staged;
+    if (auto status = list_staged(staged); !status) return status;
+    if (!present) {
+      if (StorageStatus completed = complete(pieces, staged); !completed) {
+        StorageStatus there;
+        if (!completed_already(there)) return completed;
+      }
+    }
+    delete_staged(staged);
+    return StorageStatus::success();
+  }
+
   // After completion, or when the upload goes: staged bytes are no longer needed.
   void delete_staged(const std::set<std::uint64_t>& offsets) {
     for (const auto offset : offsets) context_->client->delete_object(context_->layout.staged(id_, offset));
@@ -286,17 +368,29 @@ class S3Upload final : public StoredUpload {
       stage = stage || (manifest_.total_size && piece.offset + piece.size == *manifest_.total_size) ||
               (known != ends_.end() && known->second.staged) || short_run_before(piece.offset);
     }
+    if (!stage && context_->registry) {
+      // Over a shared registry the pieces before this one, and an earlier attempt at this one,
+      // may have been stored by other instances: their staged objects say what this one must be.
+      std::map<std::uint64_t, std::uint64_t> staged;
+      if (auto status = bytes_.list_staged_extents(staged); !status) return status;
+      const auto same = staged.find(piece.offset + piece.size);
+      stage = (same != staged.end() && same->second == piece.offset) || short_staged_run_before(piece.offset, staged);
+    }
     if (auto status = bytes_.store_piece(piece.offset,
                                          std::string_view(reinterpret_cast<const char*>(buffer->bytes.data()), buffer->size),
                                          stage);
         !status) {
       return status;
     }
-    const auto record = encode_piece_record(piece);
-    if (auto status = context_->client->put_object(context_->layout.piece(id, piece.offset),
-                                                   std::string_view(reinterpret_cast<const char*>(record.data()), record.size()));
-        !status) {
-      return status;
+    if (context_->registry) {
+      if (auto status = context_->registry->record_piece(id, piece); !status) return status;
+    } else {
+      const auto record = encode_piece_record(piece);
+      if (auto status = context_->client->put_object(context_->layout.piece(id, piece.offset),
+                                                     std::string_view(reinterpret_cast<const char*>(record.data()), record.size()));
+          !status) {
+        return status;
+      }
     }
     std::lock_guard lock(mutex_);
     ends_[piece.offset + piece.size] = {piece.offset, stage};
@@ -310,8 +404,11 @@ class S3Upload final : public StoredUpload {
   }
 
   StorageStatus update_manifest(const UploadManifest& manifest) override {
-    if (auto status = context_->client->put_object(context_->layout.manifest(manifest.upload_id), encode_manifest(manifest));
-        !status) {
+    if (context_->registry) {
+      if (auto status = context_->registry->update_manifest(manifest); !status) return status;
+    } else if (auto status = context_->client->put_object(context_->layout.manifest(manifest.upload_id),
+                                                          encode_manifest(manifest));
+               !status) {
       return status;
     }
     std::lock_guard lock(mutex_);
@@ -325,6 +422,15 @@ class S3Upload final : public StoredUpload {
     const std::string& key = bytes_.record().key;
     if (final.location.empty()) final.location = key;
     if (final.location != key) return {StorageCode::io_error, "S3 store: a final record for another location"};
+    if (context_->registry) {
+      // The registry decides who released (the first final record wins, upload_registry.h); the
+      // completion is then finished by whoever gets there, from every instance's piece records.
+      if (auto status = context_->registry->record_final(id, final); !status) return status;
+      if (final.location != key) return {StorageCode::corrupt, "S3 store: a final record for another location"};
+      UploadRecords records;
+      if (auto status = context_->registry->open(id, records); !status) return status;
+      return bytes_.finish(records.pieces, records.manifest.total_size.value_or(0));
+    }
     // The first final record wins; a release called again (after a crash) adopts it.
     StorageStatus recorded = s3.put_object(context_->layout.final_record(id), encode_final_record(final), true);
     if (recorded.code == StorageCode::conflict) {
@@ -344,29 +450,9 @@ class S3Upload final : public StoredUpload {
       total = manifest_.total_size.value_or(0);
     }
     std::sort(pieces.begin(), pieces.end(), [](const PieceRecord& a, const PieceRecord& b) { return a.offset < b.offset; });
-    std::uint64_t next = 0;
-    for (const auto& p : pieces) {
-      if (p.offset != next) return {StorageCode::io_error, "S3 store: release with a gap in the pieces"};
-      next += p.size;
-    }
-    if (next != total) return {StorageCode::io_error, "S3 store: release before every piece is recorded"};
-
-    // Completed already (a release interrupted after CompleteMultipartUpload): the object is there.
-    StorageStatus present = s3.head_object(key);
-    if (present.code != StorageCode::ok && present.code != StorageCode::not_found) return present;
-    std::set<std::uint64_t> staged;
-    if (auto status = bytes_.list_staged(staged); !status) return status;
-    if (!present) {
-      StorageStatus completed = bytes_.complete(pieces, staged);
-      if (completed.code == StorageCode::not_found) {
-        // NoSuchUpload: completed by an attempt whose answer was lost, if the object is there.
-        if (auto status = s3.head_object(key); !status) return completed;
-      } else if (!completed) {
-        return completed;
-      }
-    }
-    bytes_.delete_staged(staged);
-    return StorageStatus::success();
+    // Completed already (a release interrupted after CompleteMultipartUpload, an answer lost):
+    // the object is there.
+    return bytes_.finish(pieces, total);
   }
 
  private:
@@ -381,6 +467,18 @@ class S3Upload final : public StoredUpload {
       run += offset - it->second.start;
       if (run >= bytes_.record().part_unit) return false;
       offset = it->second.start;
+    }
+    return run > 0;
+  }
+
+  // short_run_before from the bucket's staged objects (starts by end offset): a piece where no
+  // staged object ends is a part, the file's start, or not stored yet, and ends the run.
+  bool short_staged_run_before(std::uint64_t offset, const std::map<std::uint64_t, std::uint64_t>& staged) const {
+    std::uint64_t run = 0;
+    for (auto it = staged.find(offset); offset > 0 && it != staged.end() && it->second < offset; it = staged.find(offset)) {
+      run += offset - it->second;
+      if (run >= bytes_.record().part_unit) return false;
+      offset = it->second;
     }
     return run > 0;
   }
@@ -409,6 +507,21 @@ class S3Store final : public UploadStore {
     record.key = layout.released(manifest.upload_id, manifest.file_name);
     record.part_unit = part_unit_for(manifest.total_size);
     if (auto status = s3.create_multipart_upload(record.key, record.upload_id); !status) return status;
+    if (context_->registry) {
+      // multipart.json before the registry's record, so every instance that finds the upload finds
+      // its multipart upload. conflict: another instance has just created this upload.
+      StorageStatus status = s3.put_object(layout.multipart(manifest.upload_id), encode_multipart(record));
+      if (status) status = context_->registry->create(manifest);
+      if (!status) {
+        s3.abort_multipart_upload(record.key, record.upload_id);
+        s3.delete_object(layout.multipart(manifest.upload_id));
+        return status;
+      }
+      context_->cache_multipart(manifest.upload_id, record);
+      out = std::make_unique<S3Upload>(context_, manifest, std::move(record), std::vector<PieceRecord>{},
+                                       std::set<std::uint64_t>{});
+      return StorageStatus::success();
+    }
     // The manifest last: an upload without one is a creation that never finished (open: not_found).
     StorageStatus status = s3.put_object(layout.multipart(manifest.upload_id), encode_multipart(record));
     if (status) status = s3.put_object(layout.manifest(manifest.upload_id), encode_manifest(manifest));
@@ -423,6 +536,7 @@ class S3Store final : public UploadStore {
   }
 
   StorageStatus open(const std::string& upload_id, RecordedUpload& out) override {
+    if (context_->registry) return open_registered(upload_id, out);
     S3Client& s3 = *context_->client;
     const Layout& layout = context_->layout;
     std::vector<S3ObjectInfo> objects;
@@ -477,6 +591,11 @@ class S3Store final : public UploadStore {
   }
 
   std::vector<std::string> list() override {
+    if (context_->registry) {
+      std::vector<std::string> ids;
+      if (auto status = context_->registry->list(ids); !status) return {};
+      return ids;
+    }
     std::vector<S3ObjectInfo> objects;
     std::vector<std::string> prefixes;
     const std::string root = context_->layout.prefix + "uploads/";
@@ -488,7 +607,10 @@ class S3Store final : public UploadStore {
     return ids;
   }
 
+  UploadRegistry* shared_registry() override { return context_->registry.get(); }
+
   StorageStatus remove(const std::string& upload_id, bool released_file) override {
+    if (context_->registry) return remove_registered(upload_id, released_file);
     S3Client& s3 = *context_->client;
     const Layout& layout = context_->layout;
     std::vector<S3ObjectInfo> objects;
@@ -526,6 +648,82 @@ class S3Store final : public UploadStore {
   }
 
  private:
+  // The multipart upload's record, cached (it never changes) or read from multipart.json.
+  StorageStatus multipart_of(const std::string& upload_id, std::optional<MultipartRecord>& out) {
+    out = context_->cached_multipart(upload_id);
+    if (out) return StorageStatus::success();
+    std::string text;
+    if (auto status = context_->client->get_object(context_->layout.multipart(upload_id), text); !status) return status;
+    out = decode_multipart(text);
+    if (!out) return {StorageCode::corrupt, "multipart.json of " + upload_id + " is damaged"};
+    context_->cache_multipart(upload_id, *out);
+    return StorageStatus::success();
+  }
+
+  // open() with the records in the registry: validated as the bucket's are; the bytes stay here.
+  StorageStatus open_registered(const std::string& upload_id, RecordedUpload& out) {
+    UploadRecords records;
+    if (auto status = context_->registry->open(upload_id, records); !status) return status;
+    const auto corrupt = [&](const std::string& what) { return StorageStatus{StorageCode::corrupt, what + " of " + upload_id}; };
+    if (records.manifest.upload_id != upload_id) return corrupt("a foreign manifest");
+    std::optional<MultipartRecord> record;
+    // multipart.json is written before the registry's record and deleted after it is removed.
+    if (auto status = multipart_of(upload_id, record); !status) {
+      return status.code == StorageCode::not_found ? corrupt("no multipart.json") : status;
+    }
+    if (record->key != context_->layout.released(upload_id, records.manifest.file_name)) {
+      return corrupt("multipart.json for another object");
+    }
+    if (records.final && records.final->location != record->key) return corrupt("final record with a foreign location");
+    std::set<std::uint64_t> staged;  // unknown here: commit_piece asks the bucket when it matters
+    out.upload = std::make_unique<S3Upload>(context_, records.manifest, std::move(*record), records.pieces, staged);
+    out.manifest = std::move(records.manifest);
+    out.pieces = std::move(records.pieces);
+    out.pieces_durable = true;  // S3 acknowledges a write once it is durable
+    out.final = std::move(records.final);
+    out.last_activity = records.last_activity;
+    return StorageStatus::success();
+  }
+
+  // The bytes first (the multipart upload aborted, staged objects deleted), then the records: an
+  // instance still receiving a piece of it finds the multipart upload gone (and the client gets an
+  // error), and a remove that stops half-way is finished by the next one, which still finds
+  // multipart.json and the records. After a claim the records are gone already and the object is
+  // the application's: aborting a completed multipart upload does not touch it.
+  StorageStatus remove_registered(const std::string& upload_id, bool released_file) {
+    S3Client& s3 = *context_->client;
+    const Layout& layout = context_->layout;
+    std::optional<MultipartRecord> record;
+    if (auto status = multipart_of(upload_id, record); !status && status.code != StorageCode::not_found) {
+      if (status.code != StorageCode::corrupt) return status;
+      record.reset();  // damaged: nothing to abort by it
+    }
+    std::optional<FinalRecord> final;
+    if (released_file) {
+      UploadRecords records;
+      if (auto status = context_->registry->open(upload_id, records); status) {
+        final = records.final;
+      } else if (status.code != StorageCode::not_found && status.code != StorageCode::corrupt) {
+        return status;
+      }
+    }
+    if (record) {
+      if (auto status = s3.abort_multipart_upload(record->key, record->upload_id); !status) return status;
+    }
+    std::vector<S3ObjectInfo> objects;
+    if (auto status = s3.list_objects(layout.upload_dir(upload_id), objects); !status) return status;
+    for (const auto& object : objects) {
+      if (object.key == layout.multipart(upload_id)) continue;
+      if (auto status = s3.delete_object(object.key); !status) return status;
+    }
+    if (final && record && final->location == record->key) {
+      if (auto status = s3.delete_object(final->location); !status) return status;
+    }
+    if (auto status = context_->registry->remove(upload_id); !status) return status;
+    context_->forget_multipart(upload_id);
+    return s3.delete_object(layout.multipart(upload_id));
+  }
+
   std::shared_ptr<Context> context_;
 };
 
@@ -536,6 +734,7 @@ std::shared_ptr<UploadStore> make_s3_store(const S3StoreOptions& options, std::s
   context->client = S3Client::create(options.s3, error);
   if (!context->client) return nullptr;
   context->layout.prefix = options.prefix;
+  context->registry = options.registry;
   return std::make_shared<S3Store>(std::move(context));
 }
 
