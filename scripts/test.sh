@@ -38,6 +38,9 @@ echo "== all tests"
 # The S3 store's tests (label s3) start a single-node Ceph with radosgw (tests/support/ceph_fixture.sh)
 # from Debian's packages: 97 packages, about 290 MB, installed here only, for this stage.
 bash "$root/scripts/apt-install-missing.sh" test --no-install-recommends -- radosgw ceph-mon ceph-osd ceph-common
+# The three-instance test (scaleout.three_instances) puts Debian's nginx before its instances (the
+# test starts it on a free loopback port; the package's own service, where one starts, is not used).
+bash "$root/scripts/apt-install-missing.sh" test -- nginx
 bash "$root/scripts/build.sh"
 # Two at a time (7.5 min instead of about 13 serially). The two failures the load once provoked
 # had causes that are fixed: a late first request of a browser got a scope of its own (flow.js

@@ -1,11 +1,12 @@
 // resumable.js uploads into the S3 store, through resumable_test_server --s3-endpoint, against the
 // radosgw of tests/support/ceph_fixture.sh (which sets RESUMABLE_S3_* and the AWS_* credentials).
-// Objects are read back with curl's own SigV4 (curl --aws-sigv4), never with signing code here.
+// Objects are read back with curl's own SigV4 (s3_support.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { getObject, keysUnder, openMultipartUploads } from './s3_support.mjs';
 import {
   MiB, scratchDir, startServer, uploadFile, claim, collect, http, writeRandomFile, readFileSync, rmSync, sleep,
 } from '../reliability/support.mjs';
@@ -14,24 +15,6 @@ const run = promisify(execFile);
 const endpoint = process.env.RESUMABLE_S3_ENDPOINT;
 const bucket = process.env.RESUMABLE_S3_BUCKET;
 if (!endpoint || !bucket) throw new Error('run through tests/support/ceph_fixture.sh');
-
-function s3curl(args, output) {
-  return execFileSync('curl', ['-sS', '--fail-with-body', '--aws-sigv4', `aws:amz:${process.env.RESUMABLE_S3_REGION}:s3`,
-    '--user', `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`,
-    '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', ...(output ? ['-o', output] : []), ...args],
-  { maxBuffer: 64 * MiB }).toString();
-}
-const getObject = (key, file) => s3curl([`${endpoint}/${bucket}/${key}`], file);
-// How many elements named `name` the root of an S3 XML reply has (Python's XML parser).
-const countElements = (xml, name) => Number(execFileSync('python3', ['-c',
-  'import sys, xml.etree.ElementTree as E; print(sum(1 for e in E.fromstring(sys.stdin.read()) if e.tag.split("}")[-1] == sys.argv[1]))',
-  name], { input: xml }).toString());
-// How many multipart uploads are open under the prefix (ListMultipartUploads), and how many keys
-// (one page: up to 1,000, more than any test leaves).
-const openMultipartUploads = (prefix) =>
-  countElements(s3curl([`${endpoint}/${bucket}?prefix=${encodeURIComponent(prefix)}&uploads=`]), 'Upload');
-const keysUnder = (prefix) =>
-  countElements(s3curl([`${endpoint}/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`]), 'Contents');
 
 let instance = 0;
 async function s3Server(args = []) {

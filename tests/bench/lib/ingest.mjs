@@ -3,13 +3,14 @@
 // across file sizes, and finalize latency. Clients run in this node process; servers in their own;
 // the native clients (our `resumable` command, `curl -T`) in theirs, with their own CPU measured.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createReadStream, mkdirSync, openSync, readSync, closeSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { createReadStream, mkdirSync, openSync, readSync, closeSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashFile } from '../../reliability/support.mjs';
+import { startNginx as startSharedNginx } from '../../support/nginx.mjs';
 import * as tus from 'tus-js-client';
-import { MiB, b2sum256, childPids, cpuSecondsOf, freePort, memoryOf, ownCpuSeconds, settle, sleep, startProcess, treeDigest } from './common.mjs';
+import { MiB, b2sum256, childPids, cpuSecondsOf, memoryOf, ownCpuSeconds, settle, startProcess, treeDigest } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USER = 'bench';
@@ -223,27 +224,10 @@ export async function uploadWithCurl(nginx, { path, size, chunkSize, run }) {
 
 export async function startNginx(workDir) {
   const root = join(workDir, 'root');
-  const temp = join(workDir, 'body-temp');
-  for (const d of [root, temp, join(workDir, 'logs')]) mkdirSync(d, { recursive: true });
-  const port = await freePort();
+  mkdirSync(root, { recursive: true });
   // Stock nginx with its WebDAV module: PUT writes the body to a temporary file in client_body_temp_path
   // (same filesystem as the root) and renames it into place. 256 KiB body buffer = our io buffer.
-  // `user root` only so that workers may write into the benchmark's folders when run as root.
-  const config = `
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes auto;
-daemon off;
-master_process on;
-pid ${join(workDir, 'nginx.pid')};
-error_log ${join(workDir, 'logs', 'error.log')} warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${temp};
-  proxy_temp_path ${join(workDir, 'proxy-temp')};
-  fastcgi_temp_path ${join(workDir, 'fastcgi-temp')};
-  uwsgi_temp_path ${join(workDir, 'uwsgi-temp')};
-  scgi_temp_path ${join(workDir, 'scgi-temp')};
+  const nginx = await startSharedNginx(workDir, (port) => `
   server {
     listen 127.0.0.1:${port};
     location /dav/ {
@@ -253,24 +237,8 @@ http {
       client_max_body_size 0;
       client_body_buffer_size 256k;
     }
-  }
-}
-`;
-  const confPath = join(workDir, 'nginx.conf');
-  writeFileSync(confPath, config);
-  const proc = await startProcess('nginx', ['-p', workDir, '-c', confPath], { ready: null, name: 'nginx' });
-  // nginx prints nothing when it starts: wait until the port answers (bounded).
-  const url = `http://127.0.0.1:${port}/`;
-  for (let i = 0; ; ++i) {
-    try {
-      await fetch(url);
-      break;
-    } catch {
-      if (i > 100 || proc.child.exitCode !== null) throw new Error(`nginx did not start: ${proc.output()}`);
-      await sleep(100);
-    }
-  }
-  return { ...proc, url, root };
+  }`);
+  return { ...nginx, root };
 }
 
 function nginxMemory(nginx) {
