@@ -568,6 +568,47 @@ TEST_CASE("two instances: collection on one never removes an upload active or re
         ErrorCode::upload_not_found);
 }
 
+TEST_CASE("two instances: a body still arriving on one is not collected by the other; collected anyway, it ends as upload_not_found",
+          "[scaleout]") {
+  TwoInstances two;
+  const std::uint64_t piece = core::leaf_bytes;
+  const auto file = bytes_of(2 * piece, 51);
+  const auto stale_after = instance_limits().stale_after;
+  const std::string slow = unique("slow");
+  REQUIRE(std::holds_alternative<PieceStored>(send(*two.b->core, request_for(slow, file, 0, piece), file)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // A's second piece starts 1.5 s after the upload's last stored piece, and its body is still
+  // arriving when B collects as if a second were left before stale_after since that piece: only
+  // the body's own activity keeps the upload alive.
+  auto start = two.a->core->begin_piece("alice", request_for(slow, file, piece, piece));
+  REQUIRE(std::holds_alternative<PieceWriter>(start));
+  auto& writer = std::get<PieceWriter>(start);
+  REQUIRE(writer.write(std::span(file.data() + piece, piece / 2)));
+  const auto report = two.b->core->collect_stale(Clock::now() + stale_after - std::chrono::seconds(1));
+  CHECK(report.stale_removed == 0);
+  REQUIRE(writer.write(std::span(file.data() + piece + piece / 2, piece / 2)));
+  const auto outcome = writer.finish();
+  INFO(describe(outcome));
+  CHECK(std::holds_alternative<FinalResult>(outcome));
+  CHECK(two.released == 1);
+
+  // Collected past every cutoff while a body arrives on A: A's piece is refused as the upload
+  // being gone (the client starts over), never a server error, and nothing is released.
+  const std::string gone = unique("gone");
+  REQUIRE(std::holds_alternative<PieceStored>(send(*two.b->core, request_for(gone, file, 0, piece), file)));
+  auto late = two.a->core->begin_piece("alice", request_for(gone, file, piece, piece));
+  REQUIRE(std::holds_alternative<PieceWriter>(late));
+  auto& late_writer = std::get<PieceWriter>(late);
+  late_writer.write(std::span(file.data() + piece, piece / 2));
+  CHECK(two.b->core->collect_stale(Clock::now() + stale_after + std::chrono::hours(1)).stale_removed == 1);
+  late_writer.write(std::span(file.data() + piece + piece / 2, piece / 2));
+  const auto late_outcome = late_writer.finish();
+  INFO(describe(late_outcome));
+  REQUIRE(std::holds_alternative<ErrorCode>(late_outcome));
+  CHECK(std::get<ErrorCode>(late_outcome) == ErrorCode::upload_not_found);
+  CHECK(two.released == 1);
+}
+
 TEST_CASE("two instances: a claim raced on both succeeds once", "[scaleout]") {
   TwoInstances two;
   const auto file = bytes_of(2 * core::leaf_bytes, 44);

@@ -324,17 +324,19 @@ test('the last chunks sent at once to three instances: one release, every reply 
 
 test('collection on one instance never removes an upload another instance is receiving', async () => {
   // Uploads idle for 2 s are stale. The upload is opened on instance B (its own view of it then
-  // ages), and A then receives its chunks slowly, one after another, for four times 2 s; B
-  // collects every 250 ms all the while. Each chunk's body takes 0.9 s: the registry records
-  // activity when a piece is stored, not while its body arrives, so a single body slower than
-  // stale_after is not covered (docs/scale-out.md, limits). An upload abandoned on A is collected
-  // by B (the collection is live).
-  const cluster = await startCluster({ args: ['--stale-after-s', '2'] });
+  // ages), and A then receives its chunks slowly, one after another, for more than four times 2 s;
+  // B collects every 250 ms all the while. Each chunk's body takes 2.6 s, longer than the stale
+  // time itself: the receiving instance records the body's activity while it arrives
+  // (upload_registry.h, record_activity). An upload abandoned on A is collected by B (the
+  // collection is live).
+  // 64 KiB I/O buffers: activity is recorded between buffers, and a 1 MiB buffer filled over 2.6 s
+  // would itself outlast the stale time (docs/scale-out.md, limits).
+  const cluster = await startCluster({ args: ['--stale-after-s', '2', '--io-buffer-bytes', '65536'] });
   try {
     const [a, b] = cluster.instances;
     const chunkSize = MiB;
     const source = join(cluster.dir, 'slow.bin');
-    await writeRandomFile(source, 10 * MiB);
+    await writeRandomFile(source, 5 * MiB);
     const hashes = await hashFile(source, chunkSize);
     const abandoned = join(cluster.dir, 'abandoned.bin');
     await writeRandomFile(abandoned, 4 * MiB);
@@ -358,7 +360,7 @@ test('collection on one instance never removes an upload another instance is rec
     let last;
     try {
       for (let number = 2; number <= hashes.count; number++) {
-        last = await streamChunk(a, { source, hashes, chunkSize, identifier: 'slow', number, ms: 900 });
+        last = await streamChunk(a, { source, hashes, chunkSize, identifier: 'slow', number, ms: 2600 });
         assert.equal(last.status, 200, `chunk ${number}: ${last.text}`);
       }
     } finally {
@@ -368,7 +370,7 @@ test('collection on one instance never removes an upload another instance is rec
     const seconds = (Date.now() - started) / 1000;
     const removed = reports.reduce((n, r) => n + r.staleRemoved, 0);
     console.log(`received for ${seconds.toFixed(1)} s while ${reports.length} collections ran on another instance; they removed ${removed}`);
-    assert.ok(seconds > 3 * 2, 'the upload lasted well past the stale time');
+    assert.ok(seconds > 4 * 2, 'the upload lasted well past the stale time');
     assert.equal(last.json.status, 'complete', last.text);
     assert.equal(removed, 1, 'only the abandoned upload was collected');
     assert.equal((await statusOn(a, 'abandoned')).status, 404, 'the abandoned upload is gone');

@@ -2,7 +2,9 @@
 // written at their offset (both behind the request thread when the build has write-behind), then
 // verified and committed with their leaves.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "upload_core_impl.h"
 
@@ -27,9 +29,9 @@ struct PieceWriter::State {
   }
   void fail(ErrorCode code, const StorageStatus* status = nullptr) {
     if (error) return;
-    if (status != nullptr && cancelled()) {
-      // A cancel removed the upload's files under this writer: the client sees the upload gone,
-      // not a server failure.
+    if (status != nullptr && (cancelled() || gone_elsewhere())) {
+      // A cancel or a collection (here or on another instance) removed the upload's files under
+      // this writer: the client sees the upload gone, not a server failure.
       error = ErrorCode::upload_not_found;
       return;
     }
@@ -40,7 +42,15 @@ struct PieceWriter::State {
     std::lock_guard lock(upload->mutex);
     return upload->removed;
   }
+  bool gone_elsewhere() const {
+    return core->registry != nullptr &&
+           core->registry->record_activity(upload->manifest.upload_id).code == StorageCode::not_found;
+  }
   void abandon();
+  // Over a shared registry: tells it that this body is still arriving (upload_registry.h,
+  // record_activity), before the first bytes and then every stale_after / 4. False when the upload
+  // is gone elsewhere (collected, cancelled): the piece fails with upload_not_found.
+  bool note_activity();
 
   UploadCore::Impl* core;
   std::shared_ptr<Upload> upload;
@@ -58,7 +68,25 @@ struct PieceWriter::State {
   // This piece starts inside a leaf where the digest frontier stands: it continues the frontier's
   // leaf (so nothing is read back later) and holds the frontier until it is stored or given back.
   bool holds_frontier = false;
+  std::optional<std::chrono::steady_clock::time_point> activity_noted;
 };
+
+bool PieceWriter::State::note_activity() {
+  if (core->registry == nullptr) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (activity_noted && now - *activity_noted < core->limits.stale_after / 4) return true;
+  activity_noted = now;
+  const StorageStatus status = core->registry->record_activity(upload->manifest.upload_id);
+  if (status) return true;
+  if (status.code == StorageCode::not_found) {
+    error = ErrorCode::upload_not_found;
+    return false;
+  }
+  // The registry cannot be reached for the moment: the body goes on, and the piece's record
+  // (which records activity too) meets the same registry at the end.
+  core->log("recording activity of upload " + upload->manifest.upload_id + " failed: " + status.detail);
+  return true;
+}
 
 void PieceWriter::State::abandon() {
   if (done || !upload) return;
@@ -109,7 +137,12 @@ std::optional<ErrorCode> PieceWriter::error() const { return state_->error; }
 std::uint64_t PieceWriter::size() const { return state_->size; }
 std::uint64_t PieceWriter::written() const { return state_->written; }
 
-std::span<std::uint8_t> PieceWriter::next_buffer() { return state_->ring_for_writing().next_buffer(); }
+std::span<std::uint8_t> PieceWriter::next_buffer() {
+  // Before the front-end waits for the bytes that fill this buffer (a slow body may take long to):
+  // a failure is the writer's error, which received() then reports.
+  state_->note_activity();
+  return state_->ring_for_writing().next_buffer();
+}
 
 bool PieceWriter::received(std::size_t length) {
   State& s = *state_;
@@ -118,6 +151,7 @@ bool PieceWriter::received(std::size_t length) {
     s.fail(ErrorCode::invalid_body);  // more bytes than the piece can have
     return false;
   }
+  if (!s.note_activity()) return false;
   WriteBehind& ring = s.ring_for_writing();
   if (ring.failed()) {
     const StorageStatus status = ring.drain();

@@ -83,6 +83,7 @@ enum StatementId : std::size_t {
   st_list,
   st_record_piece,
   st_recorded_piece,
+  st_record_activity,
   st_update_manifest,
   st_record_final,
   st_recorded_final,
@@ -126,6 +127,10 @@ const std::vector<Statement>& statements() {
                             "SELECT p.size, p.digest FROM resumable_pieces p JOIN resumable_uploads u USING (upload_id) "
                             "WHERE p.upload_id = $1 AND p.piece_offset = $2 AND NOT u.retired",
                             true};
+    s[st_record_activity] = {"resumable_record_activity",
+                             "UPDATE resumable_uploads SET last_activity = " + now +
+                                 " WHERE upload_id = $1 AND NOT retired RETURNING 1",
+                             false};
     s[st_update_manifest] = {"resumable_update_manifest",
                              "UPDATE resumable_uploads SET identifier = $2, file_name = $3, relative_path = $4, "
                              "mime_type = $5, total_size = $6, declared_digest = $7, protocol_fields = $8::jsonb, "
@@ -483,6 +488,15 @@ class PostgresqlRegistry final : public UploadRegistry {
       return StorageStatus::success();  // the same piece again
     }
     return {StorageCode::conflict, "another piece is recorded at " + std::to_string(piece.offset)};
+  }
+
+  StorageStatus record_activity(const std::string& upload_id) override {
+    Params p;
+    p.text(upload_id);
+    Result result;
+    if (auto status = run(st_record_activity, p, result); !status) return status;
+    if (PQntuples(result.get()) == 0) return {StorageCode::not_found, "upload " + upload_id + " is gone"};
+    return StorageStatus::success();
   }
 
   StorageStatus update_manifest(const UploadManifest& m) override {

@@ -65,6 +65,11 @@ class UploadRegistry {
   // same piece stored by two instances) is success; a record at the same offset with another
   // size or digest is conflict (the first one stays); not_found when the upload is gone.
   virtual StorageStatus record_piece(const std::string& upload_id, const PieceRecord& piece) = 0;
+  // Records the upload's activity now: a piece's body is arriving (the core calls it before it
+  // reads the body's first buffer, then before a later buffer once stale_after / 4 has passed), so
+  // that retire_idle on another instance never takes an upload whose body this one is receiving. not_found when the upload is gone or
+  // retired: the writer stops with upload_not_found.
+  virtual StorageStatus record_activity(const std::string& upload_id) = 0;
   // Replaces the manifest (upload_id and principal never change); not_found when the upload is gone.
   virtual StorageStatus update_manifest(const UploadManifest& manifest) = 0;
   // Records `final` unless the upload has a final record already: then `final` becomes that one.
