@@ -17,8 +17,12 @@
 #include "resumable/secure_random.h"
 #include "resumable/tree_digest.h"
 #include "resumable/upload_core.h"
+#include "core_requests.h"
 
 using namespace resumable;
+using scaleout::describe;
+using scaleout::request_for;
+using scaleout::send;
 namespace fs = std::filesystem;
 
 namespace {
@@ -400,37 +404,9 @@ struct TwoInstances {
   std::unique_ptr<Instance> b;
 };
 
-PieceRequest request_for(const std::string& identifier, const std::vector<std::uint8_t>& file, std::uint64_t offset,
-                         std::uint64_t size) {
-  PieceRequest request;
-  request.upload.identifier = identifier;
-  request.upload.file_name = "scan.bin";
-  request.upload.total_size = file.size();
-  request.offset = offset;
-  request.size = size;
-  request.digest = core::chunk_digest(std::span(file.data() + offset, size), offset, file.size());
-  return request;
-}
-
-PieceOutcome send(UploadCore& core, const PieceRequest& request, const std::vector<std::uint8_t>& file) {
-  auto start = core.begin_piece("alice", request);
-  if (auto* error = std::get_if<ErrorCode>(&start)) return *error;
-  if (auto* stored = std::get_if<PieceStored>(&start)) return *stored;
-  if (auto* final = std::get_if<FinalResult>(&start)) return *final;
-  auto& writer = std::get<PieceWriter>(start);
-  writer.write(std::span(file.data() + request.offset, request.size));
-  return writer.finish();
-}
-
 std::vector<std::uint8_t> read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string describe(const PieceOutcome& outcome) {
-  if (auto* error = std::get_if<ErrorCode>(&outcome)) return "error " + std::string(error_info(*error).id);
-  if (std::holds_alternative<PieceStored>(outcome)) return "stored";
-  return "final";
 }
 
 }  // namespace

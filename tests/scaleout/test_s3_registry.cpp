@@ -21,17 +21,12 @@
 #include "resumable/secure_random.h"
 #include "resumable/tree_digest.h"
 #include "resumable/upload_core.h"
+#include "core_requests.h"
 
 using namespace resumable;
-
-namespace Catch {
-template <>
-struct StringMaker<StorageStatus> {
-  static std::string convert(const StorageStatus& status) {
-    return "{code " + std::to_string(static_cast<int>(status.code)) + ": " + status.detail + "}";
-  }
-};
-}  // namespace Catch
+using scaleout::describe;
+using scaleout::request_for;
+using scaleout::send;
 
 namespace {
 
@@ -166,34 +161,6 @@ struct Site {
   std::mutex mutex;
   std::vector<std::unique_ptr<Instance>> instances;
 };
-
-PieceRequest request_for(const std::string& identifier, const std::vector<std::uint8_t>& file, std::uint64_t offset,
-                         std::uint64_t size) {
-  PieceRequest request;
-  request.upload.identifier = identifier;
-  request.upload.file_name = "scan.bin";
-  request.upload.total_size = file.size();
-  request.offset = offset;
-  request.size = size;
-  request.digest = core::chunk_digest(std::span(file.data() + offset, size), offset, file.size());
-  return request;
-}
-
-PieceOutcome send(UploadCore& core, const PieceRequest& request, const std::vector<std::uint8_t>& file) {
-  auto start = core.begin_piece("alice", request);
-  if (auto* error = std::get_if<ErrorCode>(&start)) return *error;
-  if (auto* stored = std::get_if<PieceStored>(&start)) return *stored;
-  if (auto* final = std::get_if<FinalResult>(&start)) return *final;
-  auto& writer = std::get<PieceWriter>(start);
-  writer.write(std::span(file.data() + request.offset, request.size));
-  return writer.finish();
-}
-
-std::string describe(const PieceOutcome& outcome) {
-  if (auto* error = std::get_if<ErrorCode>(&outcome)) return "error " + std::string(error_info(*error).id);
-  if (std::holds_alternative<PieceStored>(outcome)) return "stored";
-  return "final";
-}
 
 // Pieces [offset, size) of a file: every one `piece` long, the last one taking the rest.
 std::vector<std::pair<std::uint64_t, std::uint64_t>> cut(std::uint64_t total, std::uint64_t piece) {
@@ -518,4 +485,69 @@ TEST_CASE("S3 over the registry: radosgw stopped for a moment: retryable, then t
   REQUIRE(std::holds_alternative<FinalResult>(done));
   CHECK(std::get<FinalResult>(done).token == final.token);
   CHECK(site.object(final.location) == small);
+}
+
+TEST_CASE("S3 over the registry: two instances completing one release at once both succeed, with one final record",
+          "[scaleout][s3]") {
+  // Store level, so that both completions surely overlap: 1 MiB pieces are staged, and each
+  // releaser reads them back and sends them as parts while the other may complete and delete them.
+  const std::string prefix = "sr/" + core::random_hex(6) + "/";
+  auto s3 = client();
+  for (int round = 0; round < 6; ++round) {
+    const auto file = bytes_of(12 * MiB + 5, 200 + round);
+    UploadManifest m;
+    m.upload_id = core::random_hex(16);
+    m.principal = "alice";
+    m.identifier = "both-" + m.upload_id;
+    m.file_name = "scan.bin";
+    m.total_size = file.size();
+    m.created_unix = 1700000000;
+    auto first = s3_store(prefix, registry());
+    auto second = s3_store(prefix, registry());
+    std::unique_ptr<StoredUpload> on_first;
+    REQUIRE(first->create(m, on_first));
+    RecordedUpload on_second;
+    REQUIRE(second->open(m.upload_id, on_second));
+    for (std::uint64_t offset = 0; offset < file.size(); offset += MiB) {
+      const std::uint64_t size = file.size() - offset < 2 * MiB ? file.size() - offset : MiB;
+      StoredUpload& to = (offset / MiB) % 2 == 0 ? *on_first : *on_second.upload;
+      REQUIRE(to.prepare_piece(offset, size));
+      REQUIRE(to.write_at(offset, file.data() + offset, size));
+      PieceRecord piece;
+      piece.offset = offset;
+      piece.size = size;
+      piece.digest.fill(static_cast<std::uint8_t>(offset / MiB));
+      piece.first_leaf = offset / MiB;
+      REQUIRE(to.commit_piece(piece));
+      if (size != MiB) break;
+    }
+    FinalRecord final_a;
+    final_a.token = core::random_hex(32);
+    FinalRecord final_b;
+    final_b.token = core::random_hex(32);
+    StorageStatus released_a, released_b;
+    std::barrier start(2);
+    std::thread ta([&] {
+      start.arrive_and_wait();
+      released_a = on_first->release(final_a);
+    });
+    std::thread tb([&] {
+      start.arrive_and_wait();
+      released_b = on_second.upload->release(final_b);
+    });
+    ta.join();
+    tb.join();
+    INFO("round " << round << ": " << released_a.detail << " / " << released_b.detail);
+    CHECK(released_a);
+    CHECK(released_b);
+    CHECK(final_a.token == final_b.token);  // one final record, whichever was first
+    std::string object;
+    REQUIRE(s3->get_object(final_a.location, object));
+    CHECK(std::equal(object.begin(), object.end(), file.begin(), file.end(),
+                     [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; }));
+    REQUIRE(first->remove(m.upload_id, true));
+  }
+  std::vector<S3MultipartInfo> open_uploads;
+  REQUIRE(s3->list_multipart_uploads(prefix, open_uploads));
+  CHECK(open_uploads.empty());
 }

@@ -18,17 +18,9 @@
 #include "resumable/s3_client.h"
 #include "resumable/s3_store.h"
 #include "resumable/secure_random.h"
+#include "core_requests.h"
 
 using namespace resumable;
-
-namespace Catch {
-template <>
-struct StringMaker<StorageStatus> {
-  static std::string convert(const StorageStatus& status) {
-    return "{code " + std::to_string(static_cast<int>(status.code)) + ": " + status.detail + "}";
-  }
-};
-}  // namespace Catch
 
 namespace {
 
