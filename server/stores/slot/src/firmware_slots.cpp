@@ -148,8 +148,11 @@ StorageStatus FirmwareSlots::confirm() {
 StorageStatus FirmwareSlots::rollback() {
   std::lock_guard lock(mutex_);
   if (!state_.pending) return StorageStatus::refuse(ErrorCode::upload_not_found, "no image is pending");
-  State next = state_;
-  next.pending.reset();
+  // Built without the pending image rather than copied and reset: GCC 12 for armhf at -O2 takes
+  // the moved-from reset optional's payload for uninitialized (-Wmaybe-uninitialized).
+  State next;
+  next.running = state_.running;
+  next.running_image = state_.running_image;
   return replace_state(std::move(next));
 }
 
