@@ -1,5 +1,5 @@
 // The benchmark harness (issue 6). Run it through tests/bench/run.sh, which installs the peers first.
-//   node tests/bench/bench.mjs [--smoke] [--size 1GiB] [--runs 5] [--only ingest,memory,finalize,hash,browser,resume,size]
+//   node tests/bench/bench.mjs [--smoke] [--size 1GiB] [--runs 5] [--only ingest,memory,finalize,hash,browser,resume,size,scaleout]
 // Prints Markdown tables; a full run replaces the generated block of docs/BENCHMARKS.md, a smoke run
 // writes bench-smoke.md into RESUMABLE_ARTIFACTS_DIR instead and checks that every measure produced
 // a figure (it judges no targets). Everything runs on 127.0.0.1; every loop is bounded.
@@ -9,13 +9,14 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  GiB, MiB, b2sum256, treeDigest, commandVersion, formatSize, median, parseSize, rounds, settle, warmFile,
+  GiB, MiB, b2sum256, treeDigest, commandVersion, formatSize, median, ownCpuSeconds, parseSize, rounds, settle, warmFile,
   writeMarkedSparseFile, writeRandomFile,
 } from './lib/common.mjs';
 import {
-  startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToOursTus, uploadToTus, uploadWithCli,
-  uploadWithCurl,
+  chunkDigests, claimAndCheck, sendChunks, startNginx, startOurServer, startTus, timeB2sum, timeDd, uploadToNginx, uploadToOurs, uploadToOursTus,
+  uploadToTus, uploadWithCli, uploadWithCurl,
 } from './lib/ingest.mjs';
+import { DEPLOYMENTS, collectS3Garbage, engineVersions, startDeployment } from './lib/scaleout.mjs';
 import { hashBench, launchBrowser, resumeAfterCut, uploadInBrowser, widgetHashBench } from './lib/browser.mjs';
 import { widgetSizes } from './lib/size.mjs';
 
@@ -37,6 +38,8 @@ function parseArgs(argv) {
     else if (a === '--large') o.large = parseSize(value());
     else if (a === '--small') o.small = parseSize(value());
     else if (a === '--chunk') o.chunk = parseSize(value());
+    else if (a === '--uploads') o.uploads = Number(value());
+    else if (a === '--upload-size') o.uploadSize = parseSize(value());
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--only') o.only = new Set(value().split(','));
     else if (a === '--pages') {
@@ -59,7 +62,10 @@ const HELP = `usage: tests/bench/run.sh [options]
   --large S           largest size for memory flatness and finalize latency (default 8GiB, sparse)
   --chunk S           chunk size (default 8MiB)
   --runs N            runs per ingest variant (default 5); other measures use fewer or more, see BENCHMARKS.md
-  --only LIST         comma-separated subset of: ingest,memory,finalize,hash,browser,resume,size
+  --only LIST         comma-separated subset of: ingest,memory,finalize,hash,browser,resume,size,scaleout
+                    (scaleout only when named: run.sh then starts PostgreSQL and Ceph for it)
+  --uploads N         scaleout: uploads at once (default 6)
+  --upload-size S     scaleout: size of each upload (default 256MiB, smoke 16MiB)
   --wasm-variants 0|1|reuse  build (into BUILD/bench-wasm) and measure the wasm core variants (default 1,
                     0 in smoke); reuse: keep variants already built there
   --pages fresh|recycled  page-cache regime of every measurement (default fresh). recycled: a file of
@@ -119,9 +125,12 @@ async function main() {
     browserParallel: 3,
     idleMs: smoke ? 200 : 3000,
     pages: opts.pages ?? 'fresh',
+    uploads: opts.uploads ?? 6,
+    uploadSize: opts.uploadSize ?? (smoke ? 16 * MiB : 256 * MiB),
     wasmVariants: opts.wasmVariants ?? !smoke,
   };
-  const want = (part) => !opts.only || opts.only.has(part);
+  // The scale-out measure needs PostgreSQL and Ceph (run.sh starts them): only when named.
+  const want = (part) => (opts.only ? opts.only.has(part) : part !== 'scaleout');
   const serverBin = process.env.RESUMABLE_TEST_SERVER_BIN;
   if (!serverBin || !existsSync(serverBin)) throw new Error('RESUMABLE_TEST_SERVER_BIN must name the built resumable_test_server');
   const cliBin = process.env.RESUMABLE_CLI_BIN;
@@ -134,10 +143,11 @@ async function main() {
   const results = { cfg, started: new Date().toISOString() };
   const started = performance.now();
   try {
-    header(cfg, smoke, serverBin);
+    header(cfg, smoke, serverBin, want);
     if (want('ingest')) results.ingest = await benchIngest(cfg, work, serverBin, cliBin);
     if (want('memory')) results.memory = await benchMemory(cfg, work, serverBin);
     if (want('finalize')) results.finalize = await benchFinalize(cfg, work, serverBin);
+    if (want('scaleout')) results.scaleout = await benchScaleout(cfg, work, serverBin);
     if (want('hash') || want('browser') || want('resume') || want('size')) {
       results.browser = await benchBrowser(cfg, work, serverBin, want);
     }
@@ -149,12 +159,14 @@ async function main() {
 
   const artifacts = process.env.RESUMABLE_ARTIFACTS_DIR ?? join(root, 'build', 'test-artifacts');
   mkdirSync(artifacts, { recursive: true });
-  writeFileSync(join(artifacts, smoke ? 'bench-smoke.json' : 'bench-results.json'), JSON.stringify(results, (k, v) =>
+  // A run of named measures only (--only) keeps its own files: bench.smoke_scaleout beside bench.smoke.
+  const tag = opts.only ? `-${[...opts.only].sort().join('-')}` : '';
+  writeFileSync(join(artifacts, smoke ? `bench-smoke${tag}.json` : `bench-results${tag}.json`), JSON.stringify(results, (k, v) =>
     (k === 'replies' ? undefined : v), 2));
   if (smoke) {
-    const output = opts.output ?? join(artifacts, 'bench-smoke.md');
+    const output = opts.output ?? join(artifacts, `bench-smoke${tag}.md`);
     writeFileSync(output, lines.join('\n') + '\n');
-    const missing = checkSmoke(results);
+    const missing = checkSmoke(results, want);
     if (missing.length) {
       console.error(`bench smoke: measures without a figure: ${missing.join(', ')}`);
       return 1;
@@ -170,7 +182,7 @@ async function main() {
   return 0;
 }
 
-function header(cfg, smoke, serverBin) {
+function header(cfg, smoke, serverBin, want) {
   const cpu = cpus()[0]?.model ?? 'unknown';
   const osRelease = readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m)?.[1] ?? 'unknown';
   let disk = 'unknown';
@@ -215,6 +227,7 @@ function header(cfg, smoke, serverBin) {
     ['Chromium', commandVersion('/usr/bin/chromium', ['--version'])],
     ['node', process.version],
     ['coreutils (b2sum, dd)', commandVersion('b2sum')],
+    ...(want('scaleout') ? engineVersions() : []),
   ]);
   const memorySizes = [...new Set([cfg.small, cfg.size, cfg.large])].sort((a, b) => a - b).map(formatSize).join(', ');
   out(`Sizes: ingest, browser and resume ${formatSize(cfg.size)}; memory ${memorySizes}; finalize ${formatSize(cfg.size)} and ${formatSize(cfg.large)}; chunk ${formatSize(cfg.chunk)}. ` +
@@ -493,6 +506,106 @@ async function benchFinalize(cfg, work, serverBin) {
   return summary;
 }
 
+// ---- (7) past one machine: instances behind nginx over PostgreSQL, the S3 store (issue 17) ---------
+
+// Variant `${deployment}:${uploads at once}`: all of cfg.uploads files at once (one chunk in flight
+// each), or the same files one after the other (one stream). Deployments: lib/scaleout.mjs.
+async function benchScaleout(cfg, work, serverBin) {
+  const { uploads, uploadSize: size, chunk: chunkSize } = cfg;
+  const total = uploads * size;
+  const sources = [];
+  for (let i = 1; i <= uploads; ++i) {
+    const path = join(work, `scaleout-${i}.bin`);
+    await writeRandomFile(path, size);
+    warmFile(path);
+    await chunkDigests(path, size, chunkSize);  // computed once, outside every timing
+    sources.push(path);
+  }
+  const variants = [`fs:1`, `fs:${uploads}`, `fs-pg:${uploads}`, `fs-pg-nginx1:${uploads}`, `fs-pg-nginx3:${uploads}`,
+    `s3:1`, `s3:${uploads}`, `s3-pg-nginx3:${uploads}`];
+  const verified = new Set();
+  let serial = 0;
+  const measure = async (variant) => {
+    const [kind, atOnce] = variant.split(':');
+    await settle(cfg.idleMs, cfg.pages === 'recycled' ? { dir: work, bytes: total } : null);
+    const deployment = await startDeployment(kind, { serverBin, workDir: join(work, 'deployment'), serial: ++serial });
+    try {
+      const send = (path, i) => sendChunks(deployment.target, { path, size, chunkSize, parallel: 1, identifier: `scaleout-${serial}-${i + 1}` });
+      const cpu0 = deployment.cpu();
+      const client0 = ownCpuSeconds();
+      const started = performance.now();
+      let sent;
+      if (Number(atOnce) > 1) sent = await Promise.all(sources.map(send));
+      else {
+        sent = [];
+        for (const [i, path] of sources.entries()) sent.push(await send(path, i));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const cpu1 = deployment.cpu();
+      const clientCpu = ownCpuSeconds() - client0;
+      const hwm = deployment.peakRss();
+      const requests = await deployment.chunkRequests();
+      // Outside the timing: each upload claimed (through the same entry point), its stored bytes
+      // checked once per variant, then deleted.
+      const verify = !verified.has(variant);
+      verified.add(variant);
+      for (const s of sent) await claimAndCheck(deployment.target, { final: s.final, plainDigest: s.plainDigest, verify, stored: deployment.stored });
+      const cpu = Object.fromEntries(Object.keys(cpu1).map((part) => [part, cpu1[part] - cpu0[part]]));
+      return { seconds, cpu, clientCpu, hwm, requests };
+    } finally {
+      await deployment.stop();
+      if (DEPLOYMENTS[kind].store === 's3') collectS3Garbage();
+    }
+  };
+  const raw = await rounds(cfg.runs, variants, measure);
+  for (const path of sources) rmSync(path, { force: true });
+  const gib = total / GiB;
+  const summary = {};
+  for (const [variant, runs] of raw) {
+    const perGiB = (pick) => median(runs.map((r) => pick(r) / gib));
+    const all = (r) => Object.values(r.cpu).reduce((a, b) => a + b, 0) + r.clientCpu;
+    summary[variant] = {
+      rate: median(runs.map((r) => total / MiB / r.seconds)),
+      rates: runs.map((r) => Math.round(total / MiB / r.seconds)),
+      ours: perGiB((r) => r.cpu.ours), nginx: perGiB((r) => r.cpu.nginx), postgresql: perGiB((r) => r.cpu.postgresql),
+      radosgw: perGiB((r) => r.cpu.radosgw), osd: perGiB((r) => r.cpu.osd), client: perGiB((r) => r.clientCpu), all: perGiB(all),
+      hwm: median(runs.map((r) => r.hwm)),
+      requests: runs[runs.length - 1].requests,
+    };
+  }
+  const reference = summary[`fs:${uploads}`].rate;
+  const name = (variant) => DEPLOYMENTS[variant.split(':')[0]].name;
+  const atOnce = (variant) => (variant.endsWith(':1') ? `1 (the ${uploads} one after another)` : String(uploads));
+  const row = (variant, parts) => {
+    const s = summary[variant];
+    return [name(variant), atOnce(variant), f0(s.rate), ratio(s.rate, reference), ...parts.map((p) => f2(s[p])), f2(s.client), f2(s.all),
+      f0(2 / s.all * 1024), mib(s.hwm), s.requests.join(' / '), s.rates.join(', ')];
+  };
+  const regime = cfg.pages === 'recycled'
+    ? `a file of ${formatSize(total)} written and deleted just before each run (recycled pages)`
+    : 'no pages freed just before a run (fresh pages: every run writes into a new data directory)';
+  out(`### 7. Past one machine: ${uploads} uploads of ${formatSize(size)} at once, ${formatSize(chunkSize)} chunks (issue 17)`);
+  out();
+  out(`${uploads} random files of ${formatSize(size)}, uploaded by raw chunk POSTs from this node process (as in §1: chunk and file digests, one chunk in flight per upload), ` +
+    `all at once or one after another; MiB/s is the aggregate (${formatSize(total)} over the wall time from the first request to the last reply). Every deployment is fresh for its run ` +
+    '(instances, nginx, database, data directory or bucket prefix); each upload is claimed afterwards and its stored bytes checked once per variant (outside the timing). ' +
+    'fsync off (`--durable 0`). CPU: user + system seconds per GiB from /proc: ours = all instances summed; nginx = master and workers; PostgreSQL = postmaster, its live processes ' +
+    'and the backends it reaped; radosgw and ceph-osd likewise (they run throughout, so rows that do not use them show their idle cost); client = this node process; ' +
+    `all = the sum, and "2-core ceiling" = 2 CPU-s per second / all, the rate at which this run's work would fill both cores. Pages: ${regime}.`);
+  out();
+  const head = ['deployment', 'uploads at once', 'MiB/s', `vs one instance, no registry (${uploads} at once)`];
+  const tail = ['client CPU s/GiB', 'all CPU s/GiB', '2-core ceiling MiB/s', 'peak RSS per instance MiB', 'chunk requests per instance (last run)', 'all runs MiB/s'];
+  out('Filesystem store:');
+  out();
+  table([...head, 'ours CPU s/GiB', 'nginx', 'PostgreSQL', ...tail],
+    [`fs:${uploads}`, `fs-pg:${uploads}`, `fs-pg-nginx1:${uploads}`, `fs-pg-nginx3:${uploads}`].map((v) => row(v, ['ours', 'nginx', 'postgresql'])));
+  out('S3 store next to the filesystem store:');
+  out();
+  table([...head, 'ours CPU s/GiB', 'radosgw', 'ceph-osd', 'nginx', 'PostgreSQL', ...tail],
+    ['fs:1', `fs:${uploads}`, 's3:1', `s3:${uploads}`, `s3-pg-nginx3:${uploads}`].map((v) => row(v, ['ours', 'radosgw', 'osd', 'nginx', 'postgresql'])));
+  return summary;
+}
+
 // ---- (4) browser, (5) resume, (6) size -----------------------------------------------------------------
 
 async function benchBrowser(cfg, work, serverBin, want) {
@@ -678,7 +791,7 @@ function reportTargets(smoke) {
   table(['target', 'measured', smoke ? 'would be' : 'verdict'], targets.map((t) => [t.name + (t.detail ? ` (${t.detail})` : ''), t.measured, t.pass ? 'pass' : '**FAIL**']));
 }
 
-function checkSmoke(results) {
+function checkSmoke(results, want) {
   const missing = [];
   const need = (name, value) => { if (!Number.isFinite(value)) missing.push(name); };
   for (const [k, v] of Object.entries(results.ingest ?? {})) need(`ingest ${k}`, v.rate);
@@ -689,7 +802,10 @@ function checkSmoke(results) {
   for (const [k, v] of Object.entries(b.e2e ?? {})) need(`browser ${k}`, v.rate);
   for (const [k, v] of Object.entries(b.resume ?? {})) need(`resume ${k}`, v.requests);
   for (const r of b.size ?? []) need(`size ${r.name}`, r.gzip);
-  if (!results.ingest || !results.memory || !results.finalize || !b.hash || !b.e2e || !b.resume || !b.size) missing.push('a whole section');
+  for (const [k, v] of Object.entries(results.scaleout ?? {})) need(`scaleout ${k}`, v.rate);
+  const sections = { ingest: results.ingest, memory: results.memory, finalize: results.finalize, hash: b.hash, browser: b.e2e,
+    resume: b.resume, size: b.size, scaleout: results.scaleout };
+  for (const [name, section] of Object.entries(sections)) if (want(name) && !section) missing.push(`the whole section ${name}`);
   return missing;
 }
 

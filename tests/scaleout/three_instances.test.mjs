@@ -15,7 +15,7 @@ import { b2sum256, launchBrowser, writeRandomFile } from '../browser/harness.mjs
 import {
   MiB, chunkSpan, hashFile, http, readFileSync, scratchDir, sleep, startServer,
 } from '../reliability/support.mjs';
-import { startNginx } from '../support/nginx.mjs';
+import { balancerConfig, startNginx } from '../support/nginx.mjs';
 import { deleteObject, getObject, keysUnder, openMultipartUploads } from './s3_support.mjs';
 
 const run = promisify(execFile);
@@ -51,31 +51,6 @@ function storeArgs(registry, prefix) {
   }
   return args;
 }
-
-// nginx before the instances: round-robin without stickiness; bodies of any size streamed to the
-// instance as they arrive (no buffering in either direction); an instance that fails one request
-// is left out for a while, and a request that could not reach it goes to the next one.
-const balancerConfig = (ports) => (port) => `
-  upstream instances {
-    zone instances 64k;
-${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`).join('\n')}
-  }
-  server {
-    listen 127.0.0.1:${port};
-    client_max_body_size 0;
-    location / {
-      proxy_pass http://instances;
-      proxy_http_version 1.1;
-      proxy_request_buffering off;
-      proxy_buffering off;
-      proxy_set_header Host $http_host;
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 3;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 120s;
-      proxy_send_timeout 120s;
-    }
-  }`;
 
 // Three instances over one registry and store, and nginx before them.
 async function startCluster({ args = [] } = {}) {

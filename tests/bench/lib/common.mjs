@@ -68,23 +68,47 @@ export function ownCpuSeconds() {
   return (user + system) / 1e6;
 }
 
-// CPU seconds used so far by every live descendant of `pid` (Chromium's processes, the servers this
-// benchmark started), found through the parent links in /proc.
-export function descendantsCpuSeconds(pid) {
-  const parent = new Map();
+// Every live process's /proc/<pid>/stat fields after the command name (state = [0], ppid = [1],
+// utime, stime, cutime, cstime = [11..14]), by pid.
+function processStats() {
+  const stats = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      stats.set(Number(entry), stat.slice(stat.lastIndexOf(')') + 2).split(' '));
     } catch { /* exited meanwhile */ }
   }
+  return stats;
+}
+
+// Whether `candidate` is `pid` or below it, by the parent links in `stats`.
+function within(stats, candidate, pid) {
+  let up = candidate;
+  while (up !== undefined && up !== pid && up > 1) up = Number(stats.get(up)?.[1]);
+  return up === pid;
+}
+
+// CPU seconds used so far by every live descendant of `pid` (Chromium's processes, the servers this
+// benchmark started), found through the parent links in /proc.
+export function descendantsCpuSeconds(pid) {
+  const stats = processStats();
   let total = 0;
-  for (const candidate of parent.keys()) {
-    let up = parent.get(candidate);
-    while (up !== undefined && up !== pid && up > 1) up = parent.get(up);
-    if (up !== pid) continue;
+  for (const candidate of stats.keys()) {
+    if (candidate === pid || !within(stats, candidate, pid)) continue;
     try { total += cpuSecondsOf(candidate); } catch { /* exited meanwhile */ }
+  }
+  return total;
+}
+
+// CPU seconds of the process `pid` and of all its descendants, live or exited: each live process's
+// own time plus the time of the children it has reaped (cutime, cstime). PostgreSQL's postmaster
+// reaps its backends, so their time stays counted after a connection closes.
+export function treeCpuSeconds(pid) {
+  const stats = processStats();
+  let total = 0;
+  for (const [candidate, fields] of stats) {
+    if (within(stats, candidate, pid)) total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
   }
   return total;
 }

@@ -119,45 +119,69 @@ async function claim(server, token) {
   return { status: response.status, body: await response.json() };
 }
 
-// Uploads `path` to our server as raw chunks with chunkDigest and fileDigest; checks the final
-// result and the stored file's digest (after timing), then deletes the stored file.
-// Returns {seconds, hwm, rss, chunkTimes: [{number, sentAt, doneAt}], final}.
+// Sends `path` to `target` (anything with a `url` and an `output()` for error messages: one server,
+// or nginx before several) as raw chunks with chunkDigest and fileDigest, `parallel` at once; checks
+// the final result. Measures nothing on the server side and claims nothing, so that several uploads
+// can run at once and be measured together (lib/scaleout.mjs).
+// Resolves {seconds, replies: [{number, sentAt, doneAt, body}], final, plainDigest}.
 // `order`: the chunk numbers in the order they are started (default 1, 2, …).
-export async function uploadToOurs(server, { path, size, chunkSize, parallel, identifier, verifyStored = true, order = null }) {
+export async function sendChunks(target, { path, size, chunkSize, parallel, identifier, order = null }) {
   const { count, digests, fileDigest, plainDigest } = await chunkDigests(path, size, chunkSize);
   const base = {
     resumableChunkSize: chunkSize, resumableTotalSize: size, resumableTotalChunks: count,
     resumableIdentifier: identifier, resumableFilename: 'bench.bin', fileDigest,
   };
   const buffers = new BufferShelf(path, Math.min(chunkSize, size));
-  const cpu0 = cpuSecondsOf(server.pid);
-  const client0 = ownCpuSeconds();
   const started = performance.now();
-  const replies = await pool(count, parallel, async (index) => {
-    const number = order ? order[index - 1] : index;
-    const offset = (number - 1) * chunkSize;
-    const current = number === count ? size - offset : chunkSize;
-    const query = new URLSearchParams({ ...base, resumableChunkNumber: number, resumableCurrentChunkSize: current,
-      chunkDigest: digests[number - 1] });
-    const reply = await sendRange({ url: new URL(`upload?${query}`, server.url), headers: { 'X-Test-User': USER },
-      path, offset, size: current, buffers });
-    if (reply.status !== 200) throw new Error(`chunk ${number}: ${reply.status} ${reply.text}; server: ${server.output().slice(-2000)}`);
-    return { number, sentAt: reply.sentAt, doneAt: reply.doneAt, body: JSON.parse(reply.text) };
-  });
+  let replies;
+  try {
+    replies = await pool(count, parallel, async (index) => {
+      const number = order ? order[index - 1] : index;
+      const offset = (number - 1) * chunkSize;
+      const current = number === count ? size - offset : chunkSize;
+      const query = new URLSearchParams({ ...base, resumableChunkNumber: number, resumableCurrentChunkSize: current,
+        chunkDigest: digests[number - 1] });
+      const reply = await sendRange({ url: new URL(`upload?${query}`, target.url), headers: { 'X-Test-User': USER },
+        path, offset, size: current, buffers });
+      if (reply.status !== 200) throw new Error(`chunk ${number}: ${reply.status} ${reply.text}; server: ${target.output().slice(-2000)}`);
+      return { number, sentAt: reply.sentAt, doneAt: reply.doneAt, body: JSON.parse(reply.text) };
+    });
+  } finally {
+    buffers.close();
+  }
   const seconds = (performance.now() - started) / 1000;
-  const cpu = cpuSecondsOf(server.pid) - cpu0;
-  const clientCpu = ownCpuSeconds() - client0;
-  buffers.close();
-  const memory = memoryOf(server.pid);
   const finals = replies.filter((r) => r.body.status === 'complete');
   if (finals.length < 1) throw new Error('no reply carried the final result');
   const final = finals[0].body;
   if (final.fileDigest !== fileDigest || final.size !== size) throw new Error(`final result differs: ${JSON.stringify(final)}`);
-  const claimed = await claim(server, final.token);
+  return { seconds, replies, final, plainDigest };
+}
+
+// The stored file of the filesystem store: its bytes' digest and its removal (the S3 store's
+// objects: lib/scaleout.mjs).
+export const storedFile = { digest: (location) => b2sum256(location), remove: (location) => rmSync(location, { force: true }) };
+
+// Claims the upload `final` names through `target`; with `verify`, checks the stored bytes
+// against the source's plain digest; then removes them (`stored`: where they are kept).
+export async function claimAndCheck(target, { final, plainDigest, verify = true, stored = storedFile }) {
+  const claimed = await claim(target, final.token);
   if (claimed.status !== 200) throw new Error(`claim failed: ${JSON.stringify(claimed.body)}`);
-  if (verifyStored && b2sum256(claimed.body.path) !== plainDigest) throw new Error('the stored file differs from the source');
-  rmSync(claimed.body.path, { force: true });
-  return { seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss, replies, final };
+  if (verify && stored.digest(claimed.body.path) !== plainDigest) throw new Error('the stored file differs from the source');
+  stored.remove(claimed.body.path);
+}
+
+// One upload into our server (sendChunks), with the server's CPU seconds and memory; the stored
+// file checked with b2sum (after timing) when `verifyStored`, then deleted.
+// Returns {seconds, cpu, clientCpu, hwm, rss, replies: [{number, sentAt, doneAt, body}], final}.
+export async function uploadToOurs(server, { path, size, chunkSize, parallel, identifier, verifyStored = true, order = null }) {
+  const cpu0 = cpuSecondsOf(server.pid);
+  const client0 = ownCpuSeconds();
+  const sent = await sendChunks(server, { path, size, chunkSize, parallel, identifier, order });
+  const cpu = cpuSecondsOf(server.pid) - cpu0;
+  const clientCpu = ownCpuSeconds() - client0;
+  const memory = memoryOf(server.pid);
+  await claimAndCheck(server, { final: sent.final, plainDigest: sent.plainDigest, verify: verifyStored });
+  return { seconds: sent.seconds, cpu, clientCpu, hwm: memory.hwm, rss: memory.rss, replies: sent.replies, final: sent.final };
 }
 
 // ---- native clients: our command into our server, curl -T into nginx ------------------------------
